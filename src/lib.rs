@@ -1,0 +1,27 @@
+//! # shortmem
+//!
+//! How language models remember what came before, built from scratch: an `f32`
+//! tensor, reverse-mode autograd, matrix kernels, neural-network layers and
+//! optimizers, and on top of them the RNN and the Transformer of the tutorial
+//! this crate follows.
+//!
+//! The crate is split by concern, and the folders read bottom-up:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`tensor`] | the n-dimensional array and its element type |
+//! | [`kernels`] | `sgemm`, the matrix product everything else calls |
+//! | [`autograd`] | the tape, `Var`, parameters, gradient checking |
+//! | [`ops`] | every differentiable op, forward beside backward |
+//! | [`nn`] | layers: `Linear`, `Embedding`, `LayerNorm`, `FeedForward` |
+//! | [`optim`] | SGD, Adam, AdamW, gradient clipping, learning-rate schedules |
+
+pub mod autograd;
+pub mod kernels;
+pub mod nn;
+pub mod ops;
+pub mod optim;
+pub mod tensor;
+
+pub use autograd::{Grads, Graph, Module, Param, Var};
+pub use tensor::{Float, Shape, Tensor};

@@ -1,0 +1,85 @@
+//! Embedding lookup (gather rows) and dropout.
+
+use crate::autograd::Var;
+use crate::tensor::{Float, Shape, Tensor};
+use rand::RngExt;
+
+impl<'g, E: Float> Var<'g, E> {
+    /// Embedding lookup: `self` is a table `[V, D]`, `ids` are token ids laid out
+    /// as `shape` (e.g. `[B, T]`); the result is `[…shape, D]` with row `ids[i]`
+    /// of the table at position i. Equals multiplying one-hot vectors by the table.
+    /// Backward: scatter-add, each output row's gradient is added to row `ids[i]`.
+    pub fn embedding(self, ids: &[usize], shape: impl Into<Shape>) -> Var<'g, E> {
+        let table = self.value();
+        let shape = shape.into();
+        assert!(
+            table.rank() == 2,
+            "embedding: the table must be [V, D], got {}",
+            table.shape()
+        );
+        let (v, d) = (table.dims()[0], table.dims()[1]);
+        assert!(
+            ids.len() == shape.numel(),
+            "embedding: {} ids do not fill the shape {shape}",
+            ids.len()
+        );
+        if let Some((pos, &id)) = ids.iter().enumerate().find(|(_, id)| **id >= v) {
+            panic!("embedding: token id {id} at position {pos} is out of range for a vocabulary of {v}");
+        }
+        let mut y = Vec::with_capacity(ids.len() * d);
+        for &id in ids {
+            y.extend_from_slice(&table.data()[id * d..(id + 1) * d]);
+        }
+        let mut out_dims = shape.dims().to_vec();
+        out_dims.push(d);
+        let ids = ids.to_vec();
+        let it = self.id;
+        self.g.op(
+            Tensor::from_vec(&out_dims, y),
+            &[self],
+            Box::new(move |dy, grads| {
+                if let Some(gt) = grads.slot(it) {
+                    for (&id, dr) in ids.iter().zip(dy.data().chunks(d)) {
+                        gt[id * d..(id + 1) * d]
+                            .iter_mut()
+                            .zip(dr)
+                            .for_each(|(g, d)| *g += *d);
+                    }
+                }
+            }),
+        )
+    }
+
+    /// Inverted dropout: in training mode each element is zeroed with probability
+    /// `p` and the survivors are scaled by 1/(1 − p); in eval mode, the identity.
+    /// Backward: dx = dy ⊙ mask / (1 − p).
+    pub fn dropout(self, p: f64) -> Var<'g, E> {
+        assert!((0.0..1.0).contains(&p), "dropout: p = {p} must be in [0, 1)");
+        if p == 0.0 || !self.g.is_training() {
+            return self;
+        }
+        let x = self.value();
+        let keep = E::from_f64(1.0 / (1.0 - p));
+        let mask: Vec<E> = self
+            .g
+            .with_dropout_rng(|rng| {
+                (0..x.numel())
+                    .map(|_| if rng.random::<f64>() < p { E::ZERO } else { keep })
+                    .collect()
+            })
+            .expect("training mode has a generator");
+        let y = x.data().iter().zip(&mask).map(|(&x, &m)| x * m).collect();
+        let ix = self.id;
+        self.g.op(
+            Tensor::from_vec(x.shape(), y),
+            &[self],
+            Box::new(move |dy, grads| {
+                if let Some(gx) = grads.slot(ix) {
+                    for ((g, &d), &m) in gx.iter_mut().zip(dy.data()).zip(&mask) {
+                        *g += d * m;
+                    }
+                }
+            }),
+        )
+    }
+}

@@ -1,0 +1,226 @@
+//! Matrix products `A·B`, `A·Bᵀ` and `Aᵀ·B`, batched over leading axes.
+//! Every product in shortmem goes through the one kernel entry point
+//! ([`crate::kernels::sgemm`] for `f32`), forward and backward.
+
+use crate::autograd::Var;
+use crate::tensor::{Float, Shape, Tensor};
+
+/// Where the operands of a (batched) product sit and what it computes:
+/// for each batch index, `C = op(A)·op(B)` with op(A) `[m, k]`, op(B) `[k, n]`.
+#[derive(Clone, Copy, Debug)]
+struct Product {
+    ta: bool,
+    tb: bool,
+    batch: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    /// B is one matrix shared by every batch entry (a weight), not a batch of its own.
+    b_shared: bool,
+}
+
+impl Product {
+    /// Checks the shapes and works out the product; the panic names both shapes.
+    fn new(a: Shape, b: Shape, ta: bool, tb: bool) -> (Product, Shape) {
+        let name = match (ta, tb) {
+            (false, false) => "matmul",
+            (false, true) => "matmul_t",
+            (true, false) => "t_matmul",
+            (true, true) => "t_matmul_t",
+        };
+        assert!(
+            a.rank() >= 2 && b.rank() >= 2,
+            "{name}: lhs {a} and rhs {b}: both need at least 2 axes"
+        );
+        let (ad, bd) = (a.dims(), b.dims());
+        let (ar, ac) = (ad[ad.len() - 2], ad[ad.len() - 1]);
+        let (br, bc) = (bd[bd.len() - 2], bd[bd.len() - 1]);
+        let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
+        let (kb, n) = if tb { (bc, br) } else { (br, bc) };
+        assert!(
+            k == kb,
+            "{name}: lhs {a} and rhs {b}: inner dimensions {k} and {kb} differ"
+        );
+        let (a_batch, b_batch) = (&ad[..ad.len() - 2], &bd[..bd.len() - 2]);
+        let b_shared = b_batch.is_empty();
+        assert!(
+            b_shared || a_batch == b_batch,
+            "{name}: lhs {a} and rhs {b}: batch dimensions {a_batch:?} and {b_batch:?} differ"
+        );
+        let mut out = a_batch.to_vec();
+        out.extend([m, n]);
+        let batch = a_batch.iter().product();
+        (
+            Product {
+                ta,
+                tb,
+                batch,
+                m,
+                n,
+                k,
+                b_shared,
+            },
+            Shape::new(&out),
+        )
+    }
+
+    /// Row lengths (leading dimensions) of A, B and C as stored.
+    fn lds(&self) -> (usize, usize, usize) {
+        let lda = if self.ta { self.m } else { self.k };
+        let ldb = if self.tb { self.k } else { self.n };
+        (lda, ldb, self.n)
+    }
+
+    /// C (+)= op(A)·op(B) for every batch entry; `beta` = 1 accumulates.
+    fn forward<E: Float>(&self, a: &[E], b: &[E], c: &mut [E], beta: E) {
+        let &Product {
+            ta,
+            tb,
+            batch,
+            m,
+            n,
+            k,
+            ..
+        } = self;
+        let (lda, ldb, ldc) = self.lds();
+        if self.b_shared && !ta {
+            // All batch entries stacked are one tall matrix: a single product.
+            E::gemm(false, tb, batch * m, n, k, E::ONE, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
+        let (sa, sb, sc) = (m * k, if self.b_shared { 0 } else { k * n }, m * n);
+        for i in 0..batch {
+            E::gemm(
+                ta,
+                tb,
+                m,
+                n,
+                k,
+                E::ONE,
+                &a[i * sa..],
+                lda,
+                &b[i * sb..],
+                ldb,
+                beta,
+                &mut c[i * sc..],
+                ldc,
+            );
+        }
+    }
+
+    /// dA += dC·op(B)ᵀ (stored as A is: transposed when `ta`).
+    fn grad_a<E: Float>(&self, dc: &[E], b: &[E], da: &mut [E]) {
+        let &Product {
+            ta,
+            tb,
+            batch,
+            m,
+            n,
+            k,
+            ..
+        } = self;
+        let (lda, ldb, ldc) = self.lds();
+        let (sa, sb, sc) = (m * k, if self.b_shared { 0 } else { k * n }, m * n);
+        if self.b_shared && !ta {
+            E::gemm(
+                false,
+                !tb,
+                batch * m,
+                k,
+                n,
+                E::ONE,
+                dc,
+                ldc,
+                b,
+                ldb,
+                E::ONE,
+                da,
+                lda,
+            );
+            return;
+        }
+        for i in 0..batch {
+            let (dc, b, da) = (&dc[i * sc..], &b[i * sb..], &mut da[i * sa..]);
+            if ta {
+                // A is stored [k, m]: dAᵀ = op(B)·dCᵀ.
+                E::gemm(tb, true, k, m, n, E::ONE, b, ldb, dc, ldc, E::ONE, da, lda);
+            } else {
+                E::gemm(false, !tb, m, k, n, E::ONE, dc, ldc, b, ldb, E::ONE, da, lda);
+            }
+        }
+    }
+
+    /// dB += op(A)ᵀ·dC (stored as B is: transposed when `tb`), summed over the
+    /// batch when B is shared.
+    fn grad_b<E: Float>(&self, a: &[E], dc: &[E], db: &mut [E]) {
+        let &Product {
+            ta,
+            tb,
+            batch,
+            m,
+            n,
+            k,
+            ..
+        } = self;
+        let (lda, ldb, ldc) = self.lds();
+        if self.b_shared && !ta {
+            // Σ over the batch of A_iᵀ·dC_i is one product with the batch folded into m.
+            let mm = batch * m;
+            if tb {
+                E::gemm(true, false, n, k, mm, E::ONE, dc, ldc, a, lda, E::ONE, db, ldb);
+            } else {
+                E::gemm(true, false, k, n, mm, E::ONE, a, lda, dc, ldc, E::ONE, db, ldb);
+            }
+            return;
+        }
+        let (sa, sb, sc) = (m * k, if self.b_shared { 0 } else { k * n }, m * n);
+        for i in 0..batch {
+            let (a, dc, db) = (&a[i * sa..], &dc[i * sc..], &mut db[i * sb..]);
+            if tb {
+                // B is stored [n, k]: dBᵀ = dCᵀ·op(A).
+                E::gemm(true, ta, n, k, m, E::ONE, dc, ldc, a, lda, E::ONE, db, ldb);
+            } else {
+                E::gemm(!ta, false, k, n, m, E::ONE, a, lda, dc, ldc, E::ONE, db, ldb);
+            }
+        }
+    }
+}
+
+impl<'g, E: Float> Var<'g, E> {
+    /// A·B: `[…, m, k]·[…, k, n]` → `[…, m, n]`; B may also be a single `[k, n]`
+    /// matrix shared by every batch entry. Backward: dA = dC·Bᵀ, dB = Aᵀ·dC.
+    pub fn matmul(self, rhs: Var<'g, E>) -> Var<'g, E> {
+        self.product(rhs, false, false)
+    }
+
+    /// A·Bᵀ: `[…, m, k]·[…, n, k]` → `[…, m, n]` (a `Linear` layer, attention
+    /// scores QKᵀ). Backward: dA = dC·B, dB = dCᵀ·A.
+    pub fn matmul_t(self, rhs: Var<'g, E>) -> Var<'g, E> {
+        self.product(rhs, false, true)
+    }
+
+    /// Aᵀ·B: `[…, k, m]·[…, k, n]` → `[…, m, n]`. Backward: dA = B·dCᵀ, dB = A·dC.
+    pub fn t_matmul(self, rhs: Var<'g, E>) -> Var<'g, E> {
+        self.product(rhs, true, false)
+    }
+
+    fn product(self, rhs: Var<'g, E>, ta: bool, tb: bool) -> Var<'g, E> {
+        let (a, b) = (self.value(), rhs.value());
+        let (p, shape) = Product::new(a.shape(), b.shape(), ta, tb);
+        let mut c = vec![E::ZERO; shape.numel()];
+        p.forward(a.data(), b.data(), &mut c, E::ZERO);
+        let (ia, ib) = (self.id, rhs.id);
+        self.g.op(
+            Tensor::from_vec(shape, c),
+            &[self, rhs],
+            Box::new(move |dc, grads| {
+                if let Some(da) = grads.slot(ia) {
+                    p.grad_a(dc.data(), b.data(), da);
+                }
+                if let Some(db) = grads.slot(ib) {
+                    p.grad_b(a.data(), dc.data(), db);
+                }
+            }),
+        )
+    }
+}

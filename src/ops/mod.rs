@@ -1,0 +1,24 @@
+//! The differentiable operations, each forward pass next to its backward pass.
+//!
+//! Every op is a method on [`crate::autograd::Var`]: it computes its value from
+//! its inputs' values, then records that value on the tape together with a
+//! closure that computes the inputs' gradients from the output's gradient. The
+//! one-line doc comment of each op states the derivative that closure implements.
+//!
+//! | file | ops |
+//! |---|---|
+//! | `elementwise.rs` | `+ − × ÷` (broadcasting), scale, neg, tanh, relu, sigmoid, exp, log |
+//! | `reduce.rs` | sum, mean (all, last axis) |
+//! | `matmul.rs` | A·B, A·Bᵀ, Aᵀ·B, batched |
+//! | `softmax.rs` | softmax, log-softmax, cross-entropy, causal mask |
+//! | `norm.rs` | layer norm |
+//! | `shape.rs` | reshape, transpose, split/merge heads, slice, concat |
+//! | `gather.rs` | embedding lookup, dropout |
+
+mod elementwise;
+mod gather;
+mod matmul;
+mod norm;
+mod reduce;
+mod shape;
+mod softmax;

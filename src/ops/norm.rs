@@ -1,0 +1,85 @@
+//! Layer normalisation over the last axis, forward and backward fused.
+
+use crate::autograd::Var;
+use crate::tensor::{Float, Tensor};
+
+impl<'g, E: Float> Var<'g, E> {
+    /// Layer norm over the last axis (size D), as `torch.nn.LayerNorm`:
+    /// x̂ = (x − μ) / √(σ² + ε) with the biased variance σ², then y = x̂ ⊙ w + b.
+    ///
+    /// Backward (per row, with r = 1/√(σ² + ε) and ĝ = dy ⊙ w):
+    /// dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂)), dw = Σ_rows dy ⊙ x̂, db = Σ_rows dy.
+    pub fn layer_norm(self, weight: Var<'g, E>, bias: Var<'g, E>, eps: f64) -> Var<'g, E> {
+        let (x, w, b) = (self.value(), weight.value(), bias.value());
+        let d = x.shape().last();
+        assert!(
+            w.dims() == [d] && b.dims() == [d],
+            "layer_norm: input {} needs weight and bias of shape [{d}], got {} and {}",
+            x.shape(),
+            w.shape(),
+            b.shape()
+        );
+        let eps = E::from_f64(eps);
+        let inv_d = E::from_usize(d).recip();
+        let rows = x.shape().rows();
+        // Keep x̂ and 1/σ per row for the backward pass.
+        let mut xhat = vec![E::ZERO; x.numel()];
+        let mut rstd = vec![E::ZERO; rows];
+        let mut y = vec![E::ZERO; x.numel()];
+        for (r, ((xr, hr), yr)) in x
+            .data()
+            .chunks(d)
+            .zip(xhat.chunks_mut(d))
+            .zip(y.chunks_mut(d))
+            .enumerate()
+        {
+            let mean = xr.iter().copied().sum::<E>() * inv_d;
+            let var = xr.iter().map(|&v| (v - mean) * (v - mean)).sum::<E>() * inv_d;
+            rstd[r] = (var + eps).sqrt().recip();
+            for i in 0..d {
+                hr[i] = (xr[i] - mean) * rstd[r];
+                yr[i] = hr[i] * w.data()[i] + b.data()[i];
+            }
+        }
+        let (ix, iw, ib) = (self.id, weight.id, bias.id);
+        self.g.op(
+            Tensor::from_vec(x.shape(), y),
+            &[self, weight, bias],
+            Box::new(move |dy, grads| {
+                let dy = dy.data();
+                if let Some(gw) = grads.slot(iw) {
+                    for (dr, hr) in dy.chunks(d).zip(xhat.chunks(d)) {
+                        for i in 0..d {
+                            gw[i] += dr[i] * hr[i];
+                        }
+                    }
+                }
+                if let Some(gb) = grads.slot(ib) {
+                    for dr in dy.chunks(d) {
+                        for i in 0..d {
+                            gb[i] += dr[i];
+                        }
+                    }
+                }
+                if let Some(gx) = grads.slot(ix) {
+                    let w = w.data();
+                    for (r, ((dr, hr), gr)) in
+                        dy.chunks(d).zip(xhat.chunks(d)).zip(gx.chunks_mut(d)).enumerate()
+                    {
+                        let (mut mean_g, mut mean_gh) = (E::ZERO, E::ZERO);
+                        for i in 0..d {
+                            let gh = dr[i] * w[i];
+                            mean_g += gh;
+                            mean_gh += gh * hr[i];
+                        }
+                        mean_g *= inv_d;
+                        mean_gh *= inv_d;
+                        for i in 0..d {
+                            gr[i] += rstd[r] * (dr[i] * w[i] - mean_g - hr[i] * mean_gh);
+                        }
+                    }
+                }
+            }),
+        )
+    }
+}

@@ -1,0 +1,175 @@
+//! Softmax, log-softmax and cross-entropy over the last axis, and the causal mask.
+
+use crate::autograd::Var;
+use crate::tensor::{Float, Tensor};
+
+/// softmax of one row, in place: subtract the max so `exp` cannot overflow.
+/// A row that is entirely −∞ (nothing to attend to) becomes all zeros, not NaN.
+pub(crate) fn softmax_row<E: Float>(row: &mut [E]) {
+    let m = row.iter().copied().fold(E::NEG_INFINITY, E::max);
+    if m == E::NEG_INFINITY {
+        row.iter_mut().for_each(|v| *v = E::ZERO);
+        return;
+    }
+    let mut s = E::ZERO;
+    for v in row.iter_mut() {
+        *v = (*v - m).exp();
+        s += *v;
+    }
+    let inv = E::ONE / s;
+    row.iter_mut().for_each(|v| *v *= inv);
+}
+
+/// log Σ exp(row), stable.
+pub(crate) fn logsumexp<E: Float>(row: &[E]) -> E {
+    let m = row.iter().copied().fold(E::NEG_INFINITY, E::max);
+    if m == E::NEG_INFINITY {
+        return m;
+    }
+    m + row.iter().map(|&v| (v - m).exp()).sum::<E>().ln()
+}
+
+/// Backward of softmax for one row: dx = y ⊙ (dy − Σ dy⊙y).
+pub(crate) fn softmax_row_backward<E: Float>(y: &[E], dy: &[E], dx: &mut [E]) {
+    let dot: E = y.iter().zip(dy).map(|(&y, &d)| y * d).sum();
+    for ((g, &y), &d) in dx.iter_mut().zip(y).zip(dy) {
+        *g += y * (d - dot);
+    }
+}
+
+impl<'g, E: Float> Var<'g, E> {
+    /// softmax over the last axis: yᵢ = e^{xᵢ} / Σⱼ e^{xⱼ}.
+    /// Backward: dx = y ⊙ (dy − Σ dy⊙y), row by row.
+    pub fn softmax(self) -> Var<'g, E> {
+        let x = self.value();
+        let n = x.shape().last();
+        let mut y = x.data().to_vec();
+        y.chunks_mut(n).for_each(softmax_row);
+        let y = Tensor::from_vec(x.shape(), y);
+        let yv = y.clone();
+        let ix = self.id;
+        self.g.op(
+            y,
+            &[self],
+            Box::new(move |dy, grads| {
+                if let Some(gx) = grads.slot(ix) {
+                    for ((y, d), g) in yv.data().chunks(n).zip(dy.data().chunks(n)).zip(gx.chunks_mut(n)) {
+                        softmax_row_backward(y, d, g);
+                    }
+                }
+            }),
+        )
+    }
+
+    /// log-softmax over the last axis: yᵢ = xᵢ − log Σⱼ e^{xⱼ}.
+    /// Backward: dx = dy − softmax(x)·Σ dy, row by row.
+    pub fn log_softmax(self) -> Var<'g, E> {
+        let x = self.value();
+        let n = x.shape().last();
+        let mut y = x.data().to_vec();
+        for row in y.chunks_mut(n) {
+            let lse = logsumexp(row);
+            row.iter_mut().for_each(|v| *v -= lse);
+        }
+        let y = Tensor::from_vec(x.shape(), y);
+        let yv = y.clone();
+        let ix = self.id;
+        self.g.op(
+            y,
+            &[self],
+            Box::new(move |dy, grads| {
+                if let Some(gx) = grads.slot(ix) {
+                    for ((y, d), g) in yv.data().chunks(n).zip(dy.data().chunks(n)).zip(gx.chunks_mut(n)) {
+                        let total: E = d.iter().copied().sum();
+                        for ((g, &y), &d) in g.iter_mut().zip(y).zip(d) {
+                            *g += d - y.exp() * total;
+                        }
+                    }
+                }
+            }),
+        )
+    }
+
+    /// Cross-entropy of logits `[…, V]` against integer targets (one per row),
+    /// averaged over rows: L = (1/N) Σ_rows (log Σⱼ e^{zⱼ} − z_target).
+    /// Fused and stable. Backward: dz = (softmax(z) − onehot(target)) / N.
+    pub fn cross_entropy(self, targets: &[usize]) -> Var<'g, E> {
+        let z = self.value();
+        let shape = z.shape();
+        let (rows, v) = (shape.rows(), shape.last());
+        assert!(
+            shape.rank() >= 1 && targets.len() == rows,
+            "cross_entropy: logits {shape} have {rows} rows but {} targets were given",
+            targets.len()
+        );
+        if let Some((pos, &t)) = targets.iter().enumerate().find(|(_, t)| **t >= v) {
+            panic!("cross_entropy: target {t} at position {pos} is out of range for {v} classes");
+        }
+        // Forward keeps the probabilities: the backward pass is then one subtraction.
+        let mut probs = z.data().to_vec();
+        let mut total = 0.0f64;
+        for (row, &t) in probs.chunks_mut(v).zip(targets) {
+            let lse = logsumexp(row);
+            total += (lse - row[t]).to_f64();
+            row.iter_mut().for_each(|x| *x = (*x - lse).exp());
+        }
+        let inv_n = E::from_f64(1.0 / rows.max(1) as f64);
+        let targets = targets.to_vec();
+        let iz = self.id;
+        self.g.op(
+            Tensor::scalar(E::from_f64(total / rows.max(1) as f64)),
+            &[self],
+            Box::new(move |dy, grads| {
+                let scale = dy.item() * inv_n;
+                if let Some(gz) = grads.slot(iz) {
+                    for ((g, p), &t) in gz.chunks_mut(v).zip(probs.chunks(v)).zip(&targets) {
+                        for (g, &p) in g.iter_mut().zip(p) {
+                            *g += p * scale;
+                        }
+                        g[t] -= scale;
+                    }
+                }
+            }),
+        )
+    }
+
+    /// The causal mask on attention scores `[…, T_q, T_k]`: entry (i, j) becomes
+    /// −∞ when key j lies in the future of query i, i.e. j > i + `offset`
+    /// (`offset` = number of earlier positions already cached; 0 in training).
+    /// Backward: the gradient passes where the mask is open and is 0 where it is closed.
+    pub fn causal_mask(self, offset: usize) -> Var<'g, E> {
+        let x = self.value();
+        let shape = x.shape();
+        assert!(
+            shape.rank() >= 2,
+            "causal_mask: scores must be [.., T_q, T_k], got {shape}"
+        );
+        let d = shape.dims();
+        let (tq, tk) = (d[d.len() - 2], d[d.len() - 1]);
+        let mut y = x.data().to_vec();
+        for block in y.chunks_mut(tq * tk) {
+            for (i, row) in block.chunks_mut(tk).enumerate() {
+                row.iter_mut()
+                    .skip(i + offset + 1)
+                    .for_each(|v| *v = E::NEG_INFINITY);
+            }
+        }
+        let ix = self.id;
+        self.g.op(
+            Tensor::from_vec(shape, y),
+            &[self],
+            Box::new(move |dy, grads| {
+                if let Some(gx) = grads.slot(ix) {
+                    for (gb, db) in gx.chunks_mut(tq * tk).zip(dy.data().chunks(tq * tk)) {
+                        for (i, (g, d)) in gb.chunks_mut(tk).zip(db.chunks(tk)).enumerate() {
+                            let open = (i + offset + 1).min(tk);
+                            for (g, &d) in g[..open].iter_mut().zip(&d[..open]) {
+                                *g += d;
+                            }
+                        }
+                    }
+                }
+            }),
+        )
+    }
+}
