@@ -25,3 +25,8 @@ pub mod tensor;
 
 pub use autograd::{Grads, Graph, Module, Param, Var};
 pub use tensor::{Float, Shape, Tensor};
+
+/// The README's code examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

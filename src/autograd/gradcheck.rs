@@ -16,23 +16,29 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::fmt;
 
-/// Step and tolerances: an element passes when |analytic − numeric| ≤ atol + rtol·max(|analytic|, |numeric|).
+/// How to check: the step ε, the tolerances, and how many elements to try.
+///
+/// An element passes when |analytic − numeric| ≤ atol + rtol·max(|analytic|, |numeric|).
 #[derive(Clone, Copy, Debug)]
-pub struct Tolerance {
+pub struct GradCheck {
     pub eps: f64,
     pub rtol: f64,
     pub atol: f64,
     /// At most this many elements are checked per tensor (evenly spread).
     pub max_per_tensor: usize,
+    /// Build every graph in training mode with this dropout seed, so that each
+    /// evaluation draws the same masks (None: dropout is the identity).
+    pub dropout_seed: Option<u64>,
 }
 
-impl Default for Tolerance {
+impl Default for GradCheck {
     fn default() -> Self {
-        Tolerance {
+        GradCheck {
             eps: 1e-6,
             rtol: 1e-6,
             atol: 1e-8,
             max_per_tensor: 200,
+            dropout_seed: None,
         }
     }
 }
@@ -123,7 +129,7 @@ fn project(out: &Tensor<f64>, r: &Tensor<f64>) -> f64 {
 fn compare(
     names: &[(String, Shape)],
     analytic: &[Tensor<f64>],
-    tol: &Tolerance,
+    tol: &GradCheck,
     mut eval: impl FnMut(usize, usize, f64) -> f64,
 ) -> Result<Report, Mismatch> {
     let mut rows = Vec::new();
@@ -161,90 +167,100 @@ fn compare(
     Ok(Report { rows })
 }
 
-/// Checks the gradient of `f` with respect to each of `inputs`.
-///
-/// ```
-/// use shortmem::autograd::gradcheck::{check_inputs, Tolerance};
-/// use shortmem::Tensor;
-/// let x = Tensor::<f64>::from_vec([3], vec![0.3, -1.2, 2.0]);
-/// let report = check_inputs(&[x], &Tolerance::default(), |_g, v| v[0].tanh()).unwrap();
-/// assert_eq!(report.checked(), 3);
-/// ```
-pub fn check_inputs<F>(inputs: &[Tensor<f64>], tol: &Tolerance, f: F) -> Result<Report, Mismatch>
-where
-    F: for<'g> Fn(&'g Graph<f64>, &[Var<'g, f64>]) -> Var<'g, f64>,
-{
-    let run = |xs: &[Tensor<f64>]| -> (Tensor<f64>, Vec<Tensor<f64>>) {
-        let g = Graph::new();
-        let vars: Vec<Var<f64>> = xs.iter().map(|x| g.input(x.clone())).collect();
-        let out = f(&g, &vars);
-        let value = out.value();
-        let grads = g.backward_with(out, projection(value.shape()));
-        let ga = vars
-            .iter()
-            .zip(xs)
-            .map(|(v, x)| grads.wrt(*v).cloned().unwrap_or_else(|| Tensor::zeros(x.shape())))
-            .collect();
-        (value, ga)
-    };
-    let (out, analytic) = run(inputs);
-    let r = projection(out.shape());
-    let names: Vec<(String, Shape)> = inputs
-        .iter()
-        .enumerate()
-        .map(|(i, x)| (format!("input {i}"), x.shape()))
-        .collect();
-    let mut xs: Vec<Tensor<f64>> = inputs.to_vec();
-    compare(&names, &analytic, tol, |i, j, delta| {
-        xs[i].data_mut()[j] += delta;
-        let g = Graph::new();
-        let vars: Vec<Var<f64>> = xs.iter().map(|x| g.constant(x.clone())).collect();
-        let s = project(&f(&g, &vars).value(), &r);
-        drop(vars);
-        drop(g);
-        xs[i].data_mut()[j] -= delta;
-        s
-    })
-}
+impl GradCheck {
+    /// A fresh graph, in training mode if a dropout seed is set.
+    fn graph(&self) -> Graph<f64> {
+        match self.dropout_seed {
+            Some(seed) => Graph::training(seed),
+            None => Graph::new(),
+        }
+    }
 
-/// Checks the gradient of `f` with respect to every parameter of `model`
-/// (a whole model, run in `f64`). Each row of the report is one parameter.
-pub fn check_module<M, F>(model: &mut M, tol: &Tolerance, f: F) -> Result<Report, Mismatch>
-where
-    M: Module<f64>,
-    F: for<'g> Fn(&M, &'g Graph<f64>) -> Var<'g, f64>,
-{
-    let (r, analytic) = {
-        let g = Graph::new();
-        let out = f(model, &g);
-        let value = out.value();
-        let r = projection(value.shape());
-        let grads = g.backward_with(out, r.clone());
-        let analytic: Vec<Tensor<f64>> = model
+    /// Checks the gradient of `f` with respect to each of `inputs`.
+    ///
+    /// ```
+    /// use shortmem::autograd::gradcheck::GradCheck;
+    /// use shortmem::Tensor;
+    /// let x = Tensor::<f64>::from_vec([3], vec![0.3, -1.2, 2.0]);
+    /// let report = GradCheck::default().check_inputs(&[x], |_g, v| v[0].tanh()).unwrap();
+    /// assert_eq!(report.checked(), 3);
+    /// ```
+    pub fn check_inputs<F>(&self, inputs: &[Tensor<f64>], f: F) -> Result<Report, Mismatch>
+    where
+        F: for<'g> Fn(&'g Graph<f64>, &[Var<'g, f64>]) -> Var<'g, f64>,
+    {
+        let run = |xs: &[Tensor<f64>]| -> (Tensor<f64>, Vec<Tensor<f64>>) {
+            let g = self.graph();
+            let vars: Vec<Var<f64>> = xs.iter().map(|x| g.input(x.clone())).collect();
+            let out = f(&g, &vars);
+            let value = out.value();
+            let grads = g.backward_with(out, projection(value.shape()));
+            let ga = vars
+                .iter()
+                .zip(xs)
+                .map(|(v, x)| grads.wrt(*v).cloned().unwrap_or_else(|| Tensor::zeros(x.shape())))
+                .collect();
+            (value, ga)
+        };
+        let (out, analytic) = run(inputs);
+        let r = projection(out.shape());
+        let names: Vec<(String, Shape)> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (format!("input {i}"), x.shape()))
+            .collect();
+        let mut xs: Vec<Tensor<f64>> = inputs.to_vec();
+        compare(&names, &analytic, self, |i, j, delta| {
+            xs[i].data_mut()[j] += delta;
+            let g = self.graph();
+            let vars: Vec<Var<f64>> = xs.iter().map(|x| g.constant(x.clone())).collect();
+            let s = project(&f(&g, &vars).value(), &r);
+            drop(vars);
+            drop(g);
+            xs[i].data_mut()[j] -= delta;
+            s
+        })
+    }
+
+    /// Checks the gradient of `f` with respect to every parameter of `model`
+    /// (a whole model, run in `f64`). Each row of the report is one parameter.
+    pub fn check_module<M, F>(&self, model: &mut M, f: F) -> Result<Report, Mismatch>
+    where
+        M: Module<f64>,
+        F: for<'g> Fn(&M, &'g Graph<f64>) -> Var<'g, f64>,
+    {
+        let (r, analytic) = {
+            let g = self.graph();
+            let out = f(model, &g);
+            let value = out.value();
+            let r = projection(value.shape());
+            let grads = g.backward_with(out, r.clone());
+            let analytic: Vec<Tensor<f64>> = model
+                .params()
+                .iter()
+                .map(|p| {
+                    grads
+                        .param(p)
+                        .cloned()
+                        .unwrap_or_else(|| Tensor::zeros(p.value.shape()))
+                })
+                .collect();
+            (r, analytic)
+        };
+        let names: Vec<(String, Shape)> = model
             .params()
             .iter()
-            .map(|p| {
-                grads
-                    .param(p)
-                    .cloned()
-                    .unwrap_or_else(|| Tensor::zeros(p.value.shape()))
-            })
+            .map(|p| (p.name.clone(), p.value.shape()))
             .collect();
-        (r, analytic)
-    };
-    let names: Vec<(String, Shape)> = model
-        .params()
-        .iter()
-        .map(|p| (p.name.clone(), p.value.shape()))
-        .collect();
-    compare(&names, &analytic, tol, |i, j, delta| {
-        model.params_mut()[i].value.data_mut()[j] += delta;
-        let s = {
-            let g = Graph::new();
-            let out = f(model, &g);
-            project(&out.value(), &r)
-        };
-        model.params_mut()[i].value.data_mut()[j] -= delta;
-        s
-    })
+        compare(&names, &analytic, self, |i, j, delta| {
+            model.params_mut()[i].value.data_mut()[j] += delta;
+            let s = {
+                let g = self.graph();
+                let out = f(model, &g);
+                project(&out.value(), &r)
+            };
+            model.params_mut()[i].value.data_mut()[j] -= delta;
+            s
+        })
+    }
 }

@@ -176,12 +176,12 @@ impl<E: Float> Graph<E> {
     ///
     /// If no input needs a gradient, the closure is dropped right away.
     pub fn op(&self, value: Tensor<E>, inputs: &[Var<'_, E>], backward: BackwardFn<E>) -> Var<'_, E> {
+        for v in inputs {
+            assert!(std::ptr::eq(v.g, self), "op: an input belongs to another graph");
+        }
         let requires_grad = {
             let nodes = self.nodes.borrow();
-            inputs.iter().any(|v| {
-                assert!(std::ptr::eq(v.g, self), "op: an input belongs to another graph");
-                nodes[v.id].requires_grad
-            })
+            inputs.iter().any(|v| nodes[v.id].requires_grad)
         };
         let backward = if requires_grad { Some(backward) } else { None };
         self.push_node(value, backward, requires_grad)

@@ -13,9 +13,7 @@ pub(crate) fn broadcast_shape(op: &str, a: Shape, b: Shape) -> Shape {
     let fits = |small: Shape, big: Shape| {
         small.numel() == 1 || big.dims().ends_with(small.dims()) && small.numel() > 0
     };
-    if a == b {
-        a
-    } else if b.numel() <= a.numel() && fits(b, a) {
+    if a == b || (b.numel() <= a.numel() && fits(b, a)) {
         a
     } else if fits(a, b) {
         b
@@ -98,35 +96,10 @@ impl<'g, E: Float> Var<'g, E> {
         )
     }
 
-    /// a + b. Backward: ∂/∂a = 1, ∂/∂b = 1.
-    pub fn add(self, rhs: Var<'g, E>) -> Var<'g, E> {
-        self.zip_with(rhs, "add", |a, b| a + b, |_, _| E::ONE, |_, _| E::ONE)
-    }
-
-    /// a − b. Backward: ∂/∂a = 1, ∂/∂b = −1.
-    pub fn sub(self, rhs: Var<'g, E>) -> Var<'g, E> {
-        self.zip_with(rhs, "sub", |a, b| a - b, |_, _| E::ONE, |_, _| -E::ONE)
-    }
-
-    /// a ⊙ b. Backward: ∂/∂a = b, ∂/∂b = a.
-    pub fn mul(self, rhs: Var<'g, E>) -> Var<'g, E> {
-        self.zip_with(rhs, "mul", |a, b| a * b, |_, b| b, |a, _| a)
-    }
-
-    /// a / b. Backward: ∂/∂a = 1/b, ∂/∂b = −a/b².
-    pub fn div(self, rhs: Var<'g, E>) -> Var<'g, E> {
-        self.zip_with(rhs, "div", |a, b| a / b, |_, b| E::ONE / b, |a, b| -a / (b * b))
-    }
-
     /// s·x for a constant s. Backward: dy/dx = s.
     pub fn scale(self, s: f64) -> Var<'g, E> {
         let s = E::from_f64(s);
         self.map(move |x| s * x, move |_, _| s)
-    }
-
-    /// −x. Backward: dy/dx = −1.
-    pub fn neg(self) -> Var<'g, E> {
-        self.map(|x| -x, |_, _| -E::ONE)
     }
 
     /// tanh x. Backward: dy/dx = 1 − y².
@@ -168,25 +141,44 @@ impl<'g, E: Float> Var<'g, E> {
     }
 }
 
-macro_rules! impl_operator {
-    ($trait:ident, $method:ident) => {
-        impl<'g, E: Float> $trait for Var<'g, E> {
-            type Output = Var<'g, E>;
-            fn $method(self, rhs: Var<'g, E>) -> Var<'g, E> {
-                Var::$method(self, rhs)
-            }
-        }
-    };
+// The arithmetic operators record themselves like any other op: `a + b`, `a * b`.
+
+impl<'g, E: Float> Add for Var<'g, E> {
+    type Output = Var<'g, E>;
+    /// a + b. Backward: ∂/∂a = 1, ∂/∂b = 1.
+    fn add(self, rhs: Var<'g, E>) -> Var<'g, E> {
+        self.zip_with(rhs, "add", |a, b| a + b, |_, _| E::ONE, |_, _| E::ONE)
+    }
 }
 
-impl_operator!(Add, add);
-impl_operator!(Sub, sub);
-impl_operator!(Mul, mul);
-impl_operator!(Div, div);
+impl<'g, E: Float> Sub for Var<'g, E> {
+    type Output = Var<'g, E>;
+    /// a − b. Backward: ∂/∂a = 1, ∂/∂b = −1.
+    fn sub(self, rhs: Var<'g, E>) -> Var<'g, E> {
+        self.zip_with(rhs, "sub", |a, b| a - b, |_, _| E::ONE, |_, _| -E::ONE)
+    }
+}
+
+impl<'g, E: Float> Mul for Var<'g, E> {
+    type Output = Var<'g, E>;
+    /// a ⊙ b. Backward: ∂/∂a = b, ∂/∂b = a.
+    fn mul(self, rhs: Var<'g, E>) -> Var<'g, E> {
+        self.zip_with(rhs, "mul", |a, b| a * b, |_, b| b, |a, _| a)
+    }
+}
+
+impl<'g, E: Float> Div for Var<'g, E> {
+    type Output = Var<'g, E>;
+    /// a / b. Backward: ∂/∂a = 1/b, ∂/∂b = −a/b².
+    fn div(self, rhs: Var<'g, E>) -> Var<'g, E> {
+        self.zip_with(rhs, "div", |a, b| a / b, |_, b| E::ONE / b, |a, b| -a / (b * b))
+    }
+}
 
 impl<'g, E: Float> Neg for Var<'g, E> {
     type Output = Var<'g, E>;
+    /// −x. Backward: dy/dx = −1.
     fn neg(self) -> Var<'g, E> {
-        Var::neg(self)
+        self.map(|x| -x, |_, _| -E::ONE)
     }
 }

@@ -20,13 +20,14 @@ pub(crate) fn softmax_row<E: Float>(row: &mut [E]) {
     row.iter_mut().for_each(|v| *v *= inv);
 }
 
-/// log Σ exp(row), stable.
-pub(crate) fn logsumexp<E: Float>(row: &[E]) -> E {
+/// The row's maximum m and log Σ exp(row − m): log-sum-exp = m + that, kept
+/// apart so callers can subtract m from xᵢ first and lose no precision.
+pub(crate) fn max_and_log_sum<E: Float>(row: &[E]) -> (E, E) {
     let m = row.iter().copied().fold(E::NEG_INFINITY, E::max);
     if m == E::NEG_INFINITY {
-        return m;
+        return (m, E::ZERO);
     }
-    m + row.iter().map(|&v| (v - m).exp()).sum::<E>().ln()
+    (m, row.iter().map(|&v| (v - m).exp()).sum::<E>().ln())
 }
 
 /// Backward of softmax for one row: dx = y ⊙ (dy − Σ dy⊙y).
@@ -68,8 +69,8 @@ impl<'g, E: Float> Var<'g, E> {
         let n = x.shape().last();
         let mut y = x.data().to_vec();
         for row in y.chunks_mut(n) {
-            let lse = logsumexp(row);
-            row.iter_mut().for_each(|v| *v -= lse);
+            let (m, log_sum) = max_and_log_sum(row);
+            row.iter_mut().for_each(|v| *v = (*v - m) - log_sum);
         }
         let y = Tensor::from_vec(x.shape(), y);
         let yv = y.clone();
@@ -109,9 +110,9 @@ impl<'g, E: Float> Var<'g, E> {
         let mut probs = z.data().to_vec();
         let mut total = 0.0f64;
         for (row, &t) in probs.chunks_mut(v).zip(targets) {
-            let lse = logsumexp(row);
-            total += (lse - row[t]).to_f64();
-            row.iter_mut().for_each(|x| *x = (*x - lse).exp());
+            let (m, log_sum) = max_and_log_sum(row);
+            total += (log_sum - (row[t] - m)).to_f64();
+            row.iter_mut().for_each(|x| *x = ((*x - m) - log_sum).exp());
         }
         let inv_n = E::from_f64(1.0 / rows.max(1) as f64);
         let targets = targets.to_vec();

@@ -1,0 +1,185 @@
+//! Optimizers against PyTorch's numbers and against the update rules written
+//! out by hand in this file; clipping and the learning-rate schedule.
+
+use shortmem::optim::{Adam, AdamW, DecayFilter, Optimizer, Schedule, Sgd, clip_grad_norm, grad_norm};
+use shortmem::{Param, Tensor};
+
+const W0: [f64; 4] = [0.5, -1.0, 2.0, 0.0];
+const T: [f64; 4] = [1.0, 1.0, -1.0, 0.5];
+const C: [f64; 4] = [1.0, 2.0, 3.0, 4.0];
+
+/// ∇ of L(w) = Σ cᵢ(wᵢ − tᵢ)² + 0.1 Σ wᵢ³, by hand: 2cᵢ(wᵢ − tᵢ) + 0.3wᵢ².
+fn grad(w: &[f64]) -> Vec<f64> {
+    (0..4)
+        .map(|i| 2.0 * C[i] * (w[i] - T[i]) + 0.3 * w[i] * w[i])
+        .collect()
+}
+
+/// Three optimizer steps on the fixed problem, gradients computed by `grad`.
+fn run(opt: &mut dyn Optimizer<f64>) -> Vec<f64> {
+    let mut p = Param::new("w", Tensor::from_slice([4], &W0));
+    for _ in 0..3 {
+        p.grad = Some(Tensor::from_vec([4], grad(p.value.data())));
+        opt.step(&mut [&mut p]);
+    }
+    p.value.data().to_vec()
+}
+
+fn assert_close(got: &[f64], want: &[f64], tol: f64) {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() < tol, "element {i}: got {g:.12}, want {w:.12}");
+    }
+}
+
+// Numbers printed by `python tools/optim_reference.py` (PyTorch 2.15, float64).
+const TORCH_SGD: [f64; 4] = [0.893111747878, 2.016143969615, -3.812142493598, 0.925281196800];
+const TORCH_ADAM: [f64; 4] = [0.790995272622, -0.700515974960, 1.700404768898, 0.295150685014];
+const TORCH_ADAMW: [f64; 4] = [0.775550902301, -0.673856152017, 1.644087320867, 0.292313306554];
+
+#[test]
+fn sgd_momentum_matches_pytorch() {
+    let mut opt = Sgd::new(0.1, 0.9);
+    opt.weight_decay = 0.1;
+    assert_close(&run(&mut opt), &TORCH_SGD, 1e-10);
+}
+
+#[test]
+fn adam_matches_pytorch() {
+    let mut opt = Adam::new(0.1)
+        .betas(0.9, 0.99)
+        .weight_decay(0.1, DecayFilter::All);
+    assert_close(&run(&mut opt), &TORCH_ADAM, 1e-10);
+}
+
+#[test]
+fn adamw_matches_pytorch() {
+    let mut opt = AdamW::new(0.1)
+        .betas(0.9, 0.99)
+        .weight_decay(0.1, DecayFilter::All);
+    assert_close(&run(&mut opt), &TORCH_ADAMW, 1e-10);
+}
+
+/// The textbook forms, written independently: Adam with an L2 term or AdamW
+/// with decoupled decay, m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ), w −= lr·m̂/(√v̂ + ε).
+fn adam_by_hand(decoupled: bool, lr: f64, b1: f64, b2: f64, eps: f64, wd: f64, steps: i32) -> Vec<f64> {
+    let mut w = W0.to_vec();
+    let (mut m, mut v) = (vec![0.0; 4], vec![0.0; 4]);
+    for t in 1..=steps {
+        let mut g = grad(&w);
+        for i in 0..4 {
+            if decoupled {
+                w[i] -= lr * wd * w[i];
+            } else {
+                g[i] += wd * w[i];
+            }
+            m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+            v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+            let m_hat = m[i] / (1.0 - b1.powi(t));
+            let v_hat = v[i] / (1.0 - b2.powi(t));
+            w[i] -= lr * m_hat / (v_hat.sqrt() + eps);
+        }
+    }
+    w
+}
+
+#[test]
+fn adam_and_adamw_match_the_update_rule_written_out() {
+    for (decoupled, want) in [
+        (false, adam_by_hand(false, 0.1, 0.9, 0.99, 1e-8, 0.1, 3)),
+        (true, adam_by_hand(true, 0.1, 0.9, 0.99, 1e-8, 0.1, 3)),
+    ] {
+        let got = if decoupled {
+            run(&mut AdamW::new(0.1)
+                .betas(0.9, 0.99)
+                .weight_decay(0.1, DecayFilter::All))
+        } else {
+            run(&mut Adam::new(0.1)
+                .betas(0.9, 0.99)
+                .weight_decay(0.1, DecayFilter::All))
+        };
+        assert_close(&got, &want, 1e-12);
+    }
+    // The hand-written rule agrees with PyTorch too.
+    assert_close(
+        &adam_by_hand(true, 0.1, 0.9, 0.99, 1e-8, 0.1, 3),
+        &TORCH_ADAMW,
+        1e-10,
+    );
+}
+
+#[test]
+fn adam_first_step_moves_each_weight_by_lr() {
+    // With bias correction, step 1 is lr·g/(|g| + ε): every weight moves by ≈ lr.
+    let mut p = Param::new("w", Tensor::<f32>::from_vec([3], vec![0.0, 0.0, 0.0]));
+    p.grad = Some(Tensor::from_vec([3], vec![3.0, -0.01, 100.0]));
+    Adam::new(0.05).step(&mut [&mut p]);
+    for (w, want) in p.value.data().iter().zip([-0.05, 0.05, -0.05]) {
+        assert!((w - want).abs() < 1e-6, "{w} vs {want}");
+    }
+}
+
+#[test]
+fn weight_decay_can_skip_vectors() {
+    // MatricesOnly: a bias with zero gradient stays put, a matrix shrinks.
+    let mut m = Param::new("w", Tensor::<f64>::full([2, 2], 1.0));
+    let mut b = Param::new("b", Tensor::<f64>::full([2], 1.0));
+    m.grad = Some(Tensor::zeros([2, 2]));
+    b.grad = Some(Tensor::zeros([2]));
+    AdamW::new(0.1)
+        .weight_decay(0.5, DecayFilter::MatricesOnly)
+        .step(&mut [&mut m, &mut b]);
+    assert!(m.value.data().iter().all(|&w| (w - 0.95).abs() < 1e-12));
+    assert!(b.value.data().iter().all(|&w| w == 1.0));
+}
+
+#[test]
+fn params_without_gradient_are_left_alone() {
+    let mut p = Param::new("unused", Tensor::<f32>::ones([2]));
+    AdamW::new(0.1).step(&mut [&mut p]);
+    Sgd::new(0.1, 0.9).step(&mut [&mut p]);
+    assert_eq!(p.value.data(), &[1.0, 1.0]);
+}
+
+#[test]
+fn clipping_by_global_norm() {
+    let mut a = Param::new("a", Tensor::<f64>::zeros([2]));
+    let mut b = Param::new("b", Tensor::<f64>::zeros([1]));
+    a.grad = Some(Tensor::from_vec([2], vec![3.0, 0.0]));
+    b.grad = Some(Tensor::from_vec([1], vec![4.0]));
+    let mut params = [&mut a, &mut b];
+    assert_eq!(grad_norm(&params), 5.0);
+    let before = clip_grad_norm(&mut params, 1.0);
+    assert_eq!(before, 5.0);
+    let scale = 1.0 / (5.0 + 1e-6);
+    assert!((a.grad.as_ref().unwrap().data()[0] - 3.0 * scale).abs() < 1e-12);
+    assert!((b.grad.as_ref().unwrap().data()[0] - 4.0 * scale).abs() < 1e-12);
+    // Below the threshold nothing changes.
+    let mut params = [&mut a, &mut b];
+    clip_grad_norm(&mut params, 10.0);
+    assert!((b.grad.as_ref().unwrap().data()[0] - 4.0 * scale).abs() < 1e-12);
+}
+
+#[test]
+fn warmup_cosine_schedule() {
+    let s = Schedule::WarmupCosine {
+        max_lr: 1e-3,
+        min_lr: 1e-4,
+        warmup: 100,
+        total: 2000,
+    };
+    assert!((s.lr(0) - 1e-3 / 101.0).abs() < 1e-15);
+    assert!((s.lr(99) - 1e-3 * 100.0 / 101.0).abs() < 1e-15);
+    assert!((s.lr(100) - 1e-3).abs() < 1e-15, "peak right after warm-up");
+    assert!(
+        (s.lr(1050) - 5.5e-4).abs() < 1e-12,
+        "halfway down the cosine is the midpoint"
+    );
+    assert!((s.lr(2000) - 1e-4).abs() < 1e-15);
+    assert!((s.lr(5000) - 1e-4).abs() < 1e-15);
+    let mut last = f64::INFINITY;
+    for t in 100..2000 {
+        assert!(s.lr(t) <= last, "decreasing after warm-up");
+        last = s.lr(t);
+    }
+    assert_eq!(Schedule::Constant(0.3).lr(12345), 0.3);
+}

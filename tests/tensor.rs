@@ -1,0 +1,100 @@
+//! The tensor: constructors, shapes, access, display, shared storage.
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use shortmem::tensor::ShapeError;
+use shortmem::{Shape, Tensor};
+
+#[test]
+fn constructors() {
+    assert_eq!(Tensor::<f32>::zeros([2, 3]).data(), &[0.0; 6]);
+    assert_eq!(Tensor::<f32>::ones([2]).data(), &[1.0, 1.0]);
+    assert_eq!(Tensor::<f32>::full([3], 2.5).data(), &[2.5; 3]);
+    let t = Tensor::<f32>::from_fn([2, 3], |i| (10 * i[0] + i[1]) as f32);
+    assert_eq!(t.data(), &[0.0, 1.0, 2.0, 10.0, 11.0, 12.0]);
+    assert_eq!(t.at(&[1, 2]), 12.0);
+    assert_eq!(Tensor::<f64>::scalar(4.0).item(), 4.0);
+    assert_eq!(Tensor::<f64>::scalar(4.0).rank(), 0);
+}
+
+#[test]
+fn from_vec_checks_the_shape() {
+    let err = Tensor::<f32>::try_from_vec([2, 2], vec![1.0; 3]).unwrap_err();
+    assert_eq!(
+        err,
+        ShapeError {
+            shape: Shape::new(&[2, 2]),
+            len: 3
+        }
+    );
+    assert_eq!(err.to_string(), "shape [2, 2] needs 4 values, got 3");
+    assert!(Tensor::<f32>::try_from_vec([2, 2], vec![1.0; 4]).is_ok());
+}
+
+#[test]
+fn random_constructors_are_seeded_and_have_the_right_statistics() {
+    let a = Tensor::<f32>::randn([10000], 1.0, 2.0, &mut StdRng::seed_from_u64(3));
+    let b = Tensor::<f32>::randn([10000], 1.0, 2.0, &mut StdRng::seed_from_u64(3));
+    assert_eq!(a.data(), b.data());
+    let n = a.numel() as f64;
+    let mean = a.data().iter().map(|&x| x as f64).sum::<f64>() / n;
+    let var = a.data().iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+    assert!((mean - 1.0).abs() < 0.06, "mean {mean}");
+    assert!((var.sqrt() - 2.0).abs() < 0.06, "std {}", var.sqrt());
+    let u = Tensor::<f32>::rand_uniform([10000], -0.5, 0.25, &mut StdRng::seed_from_u64(4));
+    assert!(u.data().iter().all(|&x| (-0.5..0.25).contains(&x)));
+    let mean = u.data().iter().map(|&x| x as f64).sum::<f64>() / n;
+    assert!((mean + 0.125).abs() < 0.01, "mean {mean}");
+    // f32 and f64 draws from one seed agree up to rounding.
+    let d = Tensor::<f64>::randn([5], 0.0, 1.0, &mut StdRng::seed_from_u64(5));
+    let s = Tensor::<f32>::randn([5], 0.0, 1.0, &mut StdRng::seed_from_u64(5));
+    assert!(d.max_abs_diff(&s.cast()) < 1e-6);
+}
+
+#[test]
+fn reshape_shares_storage_and_checks_counts() {
+    let t = Tensor::<f32>::from_fn([2, 6], |i| (i[0] * 6 + i[1]) as f32);
+    let r = t.reshape([3, 4]);
+    assert!(r.shares_buffer(&t));
+    assert_eq!(r.at(&[2, 1]), 9.0);
+    let result = std::panic::catch_unwind(|| t.reshape([5, 2]));
+    assert!(result.is_err());
+}
+
+#[test]
+fn writes_copy_only_when_shared() {
+    let mut a = Tensor::<f32>::zeros([3]);
+    let b = a.clone();
+    assert!(a.shares_buffer(&b));
+    a.data_mut()[0] = 1.0;
+    assert!(
+        !a.shares_buffer(&b),
+        "the write must not be seen through the clone"
+    );
+    assert_eq!(b.data(), &[0.0; 3]);
+    let ptr = a.data().as_ptr();
+    a.data_mut()[1] = 2.0;
+    assert_eq!(a.data().as_ptr(), ptr, "an unshared buffer is written in place");
+}
+
+#[test]
+fn display_is_compact() {
+    let t = Tensor::<f32>::from_fn([2, 5], |i| i[1] as f32 * 0.5);
+    assert_eq!(
+        t.to_string(),
+        "Tensor[2, 5] f32 [0.0000, 0.5000, 1.0000, 1.5000, 2.0000, 0.0000, … 4 more]"
+    );
+    assert_eq!(Tensor::<f64>::scalar(1.0).to_string(), "Tensor[] f64 [1.0000]");
+}
+
+#[test]
+fn shape_helpers() {
+    let s = Shape::new(&[2, 3, 4]);
+    assert_eq!(s.numel(), 24);
+    assert_eq!(s.last(), 4);
+    assert_eq!(s.rows(), 6);
+    assert_eq!(s.drop_last().dims(), &[2, 3]);
+    assert_eq!(s.offset(&[1, 2, 3]), 23);
+    assert_eq!(s.around(1), (2, 3, 4));
+    assert_eq!(s.to_string(), "[2, 3, 4]");
+}
