@@ -15,13 +15,22 @@
 //! | [`ops`] | every differentiable op, forward beside backward |
 //! | [`nn`] | layers: `Linear`, `Embedding`, `LayerNorm`, `FeedForward` |
 //! | [`optim`] | SGD, Adam, AdamW, gradient clipping, learning-rate schedules |
+//! | [`data`] | character tokenizer, the built-in corpus, batches |
+//! | [`train`] | the training loop every model shares |
+//! | [`plot`] | SVG figures: loss curves, bars, heatmaps |
+//! | [`chapter`] | what the chapter binaries share: flags, summaries |
 
 pub mod autograd;
+pub mod chapter;
+pub mod data;
 pub mod kernels;
+pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod plot;
 pub mod tensor;
+pub mod train;
 
 pub use autograd::{Grads, Graph, Module, Param, Var};
 pub use tensor::{Float, Shape, Tensor};

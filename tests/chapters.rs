@@ -1,0 +1,92 @@
+//! The chapter binaries run end to end with --quick, write summary.json and
+//! their figures, and refuse bad flags and bad corpora clearly.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn out_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("shortmem-chapter-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn ch01_quick_writes_summary_and_figures() {
+    let out = out_dir("ch01");
+    let run = Command::new(env!("CARGO_BIN_EXE_ch01"))
+        .args(["--quick", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("held-out cross-entropy of n-gram models"));
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(json["chapter"], "ch01");
+    let values = &json["values"];
+    let k0 = values["nats/char at k=0"].as_f64().unwrap();
+    let best = values["nats/char at best k"].as_f64().unwrap();
+    assert!(best < k0, "more context must help at first: {best} vs {k0}");
+    assert!(values["neural bigram val nats/char"].as_f64().unwrap() < k0);
+    for f in json["figures"].as_array().unwrap() {
+        assert!(out.join(f.as_str().unwrap()).exists(), "figure {f} missing");
+    }
+    assert!(json["figures"].as_array().unwrap().len() >= 3);
+}
+
+#[test]
+fn bad_flags_exit_2_with_usage() {
+    let run = Command::new(env!("CARGO_BIN_EXE_ch01"))
+        .arg("--no-such-flag")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("unexpected argument '--no-such-flag'") && err.contains("Usage:"),
+        "{err}"
+    );
+    let run = Command::new(env!("CARGO_BIN_EXE_ch01"))
+        .args(["--max-k", "12"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+}
+
+#[test]
+fn a_missing_corpus_is_a_clear_error() {
+    let run = Command::new(env!("CARGO_BIN_EXE_ch01"))
+        .args(["--quick", "--corpus", "/no/such/corpus.txt", "--out"])
+        .arg(out_dir("missing"))
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr).trim(),
+        "error: corpus file /no/such/corpus.txt does not exist"
+    );
+}
+
+#[test]
+fn help_lists_the_common_flags() {
+    let run = Command::new(env!("CARGO_BIN_EXE_ch01"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    let help = String::from_utf8_lossy(&run.stdout);
+    for flag in ["--quick", "--steps", "--seed", "--threads", "--corpus", "--out"] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+}
+
+#[test]
+fn the_tour_runs_quick() {
+    let run = Command::new(env!("CARGO_BIN_EXE_shortmem"))
+        .arg("--quick")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("what the tour found"));
+}

@@ -1,0 +1,190 @@
+//! Tokenizer, built-in corpus, corpus files, split and samplers.
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use shortmem::data::{CharTokenizer, Corpus, CorpusError, Dataset, StreamSampler, load_text, random_batch};
+use std::io::Write;
+
+#[test]
+fn tokenizer_round_trips_any_utf8() {
+    let text = "Mia put the key in the red box.\n短期记忆 — naïve café ☕ 😀";
+    let tok = CharTokenizer::from_text(text);
+    let ids = tok.encode(text).unwrap();
+    assert_eq!(
+        ids.len(),
+        text.chars().count(),
+        "one token per Unicode scalar value, not per byte"
+    );
+    assert_eq!(tok.decode(&ids).unwrap(), text);
+    // Sorted by code point: '\n' (10) is the smallest character here.
+    assert_eq!(tok.char(0), Some('\n'));
+    assert_eq!(tok.id('😀'), Some(tok.vocab_size() - 1));
+    // The alphabet string rebuilds the same tokenizer (what checkpoints store).
+    assert_eq!(CharTokenizer::from_alphabet(&tok.alphabet()).unwrap(), tok);
+    assert!(
+        CharTokenizer::from_alphabet("abca").is_none(),
+        "a repeated character is refused"
+    );
+}
+
+#[test]
+fn unknown_characters_are_listed_not_dropped() {
+    let tok = CharTokenizer::from_text("abc ");
+    let err = tok.encode("a cab zebra!").unwrap_err();
+    assert_eq!(err.chars, vec![('z', 6), ('e', 7), ('r', 9), ('!', 11)]);
+    let msg = err.to_string();
+    assert!(msg.starts_with("4 character(s) not in the vocabulary:"), "{msg}");
+    assert!(msg.contains("'z' (U+007A, first at char 6)"), "{msg}");
+    let err = tok.decode(&[0, 1, 9]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "token id 9 at position 2 is out of range for a vocabulary of 4"
+    );
+}
+
+#[test]
+fn builtin_corpus_is_deterministic_sized_and_ascii() {
+    let a = Corpus::generate(7, 300_000);
+    let b = Corpus::generate(7, 300_000);
+    let c = Corpus::generate(8, 300_000);
+    assert_eq!(a.text, b.text);
+    assert_eq!(a.answers, b.answers);
+    assert_ne!(a.text, c.text);
+    assert!((300_000..301_000).contains(&a.text.len()), "{}", a.text.len());
+    assert!(a.text.is_ascii());
+    let full = Corpus::builtin();
+    assert!(
+        (500_000..=2_000_000).contains(&full.text.len()),
+        "the built-in corpus is 0.5–2 MB"
+    );
+}
+
+const NUMBERS: [&str; 10] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+];
+
+fn number(word: &str) -> Option<usize> {
+    NUMBERS.iter().position(|w| *w == word)
+}
+
+#[test]
+fn every_answer_is_fixed_by_what_its_story_said_before() {
+    // The property that makes the corpus reward memory: each answer was stated
+    // earlier in the same story (paragraph), or, for counts, follows from the
+    // numbers stated earlier ("had eight … gave seven … has one").
+    let corpus = Corpus::generate(3, 100_000);
+    assert!(corpus.answers.len() > 500);
+    let mut counts = 0;
+    for r in &corpus.answers {
+        let answer = &corpus.text[r.clone()];
+        let story_start = corpus.text[..r.start].rfind("\n\n").map_or(0, |i| i + 2);
+        let before = &corpus.text[story_start..r.start];
+        assert!(!answer.is_empty() && !answer.contains('\n'));
+        if let Some(n) = number(answer) {
+            let word_after = |key: &str| {
+                let i = before.find(key).expect("a count story states its numbers") + key.len();
+                number(before[i..].split(' ').next().unwrap()).unwrap()
+            };
+            let (had, gave) = (word_after(" had "), word_after(" gave "));
+            assert!(n == had - gave || n == gave, "{answer:?} after {before:?}");
+            counts += 1;
+        } else {
+            assert!(
+                before.contains(answer),
+                "answer {answer:?} not stated before it in {before:?}"
+            );
+        }
+    }
+    assert!(counts > 50, "count stories are part of the mix");
+    let starts = corpus.answer_start_mask();
+    assert_eq!(starts.iter().filter(|&&m| m).count(), corpus.answers.len());
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("shortmem-test-{}-{name}", std::process::id()));
+    std::fs::File::create(&path).unwrap().write_all(bytes).unwrap();
+    path
+}
+
+#[test]
+fn corpus_files_fail_clearly() {
+    let missing = std::env::temp_dir().join("shortmem-no-such-file.txt");
+    assert!(matches!(load_text(&missing), Err(CorpusError::Missing(_))));
+    assert_eq!(
+        load_text(&missing).unwrap_err().to_string(),
+        format!("corpus file {} does not exist", missing.display())
+    );
+
+    let empty = temp_file("empty.txt", b"");
+    assert!(load_text(&empty).unwrap_err().to_string().ends_with("is empty"));
+
+    let mut bad = "hello world ".repeat(100).into_bytes();
+    bad[37] = 0xff;
+    let bad = temp_file("bad.txt", &bad);
+    let msg = load_text(&bad).unwrap_err().to_string();
+    assert!(
+        msg.ends_with("is not valid UTF-8 (first bad byte at offset 37)"),
+        "{msg}"
+    );
+
+    let short = temp_file("short.txt", "tiny text".as_bytes());
+    let msg = load_text(&short).unwrap_err().to_string();
+    assert!(
+        msg.ends_with("has only 9 characters; at least 1000 are needed"),
+        "{msg}"
+    );
+
+    let good = temp_file("good.txt", "It was a dark night. ".repeat(60).as_bytes());
+    assert_eq!(load_text(&good).unwrap().chars().count(), 21 * 60);
+    for p in [empty, bad, short, good] {
+        std::fs::remove_file(p).unwrap();
+    }
+}
+
+#[test]
+fn split_keeps_the_last_tenth_for_validation() {
+    let text: String = (0..1000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let d = Dataset::from_text(&text);
+    assert_eq!(d.train.len(), 900);
+    assert_eq!(d.val.len(), 100);
+    assert_eq!(d.tokenizer.decode(&d.val).unwrap(), &text[900..]);
+}
+
+#[test]
+fn random_batches_pair_each_input_with_the_next_token() {
+    let tokens: Vec<usize> = (0..500).collect();
+    let mut rng = StdRng::seed_from_u64(1);
+    let b = random_batch(&tokens, 4, 16, &mut rng);
+    assert_eq!((b.inputs.len(), b.targets.len()), (64, 64));
+    for (x, y) in b.inputs.iter().zip(&b.targets) {
+        assert_eq!(y, &(x + 1));
+    }
+    for w in b.inputs.chunks(16) {
+        assert!(
+            w.windows(2).all(|p| p[1] == p[0] + 1),
+            "a window is contiguous text"
+        );
+    }
+    let again = random_batch(&tokens, 4, 16, &mut StdRng::seed_from_u64(1));
+    assert_eq!(b.inputs, again.inputs, "same seed, same windows");
+}
+
+#[test]
+fn stream_sampler_continues_each_stream() {
+    let tokens: Vec<usize> = (0..101).collect();
+    let mut s = StreamSampler::new(tokens.len(), 2, 10);
+    let (b1, wrapped1) = s.next_batch(&tokens);
+    let (b2, _) = s.next_batch(&tokens);
+    assert!(wrapped1 || b1.inputs[0] == 0);
+    assert_eq!(b1.inputs[..10], (0..10).collect::<Vec<_>>()[..]);
+    assert_eq!(b1.inputs[10..], (50..60).collect::<Vec<_>>()[..]);
+    assert_eq!(b2.inputs[0], 10, "stream 0 continues where it stopped");
+    assert_eq!(b2.inputs[10], 60);
+    // Streams of 50 tokens hold 4 full windows of 10 (+1 target); the 5th wraps.
+    for _ in 0..2 {
+        s.next_batch(&tokens);
+    }
+    let (b5, wrapped) = s.next_batch(&tokens);
+    assert!(wrapped);
+    assert_eq!(b5.inputs[0], 0);
+}

@@ -1,0 +1,89 @@
+//! Figures: every one has its title, axis labels and the caption naming the
+//! command, and is a self-contained SVG (no external fonts or images).
+
+use shortmem::plot::{self, Figure, Legend, Mark, Series};
+
+fn read(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn out(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir()
+        .join(format!("shortmem-plot-test-{}", std::process::id()))
+        .join(name)
+}
+
+#[test]
+fn line_plot_has_title_axes_legend_and_caption() {
+    let path = out("lines.svg");
+    let fig = Figure::new(
+        "Loss against k",
+        "context length k (characters)",
+        "nats per character",
+        "made by: cargo run --bin demo",
+    );
+    let series = [
+        Series::line("first", vec![(0.0, 3.0), (1.0, 2.0), (2.0, 1.5)]).with_mark(Mark::LinePoints),
+        Series::line("second", vec![(0.0, 2.5), (2.0, 2.0)]).with_mark(Mark::Dashed),
+        Series::reference("a reference", 1.8),
+    ];
+    plot::lines(&path, &fig, &series).unwrap();
+    let svg = read(&path);
+    for text in [
+        "Loss against k",
+        "context length k (characters)",
+        "nats per character",
+        "made by: cargo run --bin demo",
+        "first",
+        "second",
+        "a reference",
+    ] {
+        assert!(svg.contains(text), "missing {text:?}");
+    }
+    assert!(svg.starts_with("<svg"));
+    assert!(
+        !svg.contains("http://") || svg.matches("http://").all(|_| svg.contains("xmlns")),
+        "no external resources"
+    );
+    // An outside legend and a log axis render too.
+    let fig = fig.legend(Legend::Outside).log_y();
+    plot::lines(out("lines_log.svg"), &fig, &series).unwrap();
+    assert!(read(&out("lines_log.svg")).contains("1e0"));
+}
+
+#[test]
+fn bars_and_heatmap() {
+    let fig = Figure::new("Bars", "kind", "count", "made by: test");
+    plot::bars(out("bars.svg"), &fig, &["a".into(), "b".into()], &[1.0, 3.0]).unwrap();
+    assert!(read(&out("bars.svg")).contains("Bars"));
+    let fig = Figure::new("Attention", "key position", "query position", "made by: test");
+    let m = vec![vec![1.0, 0.0], vec![0.3, 0.7]];
+    let labels: Vec<String> = vec!["x".into(), "y".into()];
+    plot::heatmap(out("heat.svg"), &fig, &m, &labels, &labels, (0.0, 1.0)).unwrap();
+    let svg = read(&out("heat.svg"));
+    assert!(svg.contains("Attention") && svg.contains("query position"));
+    assert!(svg.matches("<rect").count() >= 4, "one cell per value");
+}
+
+#[test]
+fn nothing_to_plot_is_an_error_naming_the_file() {
+    let fig = Figure::new("t", "x", "y", "c");
+    let err = plot::lines(
+        out("empty.svg"),
+        &fig,
+        &[Series::line("nan", vec![(0.0, f64::NAN)])],
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("empty.svg") && err.to_string().contains("no finite points"),
+        "{err}"
+    );
+}
+
+#[test]
+fn heat_colours_run_from_light_to_dark() {
+    let light = plot::heat_color(0.0);
+    let dark = plot::heat_color(1.0);
+    let lum = |c: plotters::style::RGBColor| c.0 as u32 + c.1 as u32 + c.2 as u32;
+    assert!(lum(light) > lum(plot::heat_color(0.5)) && lum(plot::heat_color(0.5)) > lum(dark));
+}

@@ -1,0 +1,150 @@
+//! The common trainer: it drives a toy model's loss down, evaluates
+//! deterministically, and stops with the step named when numbers go bad.
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use shortmem::data::{Batch, Dataset, Split};
+use shortmem::models::Bigram;
+use shortmem::train::{LanguageModel, TrainConfig, TrainError, evaluate, train};
+use shortmem::{Graph, Module, Param, Tensor, Var};
+
+fn cyclic_text() -> String {
+    // After each letter the next one is certain: a bigram can reach loss ≈ 0.
+    "abcdefg".repeat(300)
+}
+
+#[test]
+fn trainer_drives_a_bigram_to_near_zero_loss() {
+    let data = Dataset::from_text(&cyclic_text());
+    let mut model = Bigram::new(data.vocab_size(), &mut StdRng::seed_from_u64(0));
+    let mut cfg = TrainConfig::new(300, 8, 16, 0.1);
+    cfg.progress = false;
+    cfg.weight_decay = 0.0;
+    let before = evaluate(&model, &data, Split::Val, &cfg);
+    let history = train(&mut model, &data, &cfg).unwrap();
+    assert!(before > 1.0, "untrained loss {before}");
+    assert!(
+        history.final_val() < 0.05,
+        "validation loss {}",
+        history.final_val()
+    );
+    assert_eq!(history.train.len(), 300);
+    assert_eq!(history.val.len(), 20, "validated every steps/20 steps");
+    assert_eq!(history.tokens, 300 * 8 * 16);
+    assert!(history.tokens_per_second() > 0.0);
+    // Evaluation is deterministic: the same windows each time.
+    assert_eq!(
+        evaluate(&model, &data, Split::Val, &cfg),
+        evaluate(&model, &data, Split::Val, &cfg)
+    );
+}
+
+/// A model whose logits become NaN from a given step on.
+struct Explodes {
+    w: Param,
+    calls: std::cell::Cell<usize>,
+    at: usize,
+}
+
+impl Module<f32> for Explodes {
+    fn params(&self) -> Vec<&Param> {
+        vec![&self.w]
+    }
+    fn params_mut(&mut self) -> Vec<&mut Param> {
+        vec![&mut self.w]
+    }
+}
+
+impl LanguageModel for Explodes {
+    fn vocab_size(&self) -> usize {
+        self.w.value.dims()[1]
+    }
+    fn logits<'g>(&self, g: &'g Graph, batch: &Batch, _carry: &mut Option<Tensor>) -> Var<'g> {
+        let n = self.calls.get();
+        self.calls.set(n + 1);
+        let logits = g
+            .param(&self.w)
+            .embedding(&batch.inputs, [batch.batch, batch.time]);
+        if n >= self.at {
+            logits * g.constant(Tensor::scalar(f32::NAN))
+        } else {
+            logits
+        }
+    }
+}
+
+#[test]
+fn trainer_stops_at_the_step_where_the_loss_is_not_finite() {
+    let data = Dataset::from_text(&cyclic_text());
+    let v = data.vocab_size();
+    // 5 steps with 1 validation each: calls 0..4 are steps 0..4 and validation after
+    // step 4 (eval_every = 5) — make the 4th training call explode: step 3.
+    let mut model = Explodes {
+        w: Param::new("w", Tensor::zeros([v, v])),
+        calls: std::cell::Cell::new(0),
+        at: 3,
+    };
+    let mut cfg = TrainConfig::new(5, 2, 8, 0.01);
+    cfg.progress = false;
+    cfg.eval_every = 100;
+    let err = train(&mut model, &data, &cfg).unwrap_err();
+    assert!(
+        matches!(err, TrainError::NonFiniteLoss { step: 3, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("training stopped at step 3: the loss is NaN"),
+        "{err}"
+    );
+}
+
+#[test]
+fn trainer_names_the_parameter_with_a_non_finite_gradient() {
+    // A custom op whose backward writes an infinity into the gradient.
+    struct BadGrad {
+        w: Param,
+    }
+    impl Module<f32> for BadGrad {
+        fn params(&self) -> Vec<&Param> {
+            vec![&self.w]
+        }
+        fn params_mut(&mut self) -> Vec<&mut Param> {
+            vec![&mut self.w]
+        }
+    }
+    impl LanguageModel for BadGrad {
+        fn vocab_size(&self) -> usize {
+            self.w.value.dims()[1]
+        }
+        fn logits<'g>(&self, g: &'g Graph, batch: &Batch, _carry: &mut Option<Tensor>) -> Var<'g> {
+            let w = g.param(&self.w);
+            let id = w.id();
+            let poisoned = g.op(
+                w.value(),
+                &[w],
+                Box::new(move |_dy, grads| {
+                    if let Some(s) = grads.slot(id) {
+                        s[0] = f32::INFINITY;
+                    }
+                }),
+            );
+            poisoned.embedding(&batch.inputs, [batch.batch, batch.time])
+        }
+    }
+    let data = Dataset::from_text(&cyclic_text());
+    let v = data.vocab_size();
+    let mut model = BadGrad {
+        w: Param::new("blocks.0.poison", Tensor::zeros([v, v])),
+    };
+    let mut cfg = TrainConfig::new(3, 2, 8, 0.01);
+    cfg.progress = false;
+    let err = train(&mut model, &data, &cfg).unwrap_err();
+    assert_eq!(
+        err,
+        TrainError::NonFiniteGradient {
+            step: 0,
+            param: "blocks.0.poison".into()
+        }
+    );
+}
