@@ -29,6 +29,7 @@ pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod plot;
+pub mod sample;
 pub mod tensor;
 pub mod train;
 

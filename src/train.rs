@@ -3,11 +3,12 @@
 //! stop if the loss or a gradient stops being a finite number.
 
 use crate::autograd::{Graph, Module, Var};
-use crate::data::{Batch, Dataset, Split, StreamSampler, random_batch};
+use crate::data::{Batch, Dataset, RecallTask, Split, StreamSampler, random_batch};
 use crate::optim::{AdamW, DecayFilter, Optimizer, Schedule, clip_grad_norm};
 use crate::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::SeedableRng;
+use crate::sample::argmax;
+use rand::{RngExt, SeedableRng};
 use rand::rngs::StdRng;
 use std::fmt;
 use std::time::Instant;
@@ -153,68 +154,74 @@ pub fn evaluate<M: LanguageModel>(model: &M, data: &Dataset, split: Split, cfg: 
     total / cfg.eval_batches.max(1) as f64
 }
 
-/// Trains `model` on `data` and returns the loss history.
-pub fn train<M: LanguageModel>(
-    model: &mut M,
-    data: &Dataset,
-    cfg: &TrainConfig,
-) -> Result<History, TrainError> {
+/// Trains a language model on `data`: next-token cross-entropy on random
+/// windows (consecutive windows with carried state for recurrent models).
+pub fn train<M: LanguageModel>(model: &mut M, data: &Dataset, cfg: &TrainConfig) -> Result<History, TrainError> {
+    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    let mut streams = model.recurrent().then(|| StreamSampler::new(data.train.len(), cfg.batch, cfg.context));
+    let mut carry: Option<Tensor> = None;
+    fit(
+        model,
+        cfg,
+        |model, g, _step| {
+            let batch = match streams.as_mut() {
+                Some(streams) => {
+                    let (b, wrapped) = streams.next_batch(&data.train);
+                    if wrapped {
+                        carry = None;
+                    }
+                    b
+                }
+                None => random_batch(&data.train, cfg.batch, cfg.context, &mut rng),
+            };
+            let loss = model.logits(g, &batch, &mut carry).cross_entropy(&batch.targets);
+            (loss, batch.batch * batch.time)
+        },
+        |m| evaluate(m, data, Split::Val, cfg),
+    )
+}
+
+// ANCHOR: training_step
+/// The training loop itself, for any model and objective: each step builds a
+/// fresh graph, asks `step_loss` for the loss of the step's batch (and how many
+/// tokens it held), back-propagates, clips, and lets AdamW update the
+/// parameters; `validate` is called every `cfg.eval_every` steps.
+pub fn fit<M, F, V>(model: &mut M, cfg: &TrainConfig, mut step_loss: F, mut validate: V) -> Result<History, TrainError>
+where
+    M: Module<f32>,
+    F: for<'g> FnMut(&M, &'g Graph, usize) -> (Var<'g>, usize),
+    V: FnMut(&M) -> f64,
+{
     let mut opt = AdamW::new(cfg.schedule.lr(0))
         .betas(cfg.betas.0, cfg.betas.1)
         .weight_decay(cfg.weight_decay, cfg.decay_filter);
-    let mut rng = StdRng::seed_from_u64(cfg.seed);
-    let mut streams = model
-        .recurrent()
-        .then(|| StreamSampler::new(data.train.len(), cfg.batch, cfg.context));
-    let mut carry: Option<Tensor> = None;
     let mut history = History::default();
     let bar = progress_bar(cfg);
     for step in 0..cfg.steps {
         let started = Instant::now();
-        let batch = match streams.as_mut() {
-            Some(streams) => {
-                let (b, wrapped) = streams.next_batch(&data.train);
-                if wrapped {
-                    carry = None;
-                }
-                b
-            }
-            None => random_batch(&data.train, cfg.batch, cfg.context, &mut rng),
-        };
         opt.set_lr(cfg.schedule.lr(step));
         let g = Graph::new();
-        let loss = model.logits(&g, &batch, &mut carry).cross_entropy(&batch.targets);
+        let (loss, tokens) = step_loss(model, &g, step);
         let loss_value = loss.item();
         if !loss_value.is_finite() {
-            return Err(TrainError::NonFiniteLoss {
-                step,
-                loss: loss_value,
-            });
+            return Err(TrainError::NonFiniteLoss { step, loss: loss_value });
         }
         let grads = loss.backward();
         drop(g);
         let mut params = model.params_mut();
         grads.assign(&mut params);
-        if let Some(p) = params.iter().find(|p| {
-            p.grad
-                .as_ref()
-                .is_some_and(|g| g.data().iter().any(|x| !x.is_finite()))
-        }) {
-            return Err(TrainError::NonFiniteGradient {
-                step,
-                param: p.name.clone(),
-            });
+        if let Some(p) = params.iter().find(|p| p.grad.as_ref().is_some_and(|g| g.data().iter().any(|x| !x.is_finite()))) {
+            return Err(TrainError::NonFiniteGradient { step, param: p.name.clone() });
         }
         if let Some(max_norm) = cfg.clip {
             clip_grad_norm(&mut params, max_norm);
         }
         opt.step(&mut params);
         history.seconds += started.elapsed().as_secs_f64();
-        history.tokens += batch.batch * batch.time;
+        history.tokens += tokens;
         history.train.push((step, loss_value));
         if (step + 1) % cfg.eval_every == 0 || step + 1 == cfg.steps {
-            let val = evaluate(model, data, Split::Val, cfg);
-            history.val.push((step + 1, val));
+            history.val.push((step + 1, validate(model)));
         }
         bar.set_position(step as u64 + 1);
         bar.set_message(format!(
@@ -227,6 +234,7 @@ pub fn train<M: LanguageModel>(
     bar.finish_and_clear();
     Ok(history)
 }
+// ANCHOR_END: training_step
 
 fn progress_bar(cfg: &TrainConfig) -> ProgressBar {
     if !cfg.progress {
@@ -240,4 +248,54 @@ fn progress_bar(cfg: &TrainConfig) -> ProgressBar {
     );
     bar.set_prefix(cfg.label.clone());
     bar
+}
+
+/// Loss and logits at the last position of each sequence: where the recall task
+/// asks its question.
+fn last_position<'g, M: LanguageModel>(model: &M, g: &'g Graph, batch: &Batch) -> Var<'g> {
+    let logits = model.logits(g, batch, &mut None);
+    let v = model.vocab_size();
+    logits.slice(1, batch.time - 1, batch.time).reshape([batch.batch, v])
+}
+
+/// Trains `model` on the recall task ([`RecallTask`]) with a number of
+/// distractors drawn uniformly from `ks` at every step; the loss is the
+/// cross-entropy of the answer only. Validation reports recall error (1 − accuracy)
+/// at the largest k.
+pub fn train_recall<M: LanguageModel>(
+    model: &mut M,
+    task: &RecallTask,
+    ks: std::ops::RangeInclusive<usize>,
+    cfg: &TrainConfig,
+) -> Result<History, TrainError> {
+    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    let k_max = *ks.end();
+    fit(
+        model,
+        cfg,
+        |model, g, _step| {
+            let k = rng.random_range(ks.clone());
+            let batch = task.batch(cfg.batch, k, &mut rng);
+            let loss = last_position(model, g, &batch).cross_entropy(&RecallTask::answers(&batch));
+            (loss, batch.batch * batch.time)
+        },
+        |m| 1.0 - recall_accuracy(m, task, k_max, 256, cfg.seed ^ 0xacc),
+    )
+}
+
+/// Fraction of `n` fresh sequences with `k` distractors whose symbol the model
+/// recalls (argmax of its last logits).
+pub fn recall_accuracy<M: LanguageModel>(model: &M, task: &RecallTask, k: usize, n: usize, seed: u64) -> f64 {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let batch = task.batch(n, k, &mut rng);
+    let g = Graph::inference();
+    let logits = last_position(model, &g, &batch).value();
+    let v = model.vocab_size();
+    let correct = logits
+        .data()
+        .chunks(v)
+        .zip(RecallTask::answers(&batch))
+        .filter(|(row, s)| argmax(row) == *s)
+        .count();
+    correct as f64 / n as f64
 }

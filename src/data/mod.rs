@@ -2,9 +2,11 @@
 //! corpus, loading a corpus file, the train/validation split and the sampler.
 
 mod corpus;
+mod recall;
 mod tokenizer;
 
 pub use corpus::Corpus;
+pub use recall::RecallTask;
 pub use tokenizer::{CharTokenizer, UnknownChars, UnknownId};
 
 use rand::RngExt;

@@ -1,4 +1,4 @@
-//! Embedding lookup (gather rows) and dropout.
+//! Embedding lookup (gather rows), column lookup, and dropout.
 
 use crate::autograd::Var;
 use crate::tensor::{Float, Shape, Tensor};
@@ -44,6 +44,37 @@ impl<'g, E: Float> Var<'g, E> {
                             .iter_mut()
                             .zip(dr)
                             .for_each(|(g, d)| *g += *d);
+                    }
+                }
+            }),
+        )
+    }
+
+    /// Column lookup: `self` is a matrix `[H, V]`, the result `[N, H]` holds
+    /// column `ids[n]` as row n: U·x for one-hot vectors x, without the product.
+    /// Backward: each row of the gradient is added to column `ids[n]`.
+    pub fn columns(self, ids: &[usize]) -> Var<'g, E> {
+        let m = self.value();
+        assert!(m.rank() == 2, "columns: the matrix must be [H, V], got {}", m.shape());
+        let (h, v) = (m.dims()[0], m.dims()[1]);
+        if let Some((pos, &id)) = ids.iter().enumerate().find(|(_, id)| **id >= v) {
+            panic!("columns: token id {id} at position {pos} is out of range for a vocabulary of {v}");
+        }
+        let mut y = Vec::with_capacity(ids.len() * h);
+        for &id in ids {
+            y.extend((0..h).map(|r| m.data()[r * v + id]));
+        }
+        let ids = ids.to_vec();
+        let im = self.id;
+        self.g.op(
+            Tensor::from_vec([ids.len(), h], y),
+            &[self],
+            Box::new(move |dy, grads| {
+                if let Some(gm) = grads.slot(im) {
+                    for (&id, dr) in ids.iter().zip(dy.data().chunks(h)) {
+                        for (r, &d) in dr.iter().enumerate() {
+                            gm[r * v + id] += d;
+                        }
                     }
                 }
             }),

@@ -13,7 +13,7 @@
 //! | `softmax.rs` | softmax, log-softmax, cross-entropy, causal mask |
 //! | `norm.rs` | layer norm |
 //! | `shape.rs` | reshape, transpose, split/merge heads, slice, concat |
-//! | `gather.rs` | embedding lookup, dropout |
+//! | `gather.rs` | embedding lookup (rows), column lookup, dropout |
 
 mod elementwise;
 mod gather;

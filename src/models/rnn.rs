@@ -1,0 +1,193 @@
+//! The recurrent network of §3.1 and §4.1, exactly as the tutorial writes it:
+//!
+//! h_t = f(U x_t + W h_{t−1} + b),   y_t = softmax(V h_t + c),
+//!
+//! with x_t the one-hot vector of token t. The hidden state h_t is the whole of
+//! the model's memory: everything it knows about the past must fit in H numbers
+//! and survive being multiplied by W at every step.
+
+use crate::autograd::{Graph, Module, Param, Var};
+use crate::data::Batch;
+use crate::sample::Sampling;
+use crate::tensor::{Float, Tensor};
+use crate::train::LanguageModel;
+use rand::Rng;
+use rand::rngs::StdRng;
+use std::fmt;
+
+/// The nonlinearity f of Eq. 4.1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    Tanh,
+    Relu,
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Activation::Tanh => "tanh",
+            Activation::Relu => "ReLU",
+        })
+    }
+}
+
+/// A vanilla RNN language model, parameters named as in §4.1.
+pub struct Rnn<E: Float = f32> {
+    /// U `[H×V]`: input to hidden; column t is what token t adds to the state.
+    pub u: Param<E>,
+    /// W `[H×H]`: hidden to hidden, applied at every step.
+    pub w: Param<E>,
+    /// b `[H]`: hidden bias.
+    pub b: Param<E>,
+    /// V `[V×H]`: hidden to output.
+    pub v: Param<E>,
+    /// c `[V]`: output bias.
+    pub c: Param<E>,
+    /// f: tanh (the default) or ReLU.
+    pub f: Activation,
+}
+
+/// What a forward pass over a batch of sequences produces.
+pub struct RnnOutput<'g, E: Float> {
+    /// Logits V h_t + c for every step, `[B, T, V]` (y_t = softmax of a row).
+    pub logits: Var<'g, E>,
+    /// h_1 … h_T, each `[B, H]`.
+    pub hidden: Vec<Var<'g, E>>,
+}
+
+impl<E: Float> Rnn<E> {
+    /// Initialised as `torch.nn.RNN`: every weight and bias from U(−1/√H, 1/√H).
+    pub fn new<R: Rng + ?Sized>(vocab: usize, hidden: usize, f: Activation, rng: &mut R) -> Self {
+        let a = 1.0 / (hidden as f64).sqrt();
+        let mut init = |name: &str, dims: &[usize]| Param::new(name, Tensor::rand_uniform(dims, -a, a, rng));
+        Rnn {
+            u: init("U", &[hidden, vocab]),
+            w: init("W", &[hidden, hidden]),
+            b: init("b", &[hidden]),
+            v: init("V", &[vocab, hidden]),
+            c: init("c", &[vocab]),
+            f,
+        }
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        self.w.value.dims()[0]
+    }
+
+    pub fn vocab(&self) -> usize {
+        self.u.value.dims()[1]
+    }
+
+    // ANCHOR: eq_4_1_step
+    /// Eq. 4.1: h_t = f(U x_t + W h_{t−1} + b), for a batch: `x_t` holds one token
+    /// id per sequence, `h_prev` is `[B, H]`. U x_t is a column lookup: with x_t
+    /// one-hot, the product just picks column x_t of U.
+    pub fn step<'g>(&self, g: &'g Graph<E>, x_t: &[usize], h_prev: Var<'g, E>) -> Var<'g, E> {
+        let u_x = g.param(&self.u).columns(x_t); // U x_t       [B, H]
+        let w_h = h_prev.matmul_t(g.param(&self.w)); // W h_{t−1}   [B, H]
+        let pre = u_x + w_h + g.param(&self.b);
+        match self.f {
+            Activation::Tanh => pre.tanh(),
+            Activation::Relu => pre.relu(),
+        }
+    }
+    // ANCHOR_END: eq_4_1_step
+
+    // ANCHOR: eq_4_1_output
+    /// Eq. 4.1, output layer: the logits V h_t + c, so that y_t = softmax(V h_t + c).
+    pub fn output<'g>(&self, g: &'g Graph<E>, h: Var<'g, E>) -> Var<'g, E> {
+        h.matmul_t(g.param(&self.v)) + g.param(&self.c)
+    }
+    // ANCHOR_END: eq_4_1_output
+
+    /// Runs `time` steps over `batch` sequences (`ids` laid out `[B, T]`), starting
+    /// from `h0` (`[B, H]`, zeros if `None`).
+    pub fn forward<'g>(
+        &self,
+        g: &'g Graph<E>,
+        ids: &[usize],
+        batch: usize,
+        time: usize,
+        h0: Option<Tensor<E>>,
+    ) -> RnnOutput<'g, E> {
+        assert_eq!(ids.len(), batch * time, "Rnn::forward: {} ids for a [{batch}, {time}] batch", ids.len());
+        let hs = self.hidden_size();
+        if let Some(h) = &h0 {
+            assert_eq!(h.dims(), [batch, hs], "Rnn::forward: h0 of shape {} for batch {batch}, hidden {hs}", h.shape());
+        }
+        let mut h = g.constant(h0.unwrap_or_else(|| Tensor::zeros([batch, hs])));
+        let mut hidden = Vec::with_capacity(time);
+        let mut x_t = vec![0; batch];
+        for t in 0..time {
+            for (b, x) in x_t.iter_mut().enumerate() {
+                *x = ids[b * time + t];
+            }
+            h = self.step(g, &x_t, h);
+            hidden.push(h);
+        }
+        // All outputs in one product: stack h_1..h_T to [B, T, H] first.
+        let stacked: Vec<Var<'g, E>> = hidden.iter().map(|h| h.reshape([batch, 1, hs])).collect();
+        let logits = self.output(g, Var::concat(&stacked, 1));
+        RnnOutput { logits, hidden }
+    }
+}
+
+impl Rnn<f32> {
+    // ANCHOR: step_3_1_loop
+    /// §3.1 as one loop: prime h with the prompt, then repeat steps 1–4 for
+    /// `n` new tokens. Returns the new tokens only.
+    pub fn generate(&self, prompt: &[usize], n: usize, how: Sampling, rng: &mut StdRng) -> Vec<usize> {
+        assert!(!prompt.is_empty(), "Rnn::generate: the prompt must hold at least one token");
+        let mut h = Tensor::zeros([1, self.hidden_size()]);
+        // Feed all prompt tokens but the last: h now holds the prompt's memory.
+        for &x in &prompt[..prompt.len() - 1] {
+            let g = Graph::inference();
+            h = self.step(&g, &[x], g.constant(h)).value();
+        }
+        let mut x_t = prompt[prompt.len() - 1];
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let g = Graph::inference();
+            // 1. take the current token x_t and the previous state h_{t−1}
+            let h_prev = g.constant(h);
+            // 2. h_t = f(U x_t + W h_{t−1} + b)
+            let h_t = self.step(&g, &[x_t], h_prev);
+            // 3. the distribution of the next token, y_t = softmax(V h_t + c)
+            let logits = self.output(&g, h_t).value();
+            // 4. sample (or take the most likely) token as x_{t+1}, and repeat
+            x_t = how.choose(logits.data(), rng);
+            out.push(x_t);
+            h = h_t.value();
+        }
+        out
+    }
+    // ANCHOR_END: step_3_1_loop
+}
+
+impl<E: Float> Module<E> for Rnn<E> {
+    fn params(&self) -> Vec<&Param<E>> {
+        vec![&self.u, &self.w, &self.b, &self.v, &self.c]
+    }
+    fn params_mut(&mut self) -> Vec<&mut Param<E>> {
+        vec![&mut self.u, &mut self.w, &mut self.b, &mut self.v, &mut self.c]
+    }
+}
+
+impl LanguageModel for Rnn<f32> {
+    fn vocab_size(&self) -> usize {
+        self.vocab()
+    }
+
+    /// Truncated backpropagation through time: the state left by the previous
+    /// window enters as a constant, so gradients stop at the window's start.
+    fn logits<'g>(&self, g: &'g Graph, batch: &Batch, carry: &mut Option<Tensor>) -> Var<'g> {
+        let h0 = carry.take().filter(|h| h.dims() == [batch.batch, self.hidden_size()]);
+        let out = self.forward(g, &batch.inputs, batch.batch, batch.time, h0);
+        *carry = out.hidden.last().map(|h| h.value());
+        out.logits
+    }
+
+    fn recurrent(&self) -> bool {
+        true
+    }
+}

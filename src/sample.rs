@@ -1,0 +1,89 @@
+//! Choosing the next token from a model's logits: greedy, with a temperature,
+//! or from the k most likely.
+
+use rand::RngExt;
+use rand::rngs::StdRng;
+use std::fmt;
+use std::str::FromStr;
+
+/// How the next token is picked from the logits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sampling {
+    /// The most likely token (ties: the lowest id). Deterministic.
+    Greedy,
+    /// Draw from softmax(logits / T): T < 1 sharpens, T > 1 flattens.
+    Temperature(f32),
+    /// Keep the k most likely tokens, then draw from softmax(logits / T) over them.
+    TopK { k: usize, temperature: f32 },
+}
+
+impl Sampling {
+    /// Picks a token id from one row of logits.
+    pub fn choose(&self, logits: &[f32], rng: &mut StdRng) -> usize {
+        assert!(!logits.is_empty(), "Sampling::choose: no logits");
+        match *self {
+            Sampling::Greedy => argmax(logits),
+            Sampling::Temperature(t) => draw(logits, logits.len(), t, rng),
+            Sampling::TopK { k, temperature } => draw(logits, k.clamp(1, logits.len()), temperature, rng),
+        }
+    }
+}
+
+/// Index of the largest value (the first one on ties).
+pub fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Draws among the `k` largest logits with softmax(logit / t).
+fn draw(logits: &[f32], k: usize, t: f32, rng: &mut StdRng) -> usize {
+    assert!(t > 0.0, "sampling temperature must be positive, got {t}");
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+    order.truncate(k);
+    let m = logits[order[0]];
+    let weights: Vec<f64> = order.iter().map(|&i| (((logits[i] - m) / t) as f64).exp()).collect();
+    let total: f64 = weights.iter().sum();
+    let mut u = rng.random::<f64>() * total;
+    for (&i, &w) in order.iter().zip(&weights) {
+        if u < w {
+            return i;
+        }
+        u -= w;
+    }
+    order[k - 1]
+}
+
+impl fmt::Display for Sampling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Sampling::Greedy => write!(f, "greedy"),
+            Sampling::Temperature(t) => write!(f, "temperature {t}"),
+            Sampling::TopK { k, temperature } => write!(f, "top-{k} at temperature {temperature}"),
+        }
+    }
+}
+
+impl FromStr for Sampling {
+    type Err = String;
+
+    /// `greedy`, `temp:0.8` or `topk:5:0.8`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let num = |x: &str| x.parse::<f32>().ok().filter(|t| *t > 0.0 && t.is_finite());
+        match parts.as_slice() {
+            ["greedy"] => Ok(Sampling::Greedy),
+            ["temp", t] => num(t).map(Sampling::Temperature).ok_or(format!("bad temperature in {s:?}")),
+            ["topk", k, t] => match (k.parse::<usize>(), num(t)) {
+                (Ok(k), Some(temperature)) if k > 0 => Ok(Sampling::TopK { k, temperature }),
+                _ => Err(format!("bad top-k in {s:?}: expected topk:K:T with K ≥ 1 and T > 0")),
+            },
+            _ => Err(format!("unknown sampling {s:?}: expected greedy, temp:T or topk:K:T")),
+        }
+    }
+}
