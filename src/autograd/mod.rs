@@ -218,6 +218,7 @@ impl<E: Float> Graph<E> {
             return grads;
         }
         grads.slots[root.id] = Some(seed);
+        // ANCHOR: backward_sweep
         // One pass, last node first. Inputs have smaller indices than their users,
         // so when we reach node i, every contribution to its gradient is in.
         for i in (0..=root.id).rev() {
@@ -233,6 +234,7 @@ impl<E: Float> Graph<E> {
                 grads.slots[i] = Some(dout);
             }
         }
+        // ANCHOR_END: backward_sweep
         grads
     }
 

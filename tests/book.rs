@@ -1,0 +1,415 @@
+//! The book's references, checked without mdBook.
+//!
+//! mdBook only warns about an `{{#include}}` whose file is missing, includes
+//! nothing for an anchor that does not exist, and happily links to an image that
+//! is not there. This test turns each of those into a failure naming the page and
+//! line, so a renamed source file or a forgotten figure breaks `cargo test`:
+//!
+//! * every `{{#include path}}`, `{{#include path:anchor}}`, `{{#include path:N:M}}`,
+//!   `{{#rustdoc_include …}}` and `{{#playground …}}` names an existing file, and
+//!   an anchor has both its `ANCHOR: name` and `ANCHOR_END: name` lines, in order;
+//! * every image (`![alt](path)`, `<img src>`, `<object data>`, `<embed src>`) and
+//!   every relative link exists, and no image comes from the network;
+//! * every `SUMMARY.md` entry has its page, and every page is in `SUMMARY.md`.
+//!
+//! The second test runs the checker on a small broken book to show that it fails.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+#[test]
+fn the_book_has_no_broken_reference() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src");
+    let problems = check_book(&src);
+    assert!(
+        problems.is_empty(),
+        "the book has {} broken reference(s):\n{}",
+        problems.len(),
+        report(&problems)
+    );
+}
+
+#[test]
+fn the_checker_finds_each_kind_of_problem() {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("book-check-fixture");
+    let _ = fs::remove_dir_all(&root);
+    let src = root.join("book/src");
+    fs::create_dir_all(src.join("figures")).unwrap();
+    fs::create_dir_all(root.join("code")).unwrap();
+    let write = |path: &Path, text: &str| fs::write(path, text).unwrap();
+    write(
+        &src.join("figures/ok.svg"),
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+    );
+    write(
+        &root.join("code/lib.rs"),
+        "fn a() {}\n// ANCHOR: good\nfn b() {}\n// ANCHOR_END: good\n// ANCHOR_END: backwards\n// ANCHOR: backwards\n// ANCHOR: open\n",
+    );
+    write(
+        &src.join("SUMMARY.md"),
+        "# Summary\n\n[Intro](intro.md)\n\n- [Chapter](chapter.md)\n  - [Missing](missing.md)\n- [Draft]()\n",
+    );
+    write(
+        &src.join("intro.md"),
+        "# Intro\n\nSee [the chapter](chapter.md#top) and ![ok](figures/ok.svg).\n",
+    );
+    write(
+        &src.join("chapter.md"),
+        "# Chapter\n\
+         \n\
+         ```rust\n\
+         {{#include ../../code/lib.rs:good}}\n\
+         {{#include ../../code/lib.rs:nope}}\n\
+         {{#include ../../code/gone.rs}}\n\
+         {{#rustdoc_include ../../code/lib.rs:backwards}}\n\
+         {{#include ../../code/lib.rs:open}}\n\
+         {{#include ../../code/lib.rs:2:3}}\n\
+         {{#include ../../code/lib.rs:50:}}\n\
+         ![not an image inside code](figures/nothing.png)\n\
+         ```\n\
+         \n\
+         \\{{#include escaped/is/not/a/link.rs}} is escaped, so not an include.\n\
+         ![a missing figure](figures/missing.svg) and [a dead link](nowhere.md).\n\
+         <img src=\"figures/gone.png\" alt=\"x\"> <object data=\"figures/ok.svg\"></object>\n\
+         <figure><object type=\"image/svg+xml\" data=\"figures/lost.svg\"></object></figure>\n\
+         ![remote](https://example.org/plot.png)\n",
+    );
+    write(&src.join("orphan.md"), "# Not in the summary\n");
+
+    let problems = check_book(&src);
+    let text = report(&problems);
+    let expect = [
+        "SUMMARY.md:6: `missing.md` does not exist",
+        "SUMMARY.md:7: draft entry `[Draft]()`",
+        "chapter.md:5: {{#include ../../code/lib.rs:nope}}: no `ANCHOR: nope` line",
+        "chapter.md:6: {{#include ../../code/gone.rs}}:",
+        "chapter.md:7: {{#rustdoc_include ../../code/lib.rs:backwards}}: `ANCHOR_END: backwards` comes before",
+        "chapter.md:8: {{#include ../../code/lib.rs:open}}: no `ANCHOR_END: open` line",
+        "chapter.md:10: {{#include ../../code/lib.rs:50:}}: starts at line 50",
+        "chapter.md:15: image `figures/missing.svg` does not exist",
+        "chapter.md:15: link `nowhere.md` does not exist",
+        "chapter.md:16: image `figures/gone.png` does not exist",
+        "chapter.md:17: image `figures/lost.svg` does not exist",
+        "chapter.md:18: image `https://example.org/plot.png` is fetched from the network",
+        "orphan.md: the page is not listed in SUMMARY.md",
+    ];
+    for e in expect {
+        assert!(
+            text.contains(e),
+            "expected a problem containing\n  {e}\nin:\n{text}"
+        );
+    }
+    assert_eq!(problems.len(), expect.len(), "unexpected problems:\n{text}");
+    // Each problem names the page's path, so it can be opened straight away.
+    assert!(
+        text.contains(&format!("{}:5:", src.join("chapter.md").display())),
+        "{text}"
+    );
+}
+
+/// One broken reference: the page, the line (0 for the page as a whole), and what is wrong.
+struct Problem {
+    file: PathBuf,
+    line: usize,
+    what: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            0 => write!(f, "{}: {}", self.file.display(), self.what),
+            n => write!(f, "{}:{}: {}", self.file.display(), n, self.what),
+        }
+    }
+}
+
+fn report(problems: &[Problem]) -> String {
+    problems.iter().map(|p| format!("  {p}\n")).collect()
+}
+
+/// Checks the book whose `SUMMARY.md` is in `src`.
+fn check_book(src: &Path) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let summary = src.join("SUMMARY.md");
+    let Ok(summary_text) = fs::read_to_string(&summary) else {
+        problems.push(Problem {
+            file: summary,
+            line: 0,
+            what: "cannot read SUMMARY.md".into(),
+        });
+        return problems;
+    };
+    let mut listed = Vec::new();
+    for (n, line) in summary_text.lines().enumerate() {
+        for link in markdown_links(&strip_code_spans(line)) {
+            if link.image {
+                continue;
+            }
+            if link.target.is_empty() {
+                problems.push(Problem {
+                    file: summary.clone(),
+                    line: n + 1,
+                    what: format!("draft entry `[{}]()`: every entry needs its page", link.text),
+                });
+                continue;
+            }
+            let page = src.join(&link.target);
+            if page.is_file() {
+                listed.push(page.canonicalize().unwrap());
+            } else {
+                problems.push(Problem {
+                    file: summary.clone(),
+                    line: n + 1,
+                    what: format!("`{}` does not exist", link.target),
+                });
+            }
+        }
+    }
+    let mut pages = Vec::new();
+    markdown_files(src, &mut pages);
+    pages.sort();
+    for page in pages {
+        if page.file_name().is_some_and(|n| n == "SUMMARY.md") {
+            continue;
+        }
+        if !listed.contains(&page.canonicalize().unwrap()) {
+            problems.push(Problem {
+                file: page.clone(),
+                line: 0,
+                what: "the page is not listed in SUMMARY.md (mdBook would not build it)".into(),
+            });
+        }
+        check_page(&page, &mut problems);
+    }
+    problems
+}
+
+fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap().map(Result::unwrap) {
+        let path = entry.path();
+        if path.is_dir() {
+            markdown_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "md") {
+            out.push(path);
+        }
+    }
+}
+
+/// Checks the includes, images and links of one page.
+fn check_page(page: &Path, problems: &mut Vec<Problem>) {
+    let text = fs::read_to_string(page).unwrap();
+    let dir = page.parent().unwrap();
+    let mut fence: Option<String> = None;
+    for (n, line) in text.lines().enumerate() {
+        let mut problem = |what: String| {
+            problems.push(Problem {
+                file: page.to_path_buf(),
+                line: n + 1,
+                what,
+            })
+        };
+        // mdBook expands includes everywhere, inside code blocks too.
+        for (directive, args) in includes(line) {
+            if let Err(e) = check_include(dir, args) {
+                problem(format!("{{{{#{directive} {args}}}}}: {e}"));
+            }
+        }
+        // Images and links only count outside code.
+        let trimmed = line.trim_start();
+        if let Some(open) = &fence {
+            if trimmed.starts_with(open.as_str()) && trimmed.trim_start_matches(['`', '~']).trim().is_empty()
+            {
+                fence = None;
+            }
+            continue;
+        }
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            let c = trimmed.chars().next().unwrap();
+            fence = Some(trimmed.chars().take_while(|&x| x == c).collect());
+            continue;
+        }
+        let line = strip_code_spans(line);
+        let mut refs: Vec<(bool, String)> = markdown_links(&line)
+            .into_iter()
+            .map(|l| (l.image, l.target))
+            .collect();
+        for (tag, attr) in [("img", "src"), ("object", "data"), ("embed", "src")] {
+            refs.extend(html_attrs(&line, tag, attr).into_iter().map(|t| (true, t)));
+        }
+        for (image, target) in refs {
+            let kind = if image { "image" } else { "link" };
+            if target.contains("://") || target.starts_with("//") {
+                if image {
+                    problem(format!(
+                        "{kind} `{target}` is fetched from the network: ship it in the book"
+                    ));
+                }
+                continue;
+            }
+            let path = target.split(['#', '?']).next().unwrap();
+            if path.is_empty() || target.starts_with("mailto:") {
+                continue;
+            }
+            if !dir.join(path).exists() {
+                problem(format!("{kind} `{target}` does not exist"));
+            }
+        }
+    }
+}
+
+/// The `{{#directive args}}` of a line that include a file (escaped ones excluded).
+fn includes(line: &str) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    while let Some(start) = rest.find("{{#") {
+        let escaped = rest[..start].ends_with('\\');
+        let body = &rest[start + 3..];
+        let Some(end) = body.find("}}") else { break };
+        let inner = body[..end].trim();
+        let (directive, args) = inner.split_once(char::is_whitespace).unwrap_or((inner, ""));
+        if !escaped && matches!(directive, "include" | "rustdoc_include" | "playground") {
+            out.push((directive, args.trim()));
+        }
+        rest = &body[end + 2..];
+    }
+    out
+}
+
+/// Checks `path[:anchor]` or `path[:start[:end]]` (as mdBook reads them) against the file.
+fn check_include(dir: &Path, args: &str) -> Result<(), String> {
+    let spec = args.split_whitespace().next().unwrap_or(""); // playground may add attributes
+    let mut parts = spec.splitn(3, ':');
+    let path = parts.next().unwrap_or("");
+    if path.is_empty() {
+        return Err("no file named".into());
+    }
+    let file = dir.join(path);
+    let text = fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let first = parts.next().unwrap_or("");
+    if first.is_empty() || first.parse::<usize>().is_ok() {
+        // A line range: its start must be inside the file.
+        let start: usize = first.parse().unwrap_or(1);
+        let lines = text.lines().count();
+        if start > lines {
+            return Err(format!("starts at line {start} but {path} has {lines} lines"));
+        }
+        return Ok(());
+    }
+    let anchor = first;
+    let begin = marker_line(&text, "ANCHOR:", anchor);
+    let end = marker_line(&text, "ANCHOR_END:", anchor);
+    match (begin, end) {
+        (None, _) => Err(format!("no `ANCHOR: {anchor}` line in {path}")),
+        (_, None) => Err(format!("no `ANCHOR_END: {anchor}` line in {path}")),
+        (Some(b), Some(e)) if e < b => Err(format!(
+            "`ANCHOR_END: {anchor}` comes before `ANCHOR: {anchor}` in {path}"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Index of the first line holding `marker` followed by the name `anchor` (mdBook's rule).
+fn marker_line(text: &str, marker: &str, anchor: &str) -> Option<usize> {
+    text.lines().position(|line| {
+        line.match_indices(marker).any(|(i, _)| {
+            let after = line[i + marker.len()..].trim_start();
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+                .collect();
+            name == anchor
+        })
+    })
+}
+
+/// Replaces inline code spans by spaces, so their contents are not read as links.
+fn strip_code_spans(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find('`') {
+        out.push_str(&rest[..start]);
+        let run = rest[start..].chars().take_while(|&c| c == '`').count();
+        let after = &rest[start + run..];
+        let closing = "`".repeat(run);
+        match after.find(&closing) {
+            Some(end) => {
+                out.push_str(&" ".repeat(run * 2 + end));
+                rest = &after[end + run..];
+            }
+            None => {
+                out.push_str(&rest[start..start + run]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+struct Link {
+    image: bool,
+    text: String,
+    target: String,
+}
+
+/// Inline Markdown links and images of a line: `[text](target "title")`.
+fn markdown_links(line: &str) -> Vec<Link> {
+    let mut out = Vec::new();
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while let Some(off) = line[i..].find("](") {
+        let close = i + off;
+        // Find the matching `[` before `]`.
+        let mut depth = 0;
+        let mut open = None;
+        for j in (0..close).rev() {
+            match bytes[j] {
+                b']' => depth += 1,
+                b'[' if depth == 0 => {
+                    open = Some(j);
+                    break;
+                }
+                b'[' => depth -= 1,
+                _ => {}
+            }
+        }
+        let after = &line[close + 2..];
+        let Some(end) = after.find(')') else { break };
+        if let Some(open) = open {
+            let target = after[..end].split_whitespace().next().unwrap_or("");
+            let target = target.trim_start_matches('<').trim_end_matches('>');
+            out.push(Link {
+                image: open > 0 && bytes[open - 1] == b'!',
+                text: line[open + 1..close].to_string(),
+                target: target.to_string(),
+            });
+        }
+        i = close + 2 + end;
+    }
+    out
+}
+
+/// Values of `attr` in the `<tag …>` elements of a line.
+fn html_attrs(line: &str, tag: &str, attr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let open = format!("<{tag}");
+    for (i, _) in line.match_indices(&open) {
+        let rest = &line[i + open.len()..];
+        if !rest.starts_with(|c: char| c.is_whitespace() || c == '>' || c == '/') {
+            continue; // `<images`, not `<img`
+        }
+        let element = &rest[..rest.find('>').unwrap_or(rest.len())];
+        for quote in ['"', '\''] {
+            let key = format!("{attr}={quote}");
+            let found = element
+                .match_indices(&key)
+                .find(|(k, _)| *k == 0 || element.as_bytes()[k - 1].is_ascii_whitespace());
+            if let Some((k, _)) = found {
+                let value = &element[k + key.len()..];
+                out.push(value[..value.find(quote).unwrap_or(value.len())].to_string());
+            }
+        }
+    }
+    out
+}
