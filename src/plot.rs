@@ -193,6 +193,22 @@ fn tick(v: f64, span: f64) -> String {
     format!("{v:.decimals$}")
 }
 
+/// The label of a tick at log₁₀ value `v`: powers of ten as 0.01, 1, 100 (or
+/// 1e-6 beyond three places), other values with three significant digits.
+fn log_tick(v: f64) -> String {
+    let x = 10f64.powf(v);
+    if (v - v.round()).abs() < 1e-9 {
+        let e = v.round() as i32;
+        return if (-3..=3).contains(&e) {
+            format!("{}", 10f64.powi(e))
+        } else {
+            format!("1e{e}")
+        };
+    }
+    let decimals = (2 - v.floor() as i32).clamp(0, 12) as usize;
+    format!("{x:.decimals$}")
+}
+
 /// Range of values with a 5 % margin (and a non-empty span).
 fn padded(lo: f64, hi: f64) -> (f64, f64) {
     let span = (hi - lo).abs().max(1e-12);
@@ -248,7 +264,7 @@ pub fn lines(path: impl AsRef<Path>, fig: &Figure, series: &[Series]) -> Result<
         })
         .y_label_formatter(&|v| {
             if log_y {
-                format!("{:.0e}", 10f64.powf(*v))
+                log_tick(*v)
             } else {
                 tick(*v, y_hi - y_lo)
             }

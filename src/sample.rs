@@ -47,7 +47,10 @@ fn draw(logits: &[f32], k: usize, t: f32, rng: &mut StdRng) -> usize {
     order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
     order.truncate(k);
     let m = logits[order[0]];
-    let weights: Vec<f64> = order.iter().map(|&i| (((logits[i] - m) / t) as f64).exp()).collect();
+    let weights: Vec<f64> = order
+        .iter()
+        .map(|&i| (((logits[i] - m) / t) as f64).exp())
+        .collect();
     let total: f64 = weights.iter().sum();
     let mut u = rng.random::<f64>() * total;
     for (&i, &w) in order.iter().zip(&weights) {
@@ -78,12 +81,18 @@ impl FromStr for Sampling {
         let num = |x: &str| x.parse::<f32>().ok().filter(|t| *t > 0.0 && t.is_finite());
         match parts.as_slice() {
             ["greedy"] => Ok(Sampling::Greedy),
-            ["temp", t] => num(t).map(Sampling::Temperature).ok_or(format!("bad temperature in {s:?}")),
+            ["temp", t] => num(t)
+                .map(Sampling::Temperature)
+                .ok_or(format!("bad temperature in {s:?}")),
             ["topk", k, t] => match (k.parse::<usize>(), num(t)) {
                 (Ok(k), Some(temperature)) if k > 0 => Ok(Sampling::TopK { k, temperature }),
-                _ => Err(format!("bad top-k in {s:?}: expected topk:K:T with K ≥ 1 and T > 0")),
+                _ => Err(format!(
+                    "bad top-k in {s:?}: expected topk:K:T with K ≥ 1 and T > 0"
+                )),
             },
-            _ => Err(format!("unknown sampling {s:?}: expected greedy, temp:T or topk:K:T")),
+            _ => Err(format!(
+                "unknown sampling {s:?}: expected greedy, temp:T or topk:K:T"
+            )),
         }
     }
 }

@@ -5,11 +5,11 @@
 use crate::autograd::{Graph, Module, Var};
 use crate::data::{Batch, Dataset, RecallTask, Split, StreamSampler, random_batch};
 use crate::optim::{AdamW, DecayFilter, Optimizer, Schedule, clip_grad_norm};
+use crate::sample::argmax;
 use crate::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
-use crate::sample::argmax;
-use rand::{RngExt, SeedableRng};
 use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use std::fmt;
 use std::time::Instant;
 
@@ -156,9 +156,15 @@ pub fn evaluate<M: LanguageModel>(model: &M, data: &Dataset, split: Split, cfg: 
 
 /// Trains a language model on `data`: next-token cross-entropy on random
 /// windows (consecutive windows with carried state for recurrent models).
-pub fn train<M: LanguageModel>(model: &mut M, data: &Dataset, cfg: &TrainConfig) -> Result<History, TrainError> {
+pub fn train<M: LanguageModel>(
+    model: &mut M,
+    data: &Dataset,
+    cfg: &TrainConfig,
+) -> Result<History, TrainError> {
     let mut rng = StdRng::seed_from_u64(cfg.seed);
-    let mut streams = model.recurrent().then(|| StreamSampler::new(data.train.len(), cfg.batch, cfg.context));
+    let mut streams = model
+        .recurrent()
+        .then(|| StreamSampler::new(data.train.len(), cfg.batch, cfg.context));
     let mut carry: Option<Tensor> = None;
     fit(
         model,
@@ -186,7 +192,12 @@ pub fn train<M: LanguageModel>(model: &mut M, data: &Dataset, cfg: &TrainConfig)
 /// fresh graph, asks `step_loss` for the loss of the step's batch (and how many
 /// tokens it held), back-propagates, clips, and lets AdamW update the
 /// parameters; `validate` is called every `cfg.eval_every` steps.
-pub fn fit<M, F, V>(model: &mut M, cfg: &TrainConfig, mut step_loss: F, mut validate: V) -> Result<History, TrainError>
+pub fn fit<M, F, V>(
+    model: &mut M,
+    cfg: &TrainConfig,
+    mut step_loss: F,
+    mut validate: V,
+) -> Result<History, TrainError>
 where
     M: Module<f32>,
     F: for<'g> FnMut(&M, &'g Graph, usize) -> (Var<'g>, usize),
@@ -204,14 +215,24 @@ where
         let (loss, tokens) = step_loss(model, &g, step);
         let loss_value = loss.item();
         if !loss_value.is_finite() {
-            return Err(TrainError::NonFiniteLoss { step, loss: loss_value });
+            return Err(TrainError::NonFiniteLoss {
+                step,
+                loss: loss_value,
+            });
         }
         let grads = loss.backward();
         drop(g);
         let mut params = model.params_mut();
         grads.assign(&mut params);
-        if let Some(p) = params.iter().find(|p| p.grad.as_ref().is_some_and(|g| g.data().iter().any(|x| !x.is_finite()))) {
-            return Err(TrainError::NonFiniteGradient { step, param: p.name.clone() });
+        if let Some(p) = params.iter().find(|p| {
+            p.grad
+                .as_ref()
+                .is_some_and(|g| g.data().iter().any(|x| !x.is_finite()))
+        }) {
+            return Err(TrainError::NonFiniteGradient {
+                step,
+                param: p.name.clone(),
+            });
         }
         if let Some(max_norm) = cfg.clip {
             clip_grad_norm(&mut params, max_norm);
@@ -255,7 +276,9 @@ fn progress_bar(cfg: &TrainConfig) -> ProgressBar {
 fn last_position<'g, M: LanguageModel>(model: &M, g: &'g Graph, batch: &Batch) -> Var<'g> {
     let logits = model.logits(g, batch, &mut None);
     let v = model.vocab_size();
-    logits.slice(1, batch.time - 1, batch.time).reshape([batch.batch, v])
+    logits
+        .slice(1, batch.time - 1, batch.time)
+        .reshape([batch.batch, v])
 }
 
 /// Trains `model` on the recall task ([`RecallTask`]) with a number of

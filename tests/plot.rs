@@ -7,6 +7,14 @@ fn read(path: &std::path::Path) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
+/// The text of every `<text>` element of an SVG, trimmed.
+fn texts(svg: &str) -> Vec<String> {
+    svg.split("</text>")
+        .filter_map(|part| part.rsplit('>').next())
+        .map(|t| t.trim().to_string())
+        .collect()
+}
+
 fn out(name: &str) -> std::path::PathBuf {
     std::env::temp_dir()
         .join(format!("shortmem-plot-test-{}", std::process::id()))
@@ -45,10 +53,16 @@ fn line_plot_has_title_axes_legend_and_caption() {
         !svg.contains("http://") || svg.matches("http://").all(|_| svg.contains("xmlns")),
         "no external resources"
     );
-    // An outside legend and a log axis render too.
+    // An outside legend and a log axis render too; log ticks show real values.
     let fig = fig.legend(Legend::Outside).log_y();
-    plot::lines(out("lines_log.svg"), &fig, &series).unwrap();
-    assert!(read(&out("lines_log.svg")).contains("1e0"));
+    let decades = [Series::line("decay", vec![(0.0, 10.0), (1.0, 0.1), (2.0, 0.001)])];
+    plot::lines(out("lines_log.svg"), &fig, &decades).unwrap();
+    let svg = read(&out("lines_log.svg"));
+    let labels = texts(&svg);
+    assert!(
+        labels.iter().any(|t| t == "0.01") && labels.iter().any(|t| t == "10"),
+        "log ticks: {labels:?}"
+    );
 }
 
 #[test]

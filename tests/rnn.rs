@@ -73,7 +73,11 @@ fn eq_4_1_h1_h2_y1_y2_tanh_match_the_hand_computation() {
     let (want_h, want_y) = by_hand(&[2, 0], f64::tanh);
     // The first step written out: U x_1 + b = [0.8 + 0.05, −0.6 − 0.1].
     assert!((want_h[0][0] - 0.85f64.tanh()).abs() < 1e-15 && (want_h[0][1] - (-0.7f64).tanh()).abs() < 1e-15);
-    assert!((hs[0][0] - 0.691_069_470).abs() < 1e-9, "h_1[0] = tanh(0.85) = 0.691069470, got {}", hs[0][0]);
+    assert!(
+        (hs[0][0] - 0.691_069_470).abs() < 1e-9,
+        "h_1[0] = tanh(0.85) = 0.691069470, got {}",
+        hs[0][0]
+    );
     for t in 0..2 {
         for i in 0..2 {
             assert!((hs[t][i] - want_h[t][i]).abs() < 1e-12, "h_{}[{i}]", t + 1);
@@ -88,7 +92,11 @@ fn eq_4_1_h1_h2_y1_y2_tanh_match_the_hand_computation() {
 fn eq_4_1_h1_h2_y1_y2_relu_match_the_hand_computation() {
     let (hs, ys) = engine(&[2, 0], Activation::Relu);
     let (want_h, want_y) = by_hand(&[2, 0], |v| v.max(0.0));
-    assert!((hs[0][0] - 0.85).abs() < 1e-15 && hs[0][1] == 0.0, "ReLU([0.85, −0.7]) = {:?}", hs[0]);
+    assert!(
+        (hs[0][0] - 0.85).abs() < 1e-15 && hs[0][1] == 0.0,
+        "ReLU([0.85, −0.7]) = {:?}",
+        hs[0]
+    );
     for t in 0..2 {
         for i in 0..2 {
             assert!((hs[t][i] - want_h[t][i]).abs() < 1e-12);
@@ -109,7 +117,11 @@ fn eq_4_1_y_t_is_a_probability_distribution() {
         assert_eq!(y.dims(), &[4, 10, 11]);
         for row in y.data().chunks(11) {
             assert!(row.iter().all(|&p| (0.0..=1.0).contains(&p)));
-            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{f}: a row sums to {}", row.iter().sum::<f32>());
+            assert!(
+                (row.iter().sum::<f32>() - 1.0).abs() < 1e-5,
+                "{f}: a row sums to {}",
+                row.iter().sum::<f32>()
+            );
         }
     }
 }
@@ -124,7 +136,10 @@ fn eq_4_1_u_x_t_as_a_column_lookup_equals_the_one_hot_product() {
     let one_hot = Tensor::from_fn([4, 7], |i| if ids[i[0]] == i[1] { 1.0 } else { 0.0 });
     let product = g.constant(one_hot).matmul_t(g.param(&rnn.u)).value();
     assert_eq!(lookup.dims(), product.dims());
-    assert!(lookup.max_abs_diff(&product) == 0.0, "a one-hot product only picks a column");
+    assert!(
+        lookup.max_abs_diff(&product) == 0.0,
+        "a one-hot product only picks a column"
+    );
 }
 
 #[test]
@@ -135,7 +150,9 @@ fn eq_4_1_gradient_check_through_5_time_steps() {
         let targets = [3usize, 0, 2, 1, 2, 0, 0, 3, 1, 1];
         // W appears in all 5 steps of both sequences: its gradient sums 10 uses.
         let report = GradCheck::default()
-            .check_module(&mut rnn, |m, g| m.forward(g, &ids, 2, 5, None).logits.cross_entropy(&targets))
+            .check_module(&mut rnn, |m, g| {
+                m.forward(g, &ids, 2, 5, None).logits.cross_entropy(&targets)
+            })
             .unwrap_or_else(|e| panic!("{f}: {e}"));
         assert_eq!(report.rows.len(), 5);
         assert_eq!(report.checked(), 4 * 3 + 3 * 3 + 3 + 4 * 3 + 4);
@@ -155,7 +172,11 @@ fn step_3_1_generation_loop_matches_the_batched_forward_for_greedy_decoding() {
     let logits = rnn.forward(&g, &all, 1, all.len(), None).logits.value();
     for (i, &next) in new.iter().enumerate() {
         let pos = prompt.len() - 1 + i;
-        assert_eq!(argmax(&logits.data()[pos * 9..(pos + 1) * 9]), next, "position {pos}");
+        assert_eq!(
+            argmax(&logits.data()[pos * 9..(pos + 1) * 9]),
+            next,
+            "position {pos}"
+        );
     }
 }
 
@@ -168,6 +189,10 @@ fn rnn_remembers_a_symbol_across_3_distractors() {
     cfg.eval_every = 600;
     let history = train_recall(&mut rnn, &task, 3..=3, &cfg).unwrap();
     let acc = recall_accuracy(&rnn, &task, 3, 1000, 99);
-    assert!(acc >= 0.95, "recall accuracy {acc} after 600 steps (final loss {})", history.final_train(20));
+    assert!(
+        acc >= 0.95,
+        "recall accuracy {acc} after 600 steps (final loss {})",
+        history.final_train(20)
+    );
     assert!(rnn.num_params() > 0);
 }

@@ -19,7 +19,10 @@ pub struct RecallTask {
 
 impl Default for RecallTask {
     fn default() -> Self {
-        RecallTask { symbols: 8, distractors: 8 }
+        RecallTask {
+            symbols: 8,
+            distractors: 8,
+        }
     }
 }
 
@@ -51,11 +54,20 @@ impl RecallTask {
             targets.extend_from_slice(&inputs[start + 1..]);
             targets.push(s);
         }
-        Batch { inputs, targets, batch, time }
+        Batch {
+            inputs,
+            targets,
+            batch,
+            time,
+        }
     }
 
     /// The symbol each sequence must recall (the target at its last position).
     pub fn answers(batch: &Batch) -> Vec<usize> {
-        batch.targets.chunks(batch.time).map(|row| row[batch.time - 1]).collect()
+        batch
+            .targets
+            .chunks(batch.time)
+            .map(|row| row[batch.time - 1])
+            .collect()
     }
 }

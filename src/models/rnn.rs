@@ -110,10 +110,20 @@ impl<E: Float> Rnn<E> {
         time: usize,
         h0: Option<Tensor<E>>,
     ) -> RnnOutput<'g, E> {
-        assert_eq!(ids.len(), batch * time, "Rnn::forward: {} ids for a [{batch}, {time}] batch", ids.len());
+        assert_eq!(
+            ids.len(),
+            batch * time,
+            "Rnn::forward: {} ids for a [{batch}, {time}] batch",
+            ids.len()
+        );
         let hs = self.hidden_size();
         if let Some(h) = &h0 {
-            assert_eq!(h.dims(), [batch, hs], "Rnn::forward: h0 of shape {} for batch {batch}, hidden {hs}", h.shape());
+            assert_eq!(
+                h.dims(),
+                [batch, hs],
+                "Rnn::forward: h0 of shape {} for batch {batch}, hidden {hs}",
+                h.shape()
+            );
         }
         let mut h = g.constant(h0.unwrap_or_else(|| Tensor::zeros([batch, hs])));
         let mut hidden = Vec::with_capacity(time);
@@ -137,7 +147,10 @@ impl Rnn<f32> {
     /// §3.1 as one loop: prime h with the prompt, then repeat steps 1–4 for
     /// `n` new tokens. Returns the new tokens only.
     pub fn generate(&self, prompt: &[usize], n: usize, how: Sampling, rng: &mut StdRng) -> Vec<usize> {
-        assert!(!prompt.is_empty(), "Rnn::generate: the prompt must hold at least one token");
+        assert!(
+            !prompt.is_empty(),
+            "Rnn::generate: the prompt must hold at least one token"
+        );
         let mut h = Tensor::zeros([1, self.hidden_size()]);
         // Feed all prompt tokens but the last: h now holds the prompt's memory.
         for &x in &prompt[..prompt.len() - 1] {
@@ -181,7 +194,9 @@ impl LanguageModel for Rnn<f32> {
     /// Truncated backpropagation through time: the state left by the previous
     /// window enters as a constant, so gradients stop at the window's start.
     fn logits<'g>(&self, g: &'g Graph, batch: &Batch, carry: &mut Option<Tensor>) -> Var<'g> {
-        let h0 = carry.take().filter(|h| h.dims() == [batch.batch, self.hidden_size()]);
+        let h0 = carry
+            .take()
+            .filter(|h| h.dims() == [batch.batch, self.hidden_size()]);
         let out = self.forward(g, &batch.inputs, batch.batch, batch.time, h0);
         *carry = out.hidden.last().map(|h| h.value());
         out.logits

@@ -55,7 +55,11 @@ impl<'g, E: Float> Var<'g, E> {
     /// Backward: each row of the gradient is added to column `ids[n]`.
     pub fn columns(self, ids: &[usize]) -> Var<'g, E> {
         let m = self.value();
-        assert!(m.rank() == 2, "columns: the matrix must be [H, V], got {}", m.shape());
+        assert!(
+            m.rank() == 2,
+            "columns: the matrix must be [H, V], got {}",
+            m.shape()
+        );
         let (h, v) = (m.dims()[0], m.dims()[1]);
         if let Some((pos, &id)) = ids.iter().enumerate().find(|(_, id)| **id >= v) {
             panic!("columns: token id {id} at position {pos} is out of range for a vocabulary of {v}");
