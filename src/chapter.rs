@@ -220,7 +220,12 @@ impl Summary {
             if k == "command" {
                 continue;
             }
-            println!("   {k:<width$}  {}", show(v));
+            let shown = show(v);
+            if shown.chars().count() > 60 {
+                println!("   {k:<width$}  (in summary.json)");
+            } else {
+                println!("   {k:<width$}  {shown}");
+            }
         }
         if !self.findings.is_empty() {
             println!();
@@ -235,6 +240,7 @@ impl Summary {
 fn show(v: &Value) -> String {
     match v {
         Value::Number(n) => match n.as_f64() {
+            Some(x) if n.is_f64() && x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) => format!("{x:.3e}"),
             Some(x) if n.is_f64() => format!("{x:.4}"),
             _ => n.to_string(),
         },

@@ -136,20 +136,39 @@ impl fmt::Display for TrainError {
 
 impl std::error::Error for TrainError {}
 
-/// Mean cross-entropy of `model` on fixed random windows of `split`
-/// (deterministic: the same windows for the same config).
+/// Mean cross-entropy of `model` on `split`: on fixed random windows
+/// (deterministic: the same windows for the same config), or, for recurrent
+/// models, on consecutive windows with the state carried across them, as the
+/// model reads text in training.
 pub fn evaluate<M: LanguageModel>(model: &M, data: &Dataset, split: Split, cfg: &TrainConfig) -> f64 {
     let tokens = data.split(split);
-    let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0xe7a1);
     let context = cfg.context.min(tokens.len() - 2);
     let mut total = 0.0;
-    for _ in 0..cfg.eval_batches {
-        let batch = random_batch(tokens, cfg.batch, context, &mut rng);
-        let g = Graph::inference();
-        total += model
-            .logits(&g, &batch, &mut None)
-            .cross_entropy(&batch.targets)
-            .item();
+    if model.recurrent() {
+        let streams = cfg.batch.min((tokens.len() - 1) / (context + 1)).max(1);
+        let mut sampler = StreamSampler::new(tokens.len(), streams, context);
+        let mut carry = None;
+        for _ in 0..cfg.eval_batches {
+            let (batch, wrapped) = sampler.next_batch(tokens);
+            if wrapped {
+                carry = None;
+            }
+            let g = Graph::inference();
+            total += model
+                .logits(&g, &batch, &mut carry)
+                .cross_entropy(&batch.targets)
+                .item();
+        }
+    } else {
+        let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0xe7a1);
+        for _ in 0..cfg.eval_batches {
+            let batch = random_batch(tokens, cfg.batch, context, &mut rng);
+            let g = Graph::inference();
+            total += model
+                .logits(&g, &batch, &mut None)
+                .cross_entropy(&batch.targets)
+                .item();
+        }
     }
     total / cfg.eval_batches.max(1) as f64
 }

@@ -70,6 +70,20 @@ impl<E: Float> Rnn<E> {
         }
     }
 
+    /// The same network with its numbers converted to another float type (e.g.
+    /// to measure a trained `f32` model's gradients in `f64`).
+    pub fn cast<F: Float>(&self) -> Rnn<F> {
+        let p = |q: &Param<E>| Param::new(q.name.clone(), q.value.cast());
+        Rnn {
+            u: p(&self.u),
+            w: p(&self.w),
+            b: p(&self.b),
+            v: p(&self.v),
+            c: p(&self.c),
+            f: self.f,
+        }
+    }
+
     pub fn hidden_size(&self) -> usize {
         self.w.value.dims()[0]
     }
