@@ -206,7 +206,7 @@ pub fn run(args: Args) -> ChapterResult {
                 }
                 Err(e @ (TrainError::NonFiniteLoss { .. } | TrainError::NonFiniteGradient { .. })) => {
                     println!("   {label:<30} diverged: {e}");
-                    ch.summary.record(&format!("{label}"), format!("diverged: {e}"));
+                    ch.summary.record(&label, format!("diverged: {e}"));
                 }
             }
         }
