@@ -36,7 +36,10 @@ impl LanguageModel for Bigram {
         self.table.num()
     }
 
+    // ANCHOR: bigram_logits
     fn logits<'g>(&self, g: &'g Graph, batch: &Batch, _carry: &mut Option<Tensor>) -> Var<'g> {
+        // Row x_t of the table is the vector of logits for x_{t+1}.
         self.table.forward(g, &batch.inputs, [batch.batch, batch.time])
     }
+    // ANCHOR_END: bigram_logits
 }

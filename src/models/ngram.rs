@@ -77,6 +77,7 @@ impl NGram {
         self.tables[j].len()
     }
 
+    // ANCHOR: ngram_prob
     /// P(next | context) using the last `k` characters of `context`.
     pub fn prob(&self, context: &[usize], next: usize, k: usize, smoothing: Smoothing) -> f64 {
         assert!(
@@ -109,6 +110,7 @@ impl NGram {
             }
         }
     }
+    // ANCHOR_END: ngram_prob
 
     /// Mean −ln P(xᵢ | previous k) in nats over positions `start..` of `tokens`
     /// (`start` ≥ k, so every position has a full context), optionally only

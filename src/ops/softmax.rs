@@ -91,6 +91,7 @@ impl<'g, E: Float> Var<'g, E> {
         )
     }
 
+    // ANCHOR: cross_entropy
     /// Cross-entropy of logits `[…, V]` against integer targets (one per row),
     /// averaged over rows: L = (1/N) Σ_rows (log Σⱼ e^{zⱼ} − z_target).
     /// Fused and stable. Backward: dz = (softmax(z) − onehot(target)) / N.
@@ -133,6 +134,7 @@ impl<'g, E: Float> Var<'g, E> {
             }),
         )
     }
+    // ANCHOR_END: cross_entropy
 
     /// The causal mask on attention scores `[…, T_q, T_k]`: entry (i, j) becomes
     /// −∞ when key j lies in the future of query i, i.e. j > i + `offset`
