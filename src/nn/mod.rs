@@ -8,12 +8,14 @@ mod embedding;
 mod feed_forward;
 mod layer_norm;
 mod linear;
+mod positional;
 
 pub use crate::autograd::{Module, Param};
 pub use embedding::Embedding;
 pub use feed_forward::FeedForward;
 pub use layer_norm::LayerNorm;
 pub use linear::Linear;
+pub use positional::sinusoidal;
 
 /// `prefix.name`, or just `name` when the prefix is empty.
 pub fn join(prefix: &str, name: &str) -> String {

@@ -14,7 +14,9 @@
 //! | `norm.rs` | layer norm |
 //! | `shape.rs` | reshape, transpose, split/merge heads, slice, concat |
 //! | `gather.rs` | embedding lookup (rows), column lookup, dropout |
+//! | `attention.rs` | fused multi-head self-attention (scale, mask, softmax, A·V) |
 
+mod attention;
 mod elementwise;
 mod gather;
 mod matmul;
@@ -22,3 +24,5 @@ mod norm;
 mod reduce;
 mod shape;
 mod softmax;
+
+pub(crate) use softmax::softmax_row;

@@ -1,0 +1,432 @@
+//! The PyTorch code of §5, rebuilt: `TransformerBlock` and `TransformerLM`, with
+//! the same parameter names and shapes as the `state_dict` of the tutorial's
+//! modules (built with `batch_first=True`), plus what §5 leaves out: the
+//! positional encoding, the causal mask, and generation with a key–value cache.
+//!
+//! Every input and output here is `[B, T, D]`, batch first. (`nn.MultiheadAttention`
+//! defaults to `[T, B, D]`; the tutorial's code feeds it `[B, T, D]` anyway, which
+//! makes it attend across the batch instead of across time. See chapter 5.)
+
+use crate::autograd::{Graph, Module, Param, Var};
+use crate::data::Batch;
+use crate::nn::{Embedding, FeedForward, LayerNorm, Linear, join, sinusoidal};
+use crate::sample::Sampling;
+use crate::tensor::{Float, Tensor};
+use crate::train::LanguageModel;
+use rand::Rng;
+use rand::rngs::StdRng;
+
+/// The hyperparameters of a [`TransformerLM`] (the keys of a checkpoint's metadata).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TransformerConfig {
+    pub vocab_size: usize,
+    pub embed_dim: usize,
+    pub num_heads: usize,
+    pub ff_dim: usize,
+    pub num_layers: usize,
+    /// Longest sequence: the size of the positional table.
+    pub context: usize,
+    /// Mask the future (true for a language model; §5 as printed has no mask).
+    pub causal: bool,
+}
+
+impl TransformerConfig {
+    /// Panics with a message naming the problem if the sizes do not fit together.
+    pub fn validate(&self) {
+        assert!(
+            self.num_heads > 0 && self.embed_dim % self.num_heads == 0,
+            "TransformerConfig: embed_dim {} must be divisible by num_heads {}",
+            self.embed_dim,
+            self.num_heads
+        );
+        assert!(
+            self.embed_dim % 2 == 0,
+            "TransformerConfig: embed_dim {} must be even",
+            self.embed_dim
+        );
+        assert!(
+            self.vocab_size > 0 && self.ff_dim > 0 && self.context > 0,
+            "TransformerConfig: sizes must be positive: {self:?}"
+        );
+    }
+}
+
+/// `nn.MultiheadAttention(embed_dim, num_heads)` for self-attention: one packed
+/// input projection for Q, K and V, then the heads, then `out_proj`.
+pub struct MultiheadAttention<E: Float = f32> {
+    /// `[3D, D]`: rows 0..D give Q, D..2D give K, 2D..3D give V.
+    pub in_proj_weight: Param<E>,
+    /// `[3D]`.
+    pub in_proj_bias: Param<E>,
+    pub out_proj: Linear<E>,
+    pub num_heads: usize,
+}
+
+impl<E: Float> MultiheadAttention<E> {
+    /// PyTorch's initialisation: `in_proj_weight` Xavier-uniform, biases zero,
+    /// `out_proj.weight` as a `Linear`.
+    pub fn new<R: Rng + ?Sized>(name: &str, dim: usize, num_heads: usize, rng: &mut R) -> Self {
+        let bound = (6.0 / (dim + 3 * dim) as f64).sqrt();
+        let mut out_proj = Linear::new(&join(name, "out_proj"), dim, dim, rng);
+        if let Some(b) = out_proj.bias.as_mut() {
+            b.value = Tensor::zeros([dim]);
+        }
+        MultiheadAttention {
+            in_proj_weight: Param::new(
+                join(name, "in_proj_weight"),
+                Tensor::rand_uniform([3 * dim, dim], -bound, bound, rng),
+            ),
+            in_proj_bias: Param::new(join(name, "in_proj_bias"), Tensor::zeros([3 * dim])),
+            out_proj,
+            num_heads,
+        }
+    }
+
+    // ANCHOR: mha_forward
+    /// `x: [B, T, D]` → `[B, T, D]`: [Q K V] = x·W_inᵀ + b_in, then per head
+    /// softmax(QKᵀ/√d + M)·V, heads concatenated, then `out_proj`.
+    pub fn forward<'g>(&self, g: &'g Graph<E>, x: Var<'g, E>, causal: bool) -> Var<'g, E> {
+        self.forward_with_weights(g, x, causal).0
+    }
+    // ANCHOR_END: mha_forward
+
+    /// As `forward`, also returning the attention weights `[B, H, T, T]`.
+    pub fn forward_with_weights<'g>(
+        &self,
+        g: &'g Graph<E>,
+        x: Var<'g, E>,
+        causal: bool,
+    ) -> (Var<'g, E>, Tensor<E>) {
+        let qkv = x.matmul_t(g.param(&self.in_proj_weight)) + g.param(&self.in_proj_bias);
+        let (heads, weights) = qkv.attention_with_weights(self.num_heads, causal);
+        (self.out_proj.forward(g, heads), weights)
+    }
+}
+
+/// One block of §5: post-norm residual attention and feed-forward.
+pub struct TransformerBlock<E: Float = f32> {
+    pub attention: MultiheadAttention<E>,
+    pub ff: FeedForward<E>,
+    pub norm1: LayerNorm<E>,
+    pub norm2: LayerNorm<E>,
+}
+
+impl<E: Float> TransformerBlock<E> {
+    pub fn new<R: Rng + ?Sized>(
+        name: &str,
+        dim: usize,
+        num_heads: usize,
+        ff_dim: usize,
+        rng: &mut R,
+    ) -> Self {
+        TransformerBlock {
+            attention: MultiheadAttention::new(&join(name, "attention"), dim, num_heads, rng),
+            ff: FeedForward::new(&join(name, "ff"), dim, ff_dim, rng),
+            norm1: LayerNorm::new(&join(name, "norm1"), dim),
+            norm2: LayerNorm::new(&join(name, "norm2"), dim),
+        }
+    }
+
+    // ANCHOR: block_forward
+    /// `x = norm1(attention(x) + x)`, then `x = norm2(ff(x) + x)`, as §5 writes it.
+    pub fn forward<'g>(&self, g: &'g Graph<E>, x: Var<'g, E>, causal: bool) -> Var<'g, E> {
+        let attended = self.attention.forward(g, x, causal);
+        let x = self.norm1.forward(g, attended + x);
+        let fed_forward = self.ff.forward(g, x);
+        self.norm2.forward(g, fed_forward + x)
+    }
+    // ANCHOR_END: block_forward
+}
+
+impl<E: Float> Module<E> for MultiheadAttention<E> {
+    fn params(&self) -> Vec<&Param<E>> {
+        let mut p = vec![&self.in_proj_weight, &self.in_proj_bias];
+        p.extend(self.out_proj.params());
+        p
+    }
+    fn params_mut(&mut self) -> Vec<&mut Param<E>> {
+        let mut p = vec![&mut self.in_proj_weight, &mut self.in_proj_bias];
+        p.extend(self.out_proj.params_mut());
+        p
+    }
+}
+
+impl<E: Float> Module<E> for TransformerBlock<E> {
+    fn params(&self) -> Vec<&Param<E>> {
+        let mut p = self.attention.params();
+        p.extend(self.ff.params());
+        p.extend(self.norm1.params());
+        p.extend(self.norm2.params());
+        p
+    }
+    fn params_mut(&mut self) -> Vec<&mut Param<E>> {
+        let mut p = self.attention.params_mut();
+        p.extend(self.ff.params_mut());
+        p.extend(self.norm1.params_mut());
+        p.extend(self.norm2.params_mut());
+        p
+    }
+}
+
+/// The language model of §5: embedding, positional encoding, blocks, output layer.
+pub struct TransformerLM<E: Float = f32> {
+    pub config: TransformerConfig,
+    pub embed: Embedding<E>,
+    pub blocks: Vec<TransformerBlock<E>>,
+    pub out: Linear<E>,
+    /// The sinusoidal table `[context, D]` (a constant, not a parameter).
+    pub pos_encode: Tensor<E>,
+}
+
+impl<E: Float> TransformerLM<E> {
+    pub fn new<R: Rng + ?Sized>(config: TransformerConfig, rng: &mut R) -> Self {
+        config.validate();
+        let TransformerConfig {
+            vocab_size,
+            embed_dim,
+            num_heads,
+            ff_dim,
+            num_layers,
+            context,
+            ..
+        } = config;
+        let embed = Embedding::new("embed", vocab_size, embed_dim, rng);
+        let blocks = (0..num_layers)
+            .map(|i| TransformerBlock::new(&format!("blocks.{i}"), embed_dim, num_heads, ff_dim, rng))
+            .collect();
+        let out = Linear::new("out", embed_dim, vocab_size, rng);
+        TransformerLM {
+            config,
+            embed,
+            blocks,
+            out,
+            pos_encode: sinusoidal(context, embed_dim),
+        }
+    }
+
+    // ANCHOR: lm_forward
+    /// Logits `[B, T, V]` for token ids laid out `[B, T]` (T ≤ context):
+    /// embed, add the positional encoding, run the blocks, project to the vocabulary.
+    pub fn forward<'g>(&self, g: &'g Graph<E>, ids: &[usize], batch: usize, time: usize) -> Var<'g, E> {
+        assert!(
+            time <= self.config.context,
+            "TransformerLM: a sequence of {time} tokens is longer than the context of {}",
+            self.config.context
+        );
+        let mut x = self.embed.forward(g, ids, [batch, time]) + g.constant(self.positions(time));
+        for block in &self.blocks {
+            x = block.forward(g, x, self.config.causal);
+        }
+        self.out.forward(g, x)
+    }
+    // ANCHOR_END: lm_forward
+
+    /// The positional encodings p_0 … p_{time−1}, `[time, D]`.
+    pub fn positions(&self, time: usize) -> Tensor<E> {
+        let d = self.config.embed_dim;
+        Tensor::from_slice([time, d], &self.pos_encode.data()[..time * d])
+    }
+
+    /// Attention weights `[B, H, T, T]` of every layer for one batch (for plots).
+    pub fn attention_maps(&self, ids: &[usize], batch: usize, time: usize) -> Vec<Tensor<E>> {
+        let g = Graph::<E>::inference();
+        let mut x = self.embed.forward(&g, ids, [batch, time]) + g.constant(self.positions(time));
+        let mut maps = Vec::new();
+        for block in &self.blocks {
+            let (attended, w) = block.attention.forward_with_weights(&g, x, self.config.causal);
+            maps.push(w);
+            let x1 = block.norm1.forward(&g, attended + x);
+            x = block.norm2.forward(&g, block.ff.forward(&g, x1) + x1);
+        }
+        maps
+    }
+}
+
+impl<E: Float> Module<E> for TransformerLM<E> {
+    fn params(&self) -> Vec<&Param<E>> {
+        let mut p = self.embed.params();
+        self.blocks.iter().for_each(|b| p.extend(b.params()));
+        p.extend(self.out.params());
+        p
+    }
+    fn params_mut(&mut self) -> Vec<&mut Param<E>> {
+        let mut p = self.embed.params_mut();
+        self.blocks.iter_mut().for_each(|b| p.extend(b.params_mut()));
+        p.extend(self.out.params_mut());
+        p
+    }
+}
+
+impl LanguageModel for TransformerLM<f32> {
+    fn vocab_size(&self) -> usize {
+        self.config.vocab_size
+    }
+
+    fn logits<'g>(&self, g: &'g Graph, batch: &Batch, _carry: &mut Option<Tensor>) -> Var<'g> {
+        self.forward(g, &batch.inputs, batch.batch, batch.time)
+    }
+}
+
+/// Keys and values of every layer for the tokens seen so far (batch of one), so
+/// that each new token costs one position's work instead of the whole context's.
+pub struct KvCache {
+    /// Per layer: K and V laid out `[H, context, d]`, filled up to `len`.
+    k: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+    len: usize,
+}
+
+impl KvCache {
+    pub fn new(config: &TransformerConfig) -> Self {
+        let size = config.context * config.embed_dim;
+        KvCache {
+            k: vec![vec![0.0; size]; config.num_layers],
+            v: vec![vec![0.0; size]; config.num_layers],
+            len: 0,
+        }
+    }
+
+    /// Tokens cached so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl TransformerLM<f32> {
+    /// Logits of the token after `tokens`, recomputing the whole (last `context`)
+    /// window: the reference the cache must agree with.
+    pub fn next_logits(&self, tokens: &[usize]) -> Vec<f32> {
+        let window = &tokens[tokens.len().saturating_sub(self.config.context)..];
+        let g = Graph::inference();
+        let logits = self.forward(&g, window, 1, window.len()).value();
+        let v = self.config.vocab_size;
+        logits.data()[(window.len() - 1) * v..].to_vec()
+    }
+
+    // ANCHOR: kv_cache_step
+    /// Feeds one token at the next position, reusing the cached keys and values
+    /// of all earlier positions; returns the logits of the token after it.
+    pub fn step_cached(&self, cache: &mut KvCache, token: usize) -> Vec<f32> {
+        let TransformerConfig {
+            embed_dim: dm,
+            num_heads: h,
+            context,
+            ..
+        } = self.config;
+        let (d, pos) = (dm / h, cache.len);
+        assert!(
+            pos < context,
+            "step_cached: the cache is full ({context} positions)"
+        );
+        let g = Graph::inference();
+        let pe = Tensor::from_slice([1, 1, dm], &self.pos_encode.data()[pos * dm..(pos + 1) * dm]);
+        let mut x = self.embed.forward(&g, &[token], [1, 1]) + g.constant(pe);
+        for (l, block) in self.blocks.iter().enumerate() {
+            let att = &block.attention;
+            let qkv = (x.matmul_t(g.param(&att.in_proj_weight)) + g.param(&att.in_proj_bias)).value();
+            let qkv = qkv.data();
+            // Append this position's keys and values, head by head.
+            for hi in 0..h {
+                let slot = (hi * context + pos) * d;
+                cache.k[l][slot..slot + d].copy_from_slice(&qkv[dm + hi * d..dm + (hi + 1) * d]);
+                cache.v[l][slot..slot + d].copy_from_slice(&qkv[2 * dm + hi * d..2 * dm + (hi + 1) * d]);
+            }
+            // One query against positions 0..=pos: no mask needed, nothing later is cached.
+            let mut heads = vec![0.0f32; dm];
+            let mut scores = vec![0.0f32; pos + 1];
+            for hi in 0..h {
+                let (kh, vh) = (&cache.k[l][hi * context * d..], &cache.v[l][hi * context * d..]);
+                let q = &qkv[hi * d..(hi + 1) * d];
+                let scale = 1.0 / (d as f32).sqrt();
+                f32::gemm(
+                    false,
+                    true,
+                    1,
+                    pos + 1,
+                    d,
+                    scale,
+                    q,
+                    d,
+                    kh,
+                    d,
+                    0.0,
+                    &mut scores,
+                    pos + 1,
+                );
+                crate::ops::softmax_row(&mut scores);
+                f32::gemm(
+                    false,
+                    false,
+                    1,
+                    d,
+                    pos + 1,
+                    1.0,
+                    &scores,
+                    pos + 1,
+                    vh,
+                    d,
+                    0.0,
+                    &mut heads[hi * d..],
+                    d,
+                );
+            }
+            let attended = att
+                .out_proj
+                .forward(&g, g.constant(Tensor::from_vec([1, 1, dm], heads)));
+            let x1 = block.norm1.forward(&g, attended + x);
+            x = block.norm2.forward(&g, block.ff.forward(&g, x1) + x1);
+        }
+        cache.len += 1;
+        self.out.forward(&g, x).value().into_vec()
+    }
+    // ANCHOR_END: kv_cache_step
+
+    /// Generates `n` tokens after `prompt`. With `use_cache`, each step feeds one
+    /// token through [`TransformerLM::step_cached`]; when the cache is full it is
+    /// rebuilt from the last half-context of tokens. Without, each step recomputes
+    /// the last `context` tokens in full.
+    pub fn generate(
+        &self,
+        prompt: &[usize],
+        n: usize,
+        how: Sampling,
+        rng: &mut StdRng,
+        use_cache: bool,
+    ) -> Vec<usize> {
+        assert!(
+            !prompt.is_empty(),
+            "TransformerLM::generate: the prompt must hold at least one token"
+        );
+        let mut tokens = prompt.to_vec();
+        let mut cache = KvCache::new(&self.config);
+        let mut logits = Vec::new();
+        if use_cache {
+            let start = tokens.len().saturating_sub(self.config.context);
+            for &t in &tokens[start..] {
+                logits = self.step_cached(&mut cache, t);
+            }
+        }
+        for _ in 0..n {
+            if !use_cache {
+                logits = self.next_logits(&tokens);
+            }
+            let next = how.choose(&logits, rng);
+            tokens.push(next);
+            if use_cache {
+                if cache.len() == self.config.context {
+                    cache = KvCache::new(&self.config);
+                    let keep = self.config.context / 2;
+                    for &t in &tokens[tokens.len() - keep..tokens.len() - 1] {
+                        self.step_cached(&mut cache, t);
+                    }
+                }
+                logits = self.step_cached(&mut cache, next);
+            }
+        }
+        tokens[prompt.len()..].to_vec()
+    }
+}

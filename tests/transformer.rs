@@ -1,0 +1,394 @@
+//! The Transformer of §3.2, §4.2 and §5: every equation against plain loops,
+//! the attention op against its unfused definition, gradients, the causal mask,
+//! positional encoding, permutation equivariance, generation and the KV cache.
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use shortmem::autograd::gradcheck::GradCheck;
+use shortmem::models::{Eq42, Eq42Config, KvCache, TransformerBlock, TransformerConfig, TransformerLM};
+use shortmem::nn::sinusoidal;
+use shortmem::sample::{Sampling, argmax};
+use shortmem::{Graph, Module, Tensor, Var};
+
+fn rand(shape: &[usize], seed: u64) -> Tensor<f64> {
+    Tensor::randn(shape, 0.0, 1.0, &mut StdRng::seed_from_u64(seed))
+}
+
+fn tiny_config(causal: bool) -> TransformerConfig {
+    TransformerConfig {
+        vocab_size: 7,
+        embed_dim: 8,
+        num_heads: 2,
+        ff_dim: 12,
+        num_layers: 2,
+        context: 16,
+        causal,
+    }
+}
+
+// ---------------------------------------------------------------- §4.2
+
+fn eq42(seed: u64) -> Eq42<f64> {
+    let cfg = Eq42Config {
+        vocab_size: 5,
+        d_model: 4,
+        d_k: 3,
+        d_ff: 6,
+        context: 8,
+    };
+    let mut m = Eq42::<f64>::new(cfg, &mut StdRng::seed_from_u64(seed));
+    // Non-zero biases, so that every term of the equations is exercised.
+    for p in [&mut m.b_1, &mut m.b_2, &mut m.b_o] {
+        let n = p.value.numel();
+        p.value = rand(&[n], seed + n as u64);
+    }
+    m
+}
+
+/// Row-major [r×k]·[k×c] in plain loops.
+fn mm(a: &[f64], b: &[f64], r: usize, k: usize, c: usize) -> Vec<f64> {
+    let mut out = vec![0.0; r * c];
+    for i in 0..r {
+        for j in 0..c {
+            out[i * c + j] = (0..k).map(|p| a[i * k + p] * b[p * c + j]).sum();
+        }
+    }
+    out
+}
+
+fn close(got: &[f64], want: &[f64], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() < 1e-12, "{what}[{i}]: got {g}, want {w}");
+    }
+}
+
+#[test]
+fn eq_4_2_each_equation_matches_plain_loops() {
+    let m = eq42(1);
+    let ids = [3usize, 0, 4, 4, 1];
+    let (t, dm, dk, df, nv) = (5, 4, 3, 6, 5);
+    let g = Graph::new();
+    let tr = m.trace(&g, &ids, 1, t);
+    let (e_mat, w_q, w_k, w_v) = (
+        m.e.value.data(),
+        m.w_q.value.data(),
+        m.w_k.value.data(),
+        m.w_v.value.data(),
+    );
+    // (1) e_t = E x_t with x_t one-hot: the sum over j of E[i][j]·[j == x_t]
+    let mut e = vec![0.0; t * dm];
+    for (pos, &x) in ids.iter().enumerate() {
+        for i in 0..dm {
+            e[pos * dm + i] = (0..nv)
+                .map(|j| e_mat[i * nv + j] * if j == x { 1.0 } else { 0.0 })
+                .sum();
+        }
+    }
+    close(tr.e.value().data(), &e, "e");
+    // (2) ẽ_t = e_t + p_t
+    let p = m.p.data();
+    let et: Vec<f64> = (0..t * dm).map(|i| e[i] + p[i]).collect();
+    close(tr.e_tilde.value().data(), &et, "ẽ");
+    // (3) Q, K, V, then A = softmax(QKᵀ/√d_k + M) and C = AV
+    let (q, k, v) = (
+        mm(&et, w_q, t, dm, dk),
+        mm(&et, w_k, t, dm, dk),
+        mm(&et, w_v, t, dm, dk),
+    );
+    close(tr.q.value().data(), &q, "Q");
+    close(tr.k.value().data(), &k, "K");
+    close(tr.v.value().data(), &v, "V");
+    let mut a = vec![0.0; t * t];
+    for i in 0..t {
+        let s: Vec<f64> = (0..=i)
+            .map(|j| (0..dk).map(|c| q[i * dk + c] * k[j * dk + c]).sum::<f64>() / (dk as f64).sqrt())
+            .collect();
+        let mx = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let z: f64 = s.iter().map(|x| (x - mx).exp()).sum();
+        for j in 0..=i {
+            a[i * t + j] = (s[j] - mx).exp() / z; // j > i stays exactly 0
+        }
+    }
+    close(tr.a.value().data(), &a, "A");
+    let c = mm(&a, &v, t, t, dk);
+    close(tr.c.value().data(), &c, "C");
+    // (4) C̃ = ReLU(CW₁ + b₁)W₂ + b₂
+    let mut hidden = mm(&c, m.w_1.value.data(), t, dk, df);
+    for (i, x) in hidden.iter_mut().enumerate() {
+        *x = (*x + m.b_1.value.data()[i % df]).max(0.0);
+    }
+    let mut ct = mm(&hidden, m.w_2.value.data(), t, df, dm);
+    ct.iter_mut()
+        .enumerate()
+        .for_each(|(i, x)| *x += m.b_2.value.data()[i % dm]);
+    close(tr.c_tilde.value().data(), &ct, "C̃");
+    // (5) y_t = softmax(c̃_t W_o + b_o)
+    let mut o = mm(&ct, m.w_o.value.data(), t, dm, nv);
+    o.iter_mut()
+        .enumerate()
+        .for_each(|(i, x)| *x += m.b_o.value.data()[i % nv]);
+    close(tr.logits.value().data(), &o, "logits");
+    let y = tr.logits.softmax().value();
+    for row in y.data().chunks(nv) {
+        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn eq_4_2_causal_mask_weights_are_exactly_zero_and_rows_sum_to_one() {
+    let m = eq42(2);
+    let g = Graph::new();
+    let tr = m.trace(&g, &[1, 2, 3, 4, 0, 1], 1, 6);
+    let a = tr.a.value();
+    for i in 0..6 {
+        let row = &a.data()[i * 6..(i + 1) * 6];
+        assert!(
+            row[i + 1..].iter().all(|&w| w == 0.0),
+            "row {i}: future weights {:?}",
+            &row[i + 1..]
+        );
+        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+    assert_eq!(a.data()[0], 1.0, "the first position can only attend to itself");
+}
+
+#[test]
+fn eq_4_2_gradient_check_whole_model() {
+    let mut m = eq42(3);
+    let ids = [0usize, 1, 4, 2, 3, 3, 2, 1];
+    let targets = [1usize, 4, 2, 3, 3, 2, 1, 0];
+    let report = GradCheck::default()
+        .check_module(&mut m, |m, g| {
+            m.trace(g, &ids, 2, 4).logits.cross_entropy(&targets)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.rows.len(), 10);
+}
+
+#[test]
+fn eq_4_2_positional_encoding_values() {
+    let p = sinusoidal::<f64>(50, 6);
+    // p_0 = [sin 0, cos 0, …] = [0, 1, 0, 1, 0, 1]
+    assert_eq!(p.data()[..6], [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
+    // position 7, pair i = 1: angle 7 / 10000^(2/6)
+    let angle = 7.0 / 10000f64.powf(2.0 / 6.0);
+    assert!((p.at(&[7, 2]) - angle.sin()).abs() < 1e-15);
+    assert!((p.at(&[7, 3]) - angle.cos()).abs() < 1e-15);
+    // pair 0 is sin/cos of the position itself
+    assert!((p.at(&[49, 0]) - 49f64.sin()).abs() < 1e-15 && (p.at(&[49, 1]) - 49f64.cos()).abs() < 1e-15);
+}
+
+// ---------------------------------------------------------------- the attention op
+
+/// The attention of §5 written with the unfused ops.
+fn unfused<'g>(qkv: Var<'g, f64>, heads: usize, causal: bool) -> Var<'g, f64> {
+    let d3 = qkv.shape().dims()[2];
+    let dm = d3 / 3;
+    let q = qkv.slice(2, 0, dm).split_heads(heads);
+    let k = qkv.slice(2, dm, 2 * dm).split_heads(heads);
+    let v = qkv.slice(2, 2 * dm, 3 * dm).split_heads(heads);
+    let s = q.matmul_t(k).scale(1.0 / ((dm / heads) as f64).sqrt());
+    let s = if causal { s.causal_mask(0) } else { s };
+    s.softmax().matmul(v).merge_heads()
+}
+
+#[test]
+fn sec_5_fused_attention_equals_its_definition_and_gradchecks() {
+    for causal in [true, false] {
+        let qkv = rand(&[2, 5, 3 * 6], 4);
+        let g = Graph::new();
+        let x = g.constant(qkv.clone());
+        let fused = x.attention(3, causal).value();
+        let reference = unfused(x, 3, causal).value();
+        assert!(fused.max_abs_diff(&reference) < 1e-12, "causal = {causal}");
+        GradCheck::default()
+            .check_inputs(&[qkv], move |_g, v| v[0].attention(3, causal))
+            .unwrap_or_else(|e| panic!("causal = {causal}: {e}"));
+    }
+}
+
+#[test]
+fn sec_5_attention_weights_rows_sum_to_one_masked_exactly_zero() {
+    let g = Graph::new();
+    let (_, w) = g
+        .constant(rand(&[2, 6, 3 * 8], 5))
+        .attention_with_weights(4, true);
+    assert_eq!(w.dims(), &[2, 4, 6, 6]);
+    for block in w.data().chunks(36) {
+        for (i, row) in block.chunks(6).enumerate() {
+            assert!(row[i + 1..].iter().all(|&x| x == 0.0));
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- §5 modules
+
+#[test]
+fn sec_5_parameter_names_and_shapes_match_the_pytorch_state_dict() {
+    let lm = TransformerLM::<f32>::new(tiny_config(true), &mut StdRng::seed_from_u64(6));
+    let got: Vec<(String, Vec<usize>)> = lm
+        .params()
+        .iter()
+        .map(|p| (p.name.clone(), p.value.dims().to_vec()))
+        .collect();
+    let (d, f, v) = (8, 12, 7);
+    let mut want = vec![("embed.weight".to_string(), vec![v, d])];
+    for i in 0..2 {
+        let b = |s: &str| format!("blocks.{i}.{s}");
+        want.extend([
+            (b("attention.in_proj_weight"), vec![3 * d, d]),
+            (b("attention.in_proj_bias"), vec![3 * d]),
+            (b("attention.out_proj.weight"), vec![d, d]),
+            (b("attention.out_proj.bias"), vec![d]),
+            (b("ff.0.weight"), vec![f, d]),
+            (b("ff.0.bias"), vec![f]),
+            (b("ff.2.weight"), vec![d, f]),
+            (b("ff.2.bias"), vec![d]),
+            (b("norm1.weight"), vec![d]),
+            (b("norm1.bias"), vec![d]),
+            (b("norm2.weight"), vec![d]),
+            (b("norm2.bias"), vec![d]),
+        ]);
+    }
+    want.extend([
+        ("out.weight".to_string(), vec![v, d]),
+        ("out.bias".to_string(), vec![v]),
+    ]);
+    assert_eq!(got, want);
+}
+
+#[test]
+fn sec_5_block_gradient_check() {
+    let mut block = TransformerBlock::<f64>::new("blocks.0", 6, 2, 10, &mut StdRng::seed_from_u64(7));
+    let x = rand(&[2, 4, 6], 8);
+    let report = GradCheck::default()
+        .check_module(&mut block, |b, g| b.forward(g, g.constant(x.clone()), true))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.rows.len(), 12);
+}
+
+#[test]
+fn sec_5_two_layer_lm_gradient_check() {
+    let mut lm = TransformerLM::<f64>::new(tiny_config(true), &mut StdRng::seed_from_u64(9));
+    let ids = [1usize, 5, 2, 6, 0, 3, 3, 4, 1, 2];
+    let targets = [5usize, 2, 6, 0, 3, 3, 4, 1, 2, 0];
+    let gc = GradCheck {
+        max_per_tensor: 40,
+        ..GradCheck::default()
+    };
+    let report = gc
+        .check_module(&mut lm, |m, g| m.forward(g, &ids, 2, 5).cross_entropy(&targets))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.rows.len(), 2 + 2 * 12 + 1);
+}
+
+#[test]
+fn sec_5_block_without_mask_and_position_is_permutation_equivariant() {
+    let block = TransformerBlock::<f64>::new("b", 6, 3, 8, &mut StdRng::seed_from_u64(10));
+    let x = rand(&[1, 5, 6], 11);
+    let perm = [3usize, 0, 4, 1, 2];
+    let permuted = Tensor::from_fn([1, 5, 6], |ix| x.at(&[0, perm[ix[1]], ix[2]]));
+    let g = Graph::new();
+    let y = block.forward(&g, g.constant(x.clone()), false).value();
+    let yp = block.forward(&g, g.constant(permuted), false).value();
+    for t in 0..5 {
+        for c in 0..6 {
+            assert!((yp.at(&[0, t, c]) - y.at(&[0, perm[t], c])).abs() < 1e-12);
+        }
+    }
+    // With the causal mask it is not: the first position then sees only itself.
+    let yc = block.forward(&g, g.constant(x), true).value();
+    assert!(yc.max_abs_diff(&y) > 1e-3);
+}
+
+#[test]
+fn sec_5_causal_model_ignores_the_future() {
+    let lm = TransformerLM::<f64>::new(tiny_config(true), &mut StdRng::seed_from_u64(12));
+    let g = Graph::new();
+    let a = lm.forward(&g, &[1, 2, 3, 4, 5], 1, 5).value();
+    let b = lm.forward(&g, &[1, 2, 3, 0, 6], 1, 5).value();
+    // Positions 0..=2 saw identical prefixes: identical logits.
+    assert!(
+        a.data()[..3 * 7]
+            .iter()
+            .zip(&b.data()[..3 * 7])
+            .all(|(x, y)| x == y)
+    );
+    assert!(
+        a.data()[3 * 7..]
+            .iter()
+            .zip(&b.data()[3 * 7..])
+            .any(|(x, y)| x != y)
+    );
+}
+
+// ---------------------------------------------------------------- §3.2 generation and the cache
+
+#[test]
+fn sec_5_kv_cache_gives_the_same_logits_as_recomputation() {
+    let mut cfg = tiny_config(true);
+    cfg.context = 24;
+    let lm = TransformerLM::<f32>::new(cfg, &mut StdRng::seed_from_u64(13));
+    let mut rng = StdRng::seed_from_u64(14);
+    let tokens: Vec<usize> = (0..24).map(|_| rng.random_range(0..7)).collect();
+    let mut cache = KvCache::new(&lm.config);
+    for t in 0..24 {
+        let cached = lm.step_cached(&mut cache, tokens[t]);
+        let full = lm.next_logits(&tokens[..=t]);
+        let diff = cached
+            .iter()
+            .zip(&full)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            diff < 1e-5,
+            "position {t}: cache and recomputation differ by {diff}"
+        );
+    }
+    assert_eq!(cache.len(), 24);
+}
+
+#[test]
+fn step_3_2_greedy_generation_matches_the_batched_forward_with_and_without_cache() {
+    let lm = TransformerLM::<f32>::new(tiny_config(true), &mut StdRng::seed_from_u64(15));
+    let prompt = [3usize, 1, 4];
+    let with = lm.generate(&prompt, 10, Sampling::Greedy, &mut StdRng::seed_from_u64(0), true);
+    let without = lm.generate(
+        &prompt,
+        10,
+        Sampling::Greedy,
+        &mut StdRng::seed_from_u64(0),
+        false,
+    );
+    assert_eq!(with, without);
+    let all: Vec<usize> = prompt.iter().chain(&with).copied().collect();
+    let g = Graph::new();
+    let logits = lm.forward(&g, &all, 1, all.len()).value();
+    for (i, &next) in with.iter().enumerate() {
+        let pos = prompt.len() - 1 + i;
+        assert_eq!(
+            argmax(&logits.data()[pos * 7..(pos + 1) * 7]),
+            next,
+            "position {pos}"
+        );
+    }
+}
+
+#[test]
+fn generation_past_the_context_keeps_going() {
+    let lm = TransformerLM::<f32>::new(tiny_config(true), &mut StdRng::seed_from_u64(16));
+    let out = lm.generate(
+        &[1, 2],
+        40,
+        Sampling::TopK {
+            k: 3,
+            temperature: 1.0,
+        },
+        &mut StdRng::seed_from_u64(1),
+        true,
+    );
+    assert_eq!(out.len(), 40);
+    assert!(out.iter().all(|&t| t < 7));
+}
