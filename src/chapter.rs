@@ -27,7 +27,8 @@ pub struct CommonArgs {
     /// Train on this UTF-8 text file instead of the built-in corpus.
     #[arg(long, value_name = "FILE")]
     pub corpus: Option<PathBuf>,
-    /// Where figures and summary.json go (default: book/src/figures/chNN/).
+    /// Where figures and summary.json go (default: book/src/figures/chNN/, or
+    /// book/src/figures/chNN/<corpus name>/ with --corpus).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }

@@ -341,3 +341,53 @@ pub fn recall_accuracy<M: LanguageModel>(model: &M, task: &RecallTask, k: usize,
         .count();
     correct as f64 / n as f64
 }
+
+/// The loss −ln P(x_{i+1} | x_0..x_i) of every prediction in `tokens` (entry i
+/// scores token i + 1), as the model reads the text in windows of `context`:
+/// recurrent models in consecutive windows with their state carried across;
+/// others in overlapping windows (stride context/2) where each prediction is
+/// taken from the window that gives it the most history.
+pub fn per_token_loss<M: LanguageModel>(model: &M, tokens: &[usize], context: usize) -> Vec<f64> {
+    let n = tokens.len() - 1;
+    let mut loss = vec![f64::NAN; n];
+    let v = model.vocab_size();
+    let mut score = |start: usize, len: usize, first: usize, carry: &mut Option<Tensor>| {
+        let batch = windows_at(tokens, start, len);
+        let g = Graph::inference();
+        let logits = model.logits(&g, &batch, carry).value();
+        for (i, row) in logits.data().chunks(v).enumerate().skip(first) {
+            let t = batch.targets[i];
+            let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let log_sum = row.iter().map(|&z| ((z - m) as f64).exp()).sum::<f64>().ln();
+            loss[start + i] = log_sum - (row[t] - m) as f64;
+        }
+    };
+    if model.recurrent() {
+        let mut carry = None;
+        for start in (0..n).step_by(context) {
+            score(start, context.min(n - start), 0, &mut carry);
+        }
+    } else {
+        let stride = (context / 2).max(1);
+        let mut start = 0;
+        loop {
+            let len = context.min(n - start);
+            score(
+                start,
+                len,
+                if start == 0 { 0 } else { context - stride },
+                &mut None,
+            );
+            if start + len >= n {
+                break;
+            }
+            start += stride;
+        }
+    }
+    loss
+}
+
+/// One window of `len` inputs at `start` (batch of one).
+fn windows_at(tokens: &[usize], start: usize, len: usize) -> Batch {
+    crate::data::windows(tokens, &[start], len)
+}

@@ -148,3 +148,39 @@ fn trainer_names_the_parameter_with_a_non_finite_gradient() {
         }
     );
 }
+
+#[test]
+fn per_token_loss_matches_a_single_pass_over_the_text() {
+    use shortmem::models::{Activation, Rnn};
+    use shortmem::train::per_token_loss;
+    let data = Dataset::from_text(&"the cat sat on the mat. ".repeat(60));
+    let tokens = &data.train[..121];
+    // An RNN read in windows of 16 with its state carried equals one pass of 120 steps.
+    let rnn = Rnn::<f32>::new(
+        data.vocab_size(),
+        8,
+        Activation::Tanh,
+        &mut StdRng::seed_from_u64(3),
+    );
+    let windowed = per_token_loss(&rnn, tokens, 16);
+    let g = Graph::new();
+    let logits = rnn
+        .forward(&g, &tokens[..120], 1, 120, None)
+        .logits
+        .log_softmax()
+        .value();
+    let v = data.vocab_size();
+    for i in 0..120 {
+        let direct = -(logits.data()[i * v + tokens[i + 1]] as f64);
+        assert!(
+            (windowed[i] - direct).abs() < 1e-4,
+            "position {i}: {} vs {direct}",
+            windowed[i]
+        );
+    }
+    // A bigram needs no history: every window gives the same per-token loss.
+    let bigram = Bigram::new(v, &mut StdRng::seed_from_u64(4));
+    let a = per_token_loss(&bigram, tokens, 16);
+    let b = per_token_loss(&bigram, tokens, 50);
+    assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-9) && a.iter().all(|x| x.is_finite()));
+}
