@@ -99,22 +99,42 @@ unsafe fn tile_6x16<const PACKED_A: bool>(t: &Tile) {
     let last = t.mr - 1;
     let row: [usize; MR] = std::array::from_fn(|i| if PACKED_A { i } else { i.min(last) * rs_a });
 
+    // Ask for the C tile now: it is only touched after the k loop, by which time
+    // the lines have arrived instead of stalling the stores (a row of 16 floats
+    // spans at most two cache lines).
+    for i in 0..t.mr {
+        let c = t.c.wrapping_add(i * t.ldc) as *const i8;
+        _mm_prefetch::<_MM_HINT_T0>(c);
+        _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(63));
+    }
+
     let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-    let (mut a, mut b) = (t.a, t.b);
-    for _ in 0..t.k {
-        // SAFETY: B is a packed panel of k rows of 16 values; A has `k` columns at
-        // stride cs_a and the rows in `row` (see `Tile`).
+    // One step of k: two vectors of B, six broadcasts of A, twelve FMAs.
+    // `u` is the step's offset from the current position.
+    let step = |acc: &mut [[__m256; 2]; MR], a: *const f32, b: *const f32, u: usize| {
+        // SAFETY: B is a packed panel of k rows of 16 values; A has k columns at
+        // stride cs_a and the rows in `row` (see `Tile`); the caller keeps u < k.
         unsafe {
-            let b0 = _mm256_loadu_ps(b);
-            let b1 = _mm256_loadu_ps(b.add(8));
+            let b0 = _mm256_loadu_ps(b.add(u * NR));
+            let b1 = _mm256_loadu_ps(b.add(u * NR + 8));
             for i in 0..MR {
-                let ai = _mm256_broadcast_ss(&*a.add(row[i]));
+                let ai = _mm256_broadcast_ss(&*a.add(u * cs_a + row[i]));
                 acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
                 acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
             }
-            a = a.add(cs_a);
-            b = b.add(NR);
         }
+    };
+    let (mut a, mut b) = (t.a, t.b);
+    // Four steps per trip: fewer pointer updates and branches per FMA.
+    for _ in 0..t.k / 4 {
+        for u in 0..4 {
+            step(&mut acc, a, b, u);
+        }
+        a = a.wrapping_add(4 * cs_a);
+        b = b.wrapping_add(4 * NR);
+    }
+    for u in 0..t.k % 4 {
+        step(&mut acc, a, b, u);
     }
 
     let alpha = _mm256_set1_ps(t.alpha);

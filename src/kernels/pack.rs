@@ -46,7 +46,9 @@ impl<'a> View<'a> {
 /// Packs rows `rows` × columns `cols` of `a` into `mr`-row panels (see the module
 /// doc): `dst[panel·MR·kc + p·MR + i] = a(row0 + panel·MR + i, col0 + p)`, zero
 /// beyond the last row. `dst` must hold `ceil(rows/MR)·MR·kc` values.
-#[inline]
+// Always inlined: the panel size is then the kernel's constant, which turns the
+// per-step copies into fixed-size moves.
+#[inline(always)]
 pub(super) fn pack_a(
     mr: usize,
     a: View,
@@ -61,20 +63,35 @@ pub(super) fn pack_a(
             break;
         }
         let live = mr.min(rows.end - r0);
+        let base = r0 * a.rs + cols.start * a.cs;
         if a.cs == 1 {
-            // Rows are contiguous: read each row along k, write with stride MR.
-            for i in 0..live {
-                let src = &a.data[(r0 + i) * a.rs + cols.start..][..kc];
-                for (p, &v) in src.iter().enumerate() {
-                    out[p * mr + i] = v;
+            // Rows are contiguous: gather one value from each of the live rows per
+            // step of k, so the panel is written front to back while the rows are
+            // read as `live` parallel streams.
+            let src = &a.data[base..];
+            if live == mr {
+                for (p, out_col) in out.chunks_exact_mut(mr).enumerate() {
+                    for (i, v) in out_col.iter_mut().enumerate() {
+                        *v = src[i * a.rs + p];
+                    }
+                }
+            } else {
+                for (p, out_col) in out.chunks_exact_mut(mr).enumerate() {
+                    for (i, v) in out_col[..live].iter_mut().enumerate() {
+                        *v = src[i * a.rs + p];
+                    }
                 }
             }
         } else {
-            // Columns are contiguous (A stored transposed): copy MR values per step.
-            for p in 0..kc {
-                let src = &a.data[(cols.start + p) * a.cs + r0 * a.rs..];
-                for i in 0..live {
-                    out[p * mr + i] = src[i * a.rs];
+            // Columns are contiguous (A stored transposed): copy `live` values per step.
+            for (p, out_col) in out.chunks_exact_mut(mr).enumerate() {
+                let src = &a.data[base + p * a.cs..];
+                if live == mr && a.rs == 1 {
+                    out_col.copy_from_slice(&src[..mr]);
+                } else {
+                    for (i, v) in out_col[..live].iter_mut().enumerate() {
+                        *v = src[i * a.rs];
+                    }
                 }
             }
         }
@@ -89,7 +106,7 @@ pub(super) fn pack_a(
 /// Packs rows `rows` (the k range) × columns `cols` of `b` into `nr`-column
 /// panels: `dst[panel·kc·NR + p·NR + j] = b(row0 + p, col0 + panel·NR + j)`, zero
 /// beyond the last column. `dst` must hold `ceil(cols/NR)·NR·kc` values.
-#[inline]
+#[inline(always)]
 pub(super) fn pack_b(
     nr: usize,
     b: View,
@@ -106,10 +123,16 @@ pub(super) fn pack_b(
         let live = nr.min(cols.end - j0);
         if b.cs == 1 {
             // Rows of B are contiguous: each step of k is one short copy.
+            // (A full panel copies a constant `nr` values, which compiles to a few
+            // vector moves instead of a call to `memcpy`.)
             for (p, out_row) in out.chunks_exact_mut(nr).enumerate() {
-                let src = &b.data[(rows.start + p) * b.rs + j0..][..live];
-                out_row[..live].copy_from_slice(src);
-                out_row[live..].fill(0.0);
+                let src = &b.data[(rows.start + p) * b.rs + j0..];
+                if live == nr {
+                    out_row.copy_from_slice(&src[..nr]);
+                } else {
+                    out_row[..live].copy_from_slice(&src[..live]);
+                    out_row[live..].fill(0.0);
+                }
             }
         } else {
             // B stored transposed: its columns are contiguous, so read one of them
