@@ -22,11 +22,14 @@
 //! earlier ones stored (`beta = 1`). When `beta == 0` the microkernel never reads
 //! C, so whatever was there before (NaN included) cannot leak into the result.
 //!
-//! For small products the copy into packed panels would cost a large share of the
-//! time, so A is read in place when the whole of op(A) is small (see
-//! [`pack_a_pays`]): the microkernel then takes A's strides instead of the panel
-//! layout. B is always packed: its panels are what the microkernel loads as
-//! vectors, and packing B also zero-pads the ragged right edge.
+//! For small products, and for thin ones (few B panels per A block), the copy into
+//! packed panels would cost more than it saves, so A is then read in place (see
+//! [`pack_a_pays`]): the microkernel takes A's strides instead of the panel
+//! layout, which it can since it reads A one broadcast value at a time. B is
+//! always packed: its panels are what the microkernel loads as whole vectors,
+//! packing zero-pads the ragged right edge, and a B panel read in place from a
+//! wide matrix would have all its rows in one L1 set (measured: 2× slower at
+//! 64×256×1024).
 
 use super::pack::{AlignedBuf, View, pack_a, pack_b};
 use std::cell::RefCell;
@@ -111,13 +114,17 @@ impl SharedPtr {
 // SAFETY: only used to hand threads a C whose parts they write are disjoint.
 unsafe impl Sync for SharedPtr {}
 
-/// Whether packing A is worth its copy. Packed panels stream perfectly and avoid
-/// cache-set conflicts between A's rows, which matters once A's block is reused
-/// for many B panels and is large; an A that fits in L1/L2 is read fine in place.
-pub(super) fn pack_a_pays(m: usize, k: usize, n: usize, nr: usize) -> bool {
-    /// op(A) up to 32 KiB (e.g. 64×128) is read in place.
+/// Whether packing A is worth its copy. A packed A block streams perfectly
+/// through L1 and has no cache-set conflicts between its rows; that pays once the
+/// block is reused for many B panels (n beyond 16 panels) or when A's rows are
+/// 4 KiB or more apart, so that the rows of an A sliver all fall into the same
+/// L1 set. Below that, and for any op(A) of at most 32 KiB (64×128), the copy
+/// costs more than it saves and the microkernel reads A in place.
+pub(super) fn pack_a_pays(a: View, m: usize, k: usize, n: usize, nr: usize) -> bool {
     const IN_PLACE_MAX: usize = 32 * 1024 / std::mem::size_of::<f32>();
-    m * k > IN_PLACE_MAX && n > 4 * nr
+    const FAR_ROWS: usize = 4096 / std::mem::size_of::<f32>();
+    let rows_far_apart = a.cs == 1 && a.rs >= FAR_ROWS;
+    m * k > IN_PLACE_MAX && (n > 16 * nr || rows_far_apart)
 }
 
 thread_local! {
@@ -174,7 +181,7 @@ unsafe fn blocked<K: MicroKernel>(
     bbuf: &mut AlignedBuf,
 ) {
     let (mr_, nr_) = (K::MR, K::NR);
-    let pack_a_here = pack_a_pays(rows.len(), p.k, cols.len(), nr_);
+    let pack_a_here = pack_a_pays(p.a, rows.len(), p.k, cols.len(), nr_);
     for jc in cols.clone().step_by(K::NC) {
         let nc = K::NC.min(cols.end - jc);
         let b_panels = nc.div_ceil(nr_);

@@ -115,16 +115,33 @@ pub(super) fn pack_b(
     dst: &mut [f32],
 ) {
     let kc = rows.len();
-    for (panel, out) in dst.chunks_exact_mut(nr * kc).enumerate() {
-        let j0 = cols.start + panel * nr;
-        if j0 >= cols.end {
-            break;
+    let panels = cols.len().div_ceil(nr);
+    if b.cs == 1 && b.rs > 256 {
+        // Long rows of B: read each row once, front to back, and deal it out to
+        // the panels (one cache line per panel for AVX2). Going panel by panel
+        // instead would walk down B a whole row at a time, a new page per access
+        // once rows are 4 KiB long.
+        for p in 0..kc {
+            let src = &b.data[(rows.start + p) * b.rs + cols.start..][..cols.len()];
+            for (panel, chunk) in src.chunks(nr).enumerate() {
+                let out = &mut dst[panel * nr * kc + p * nr..][..nr];
+                if chunk.len() == nr {
+                    out.copy_from_slice(chunk);
+                } else {
+                    out[..chunk.len()].copy_from_slice(chunk);
+                    out[chunk.len()..].fill(0.0);
+                }
+            }
         }
-        let live = nr.min(cols.end - j0);
-        if b.cs == 1 {
-            // Rows of B are contiguous: each step of k is one short copy.
-            // (A full panel copies a constant `nr` values, which compiles to a few
-            // vector moves instead of a call to `memcpy`.)
+        return;
+    }
+    if b.cs == 1 {
+        // Short rows of B (a small matrix): fill one panel at a time, a short copy
+        // per step of k. A full panel row copies a constant `nr` values, which
+        // compiles to a few vector moves instead of a call to `memcpy`.
+        for (panel, out) in dst.chunks_exact_mut(nr * kc).take(panels).enumerate() {
+            let j0 = cols.start + panel * nr;
+            let live = nr.min(cols.end - j0);
             for (p, out_row) in out.chunks_exact_mut(nr).enumerate() {
                 let src = &b.data[(rows.start + p) * b.rs + j0..];
                 if live == nr {
@@ -134,19 +151,23 @@ pub(super) fn pack_b(
                     out_row[live..].fill(0.0);
                 }
             }
-        } else {
-            // B stored transposed: its columns are contiguous, so read one of them
-            // along k and scatter it with stride NR.
-            for j in 0..live {
-                let src = &b.data[(j0 + j) * b.cs + rows.start * b.rs..][..kc];
-                for (p, &v) in src.iter().enumerate() {
-                    out[p * nr + j] = v;
-                }
+        }
+        return;
+    }
+    for (panel, out) in dst.chunks_exact_mut(nr * kc).take(panels).enumerate() {
+        let j0 = cols.start + panel * nr;
+        let live = nr.min(cols.end - j0);
+        // B stored transposed: its columns are contiguous, so read one of them
+        // along k and scatter it with stride nr.
+        for j in 0..live {
+            let src = &b.data[(j0 + j) * b.cs + rows.start * b.rs..][..kc];
+            for (p, &v) in src.iter().enumerate() {
+                out[p * nr + j] = v;
             }
-            if live < nr {
-                for out_row in out.chunks_exact_mut(nr) {
-                    out_row[live..].fill(0.0);
-                }
+        }
+        if live < nr {
+            for out_row in out.chunks_exact_mut(nr) {
+                out_row[live..].fill(0.0);
             }
         }
     }
