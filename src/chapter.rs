@@ -22,7 +22,7 @@ pub struct CommonArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Threads for matrix products (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub threads: Option<usize>,
     /// Train on this UTF-8 text file instead of the built-in corpus.
     #[arg(long, value_name = "FILE")]
@@ -56,7 +56,7 @@ impl Chapter {
         extra: &[String],
     ) -> Result<Self, Box<dyn Error>> {
         if let Some(t) = args.threads {
-            crate::kernels::set_threads(t)?;
+            crate::kernels::set_threads(t);
         }
         let out = match (&args.out, args.quick) {
             (Some(dir), _) => dir.clone(),
@@ -264,7 +264,7 @@ pub fn machine() -> String {
     format!(
         "{cpu}, {cores} cores, {} threads, {} kernel",
         crate::kernels::threads(),
-        crate::kernels::active_kernel()
+        crate::kernels::selected()
     )
 }
 

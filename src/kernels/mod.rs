@@ -5,10 +5,240 @@
 //! op(B) is `k×n`, and `lda`, `ldb`, `ldc` are the row lengths of the stored
 //! matrices (at least their widths). As in BLAS, `beta == 0` means C is only
 //! written, never read, so NaNs already in C do not leak into the result.
+//! [`sgemm_batched`] runs many independent products of one shape (the heads of
+//! attention), spread over threads.
+//!
+//! ## How it is fast
+//!
+//! The product is computed the way BLIS, OpenBLAS and the Rust crates
+//! `matrixmultiply` and `gemm` do it (the loop nest is in `driver.rs`):
+//!
+//! 1. **Blocking.** C is computed in blocks sized so that the block of B being
+//!    used stays in L3, the block of A in L2 and a thin panel of B in L1.
+//! 2. **Packing.** Those blocks are copied into contiguous, aligned panels in
+//!    exactly the order the inner loop reads them, zero-padded at the edges
+//!    (`pack.rs`). Small A operands are read in place instead.
+//! 3. **A register-blocked microkernel** computes one small tile of C (6×16 for
+//!    AVX2) entirely in vector registers with fused multiply-adds: the only code
+//!    that must run at the speed of the hardware. There is one per instruction
+//!    set: `avx512.rs`, `avx2.rs`, `neon.rs`, and the portable `scalar.rs`.
+//! 4. **Threads.** A large product is cut into one rectangle of C per thread;
+//!    small ones stay on the calling thread (`threads.rs`).
+//!
+//! ## Choosing a kernel
+//!
+//! The best kernel the CPU supports is detected once, on first use ([`selected`]):
+//! AVX-512F, then AVX2 + FMA, then NEON, then the portable one. Setting
+//! `SHORTMEM_KERNEL=scalar|avx2|avx512|neon` forces one; [`sgemm_with`] runs a given
+//! kernel and thread count for one call, which is how the tests and benchmarks
+//! compare them. [`set_threads`] (or `SHORTMEM_THREADS`) sets how many threads
+//! large products use.
 
+mod driver;
+mod pack;
+mod peak;
 mod reference;
+mod scalar;
+mod threads;
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "aarch64")]
+mod neon;
+
+use driver::{MicroKernel, Problem, gemm_rect};
+use pack::View;
+use std::fmt;
+use std::ops::Range;
+use std::sync::OnceLock;
+
+pub use peak::fma_peak_gflops;
 pub use reference::gemm_reference;
+pub use threads::{set_threads, threads};
+
+/// A microkernel implementation, i.e. an instruction set the product can run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// Plain Rust, any CPU (4×8 tile).
+    Scalar,
+    /// x86-64 AVX2 with FMA (6×16 tile).
+    Avx2,
+    /// x86-64 AVX-512F (8×32 tile).
+    Avx512,
+    /// aarch64 NEON (8×12 tile).
+    Neon,
+}
+
+impl Kernel {
+    /// Every kernel, whether or not this CPU has it.
+    pub const ALL: [Kernel; 4] = [Kernel::Scalar, Kernel::Avx2, Kernel::Avx512, Kernel::Neon];
+
+    /// The name used by `SHORTMEM_KERNEL` and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Scalar => "scalar",
+            Kernel::Avx2 => "avx2",
+            Kernel::Avx512 => "avx512",
+            Kernel::Neon => "neon",
+        }
+    }
+
+    /// The kernel called `name` (as in `SHORTMEM_KERNEL`), if there is one.
+    pub fn from_name(name: &str) -> Option<Kernel> {
+        Kernel::ALL
+            .into_iter()
+            .find(|k| k.name() == name.trim().to_ascii_lowercase())
+    }
+
+    /// Whether this CPU can run the kernel (detected at run time).
+    pub fn is_available(self) -> bool {
+        match self {
+            Kernel::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => is_x86_feature_detected!("avx512f"),
+            // NEON is part of the aarch64 baseline.
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => true,
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
+    /// The register tile (`MR` rows × `NR` columns) of the kernel's microkernel.
+    pub fn tile(self) -> (usize, usize) {
+        match self {
+            Kernel::Scalar => (4, 8),
+            Kernel::Avx2 => (6, 16),
+            Kernel::Avx512 => (8, 32),
+            Kernel::Neon => (8, 12),
+        }
+    }
+}
+
+impl fmt::Display for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The kernels this CPU can run, portable one first.
+pub fn available() -> Vec<Kernel> {
+    Kernel::ALL.into_iter().filter(|k| k.is_available()).collect()
+}
+
+fn names(kernels: &[Kernel]) -> String {
+    kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+}
+
+/// The kernel [`sgemm`] uses: `SHORTMEM_KERNEL` if set, else the fastest this CPU
+/// has (AVX-512F, AVX2 + FMA, NEON, scalar). Decided once and cached.
+///
+/// # Panics
+/// If `SHORTMEM_KERNEL` names an unknown kernel or one this CPU lacks.
+pub fn selected() -> Kernel {
+    static SELECTED: OnceLock<Kernel> = OnceLock::new();
+    *SELECTED.get_or_init(|| match std::env::var("SHORTMEM_KERNEL") {
+        Ok(value) => match Kernel::from_name(&value) {
+            Some(k) if k.is_available() => k,
+            Some(k) => panic!(
+                "SHORTMEM_KERNEL={value:?}: this CPU cannot run the {k} kernel (available here: {})",
+                names(&available())
+            ),
+            None => panic!(
+                "SHORTMEM_KERNEL={value:?}: unknown kernel; expected one of {} (available here: {})",
+                names(&Kernel::ALL),
+                names(&available())
+            ),
+        },
+        Err(_) => [Kernel::Avx512, Kernel::Avx2, Kernel::Neon, Kernel::Scalar]
+            .into_iter()
+            .find(|k| k.is_available())
+            .unwrap_or(Kernel::Scalar),
+    })
+}
+
+/// A product is split across threads only when each thread gets at least this
+/// many flops (2·m·n·k): about 60 µs of work for one AVX2 core, long enough
+/// to dwarf the wake-up of a sleeping worker. 128³ (4.2 Mflop) stays on one thread.
+const MIN_FLOPS_PER_THREAD: usize = 4 << 20;
+
+/// Cuts C (`m×n`) into at most `threads` rectangles of whole `mr×nr` tiles, one
+/// per thread, or a single one when the product is too small to be worth
+/// splitting. The longer side is cut, so the operand every thread packs a copy of
+/// is the smaller one.
+fn split(
+    m: usize,
+    n: usize,
+    k: usize,
+    threads: usize,
+    (mr, nr): (usize, usize),
+) -> Vec<(Range<usize>, Range<usize>)> {
+    let flops = 2 * m * n * k;
+    let (row_tiles, col_tiles) = (m.div_ceil(mr), n.div_ceil(nr));
+    let by_rows = row_tiles * mr >= col_tiles * nr;
+    let tiles = if by_rows { row_tiles } else { col_tiles };
+    let parts = threads.min(flops / MIN_FLOPS_PER_THREAD).min(tiles).max(1);
+    if parts == 1 {
+        return vec![(0..m, 0..n)];
+    }
+    let per = tiles.div_ceil(parts);
+    (0..parts)
+        .map(|i| {
+            if by_rows {
+                (i * per * mr..((i + 1) * per * mr).min(m), 0..n)
+            } else {
+                (0..m, i * per * nr..((i + 1) * per * nr).min(n))
+            }
+        })
+        .filter(|(r, c)| !r.is_empty() && !c.is_empty())
+        .collect()
+}
+
+/// Runs one product with microkernel `K` on up to `threads` threads.
+///
+/// # Safety
+/// `K` runs on this CPU, and `p` describes valid matrices with C not aliased.
+unsafe fn run_on<K: MicroKernel>(p: &Problem, threads: usize) {
+    let parts = split(p.m, p.n, p.k, threads, (K::MR, K::NR));
+    // SAFETY: the rectangles of `split` are disjoint, so each share writes its own
+    // part of C; the rest is the caller's contract.
+    threads::run_shares(parts.len(), threads, |i| unsafe {
+        gemm_rect::<K>(p, parts[i].0.clone(), parts[i].1.clone())
+    });
+}
+
+/// Runs one checked product on `kernel` (whose availability has been checked).
+fn run(kernel: Kernel, threads: usize, p: &Problem) {
+    if p.m == 0 || p.n == 0 {
+        return;
+    }
+    // SAFETY (every arm): the caller has checked that the CPU supports `kernel`,
+    // and `p` comes from checked slices with C borrowed mutably.
+    match kernel {
+        Kernel::Scalar => unsafe { run_on::<scalar::Scalar>(p, threads) },
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => unsafe { run_on::<avx2::Avx2>(p, threads) },
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => unsafe { run_on::<avx512::Avx512>(p, threads) },
+        #[cfg(target_arch = "aarch64")]
+        Kernel::Neon => unsafe { run_on::<neon::Neon>(p, threads) },
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("kernel {kernel} is not compiled for this architecture"),
+    }
+}
+
+fn assert_available(name: &str, kernel: Kernel, threads: usize) {
+    assert!(
+        kernel.is_available(),
+        "{name}: this CPU cannot run the {kernel} kernel (available here: {})",
+        names(&available())
+    );
+    assert!(threads >= 1, "{name}: the thread count must be at least 1, got 0");
+}
 
 /// Panics with a clear message unless the arguments describe valid matrices.
 #[allow(clippy::too_many_arguments)]
@@ -55,9 +285,56 @@ pub(crate) fn check_gemm_args(
     }
 }
 
-/// Single-precision GEMM: `C = alpha·op(A)·op(B) + beta·C`, row-major.
+/// Single-precision GEMM: `C = alpha·op(A)·op(B) + beta·C`, row-major, on the
+/// [`selected`] kernel and [`threads`] threads.
+///
+/// # Panics
+/// If a leading dimension is smaller than its matrix's row length, or a slice is
+/// too short for the matrix it holds (the message names which).
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm(
+    trans_a: bool,
+    trans_b: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    sgemm_with(
+        selected(),
+        threads(),
+        trans_a,
+        trans_b,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+        c,
+        ldc,
+    );
+}
+
+/// [`sgemm`] on a given kernel and number of threads (for tests, benchmarks and
+/// the book's comparisons).
+///
+/// # Panics
+/// As [`sgemm`]; also if this CPU cannot run `kernel` or `threads` is 0.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_with(
+    kernel: Kernel,
+    threads: usize,
     trans_a: bool,
     trans_b: bool,
     m: usize,
@@ -86,7 +363,162 @@ pub fn sgemm(
         c.len(),
         ldc,
     );
-    gemm_reference(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    assert_available("sgemm", kernel, threads);
+    let p = Problem {
+        a: View::new(a, lda, trans_a),
+        b: View::new(b, ldb, trans_b),
+        m,
+        n,
+        k,
+        alpha,
+        beta,
+        c: c.as_mut_ptr(),
+        ldc,
+    };
+    run(kernel, threads, &p);
+}
+
+/// `batch` independent products of one shape: for `i` in `0..batch`,
+/// `C_i = alpha·op(A_i)·op(B_i) + beta·C_i`, where `A_i` starts at
+/// `a[i·stride_a]`, `B_i` at `b[i·stride_b]` and `C_i` at `c[i·stride_c]` (each
+/// laid out as in [`sgemm`]). A stride of 0 reuses one matrix for every entry;
+/// `stride_c = 0` accumulates every product into one C, in order (use
+/// `beta = 1`). Small products (attention heads) are spread over the threads,
+/// large ones are each split as in [`sgemm`].
+///
+/// # Panics
+/// As [`sgemm`], for every entry; also if `stride_c` is nonzero but smaller than
+/// C's extent, so that entries would overlap.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_batched(
+    batch: usize,
+    trans_a: bool,
+    trans_b: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    stride_a: usize,
+    b: &[f32],
+    ldb: usize,
+    stride_b: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+    stride_c: usize,
+) {
+    sgemm_batched_with(
+        selected(),
+        threads(),
+        batch,
+        trans_a,
+        trans_b,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        stride_a,
+        b,
+        ldb,
+        stride_b,
+        beta,
+        c,
+        ldc,
+        stride_c,
+    );
+}
+
+/// [`sgemm_batched`] on a given kernel and number of threads.
+///
+/// # Panics
+/// As [`sgemm_batched`]; also if this CPU cannot run `kernel` or `threads` is 0.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_batched_with(
+    kernel: Kernel,
+    threads: usize,
+    batch: usize,
+    trans_a: bool,
+    trans_b: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    stride_a: usize,
+    b: &[f32],
+    ldb: usize,
+    stride_b: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+    stride_c: usize,
+) {
+    if batch == 0 {
+        return;
+    }
+    // The last entry has the least room left, so checking it checks them all.
+    let last = batch - 1;
+    let room = |len: usize, stride: usize| len.saturating_sub(last * stride);
+    let (a_room, b_room, c_room) = (
+        room(a.len(), stride_a),
+        room(b.len(), stride_b),
+        room(c.len(), stride_c),
+    );
+    let name = format!("sgemm_batched (entry {last} of 0..{batch})");
+    check_gemm_args(
+        &name, trans_a, trans_b, m, n, k, a_room, lda, b_room, ldb, c_room, ldc,
+    );
+    let c_extent = if m == 0 || n == 0 { 0 } else { (m - 1) * ldc + n };
+    assert!(
+        stride_c == 0 || stride_c >= c_extent || batch == 1,
+        "sgemm_batched: stride_c = {stride_c} is smaller than the {c_extent} elements of one C ({m}×{n} with ldc = {ldc}), so entries would overlap (stride_c = 0 accumulates into one C)"
+    );
+    assert_available("sgemm_batched", kernel, threads);
+    if m == 0 || n == 0 {
+        return;
+    }
+
+    let c_base = driver::SharedPtr(c.as_mut_ptr());
+    let entry = |i: usize| Problem {
+        // (An operand with no elements, k = 0, may have no room at all.)
+        a: View::new(a.get(i * stride_a..).unwrap_or_default(), lda, trans_a),
+        b: View::new(b.get(i * stride_b..).unwrap_or_default(), ldb, trans_b),
+        m,
+        n,
+        k,
+        alpha,
+        beta,
+        // SAFETY: i·stride_c + C's extent ≤ c.len() (checked above).
+        c: unsafe { c_base.get().add(i * stride_c) },
+        ldc,
+    };
+    let flops = 2 * m * n * k;
+    let entries_parallel = threads > 1
+        && stride_c != 0
+        && batch > 1
+        && flops < 2 * MIN_FLOPS_PER_THREAD
+        && flops * batch >= 2 * MIN_FLOPS_PER_THREAD;
+    if entries_parallel {
+        // Many small products: each thread takes a contiguous run of entries and
+        // computes them one after another on its own.
+        let shares = threads.min(batch);
+        let per = batch.div_ceil(shares);
+        let entry = &entry;
+        threads::run_shares(shares, threads, |s| {
+            for i in s * per..((s + 1) * per).min(batch) {
+                run(kernel, 1, &entry(i));
+            }
+        });
+    } else {
+        for i in 0..batch {
+            run(kernel, threads, &entry(i));
+        }
+    }
 }
 
 /// Double-precision GEMM (used by `f64` gradient checks): same contract as
@@ -124,20 +556,43 @@ pub fn dgemm(
     gemm_reference(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-/// Sets the number of threads used by large products (before the first product).
-pub fn set_threads(n: usize) -> Result<(), String> {
-    if n == 0 {
-        return Err("--threads must be at least 1".into());
+/// Double-precision batched GEMM (for `f64` gradient checks): same contract as
+/// [`sgemm_batched`], one entry after another on the reference loop.
+#[allow(clippy::too_many_arguments)]
+pub fn dgemm_batched(
+    batch: usize,
+    trans_a: bool,
+    trans_b: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: &[f64],
+    lda: usize,
+    stride_a: usize,
+    b: &[f64],
+    ldb: usize,
+    stride_b: usize,
+    beta: f64,
+    c: &mut [f64],
+    ldc: usize,
+    stride_c: usize,
+) {
+    for i in 0..batch {
+        dgemm(
+            trans_a,
+            trans_b,
+            m,
+            n,
+            k,
+            alpha,
+            &a[i * stride_a..],
+            lda,
+            &b[i * stride_b..],
+            ldb,
+            beta,
+            &mut c[i * stride_c..],
+            ldc,
+        );
     }
-    Ok(())
-}
-
-/// The number of threads large products use.
-pub fn threads() -> usize {
-    1
-}
-
-/// The name of the kernel in use.
-pub fn active_kernel() -> &'static str {
-    "reference"
 }

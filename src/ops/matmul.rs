@@ -71,6 +71,13 @@ impl Product {
         (lda, ldb, self.n)
     }
 
+    /// Element offsets between consecutive batch entries of A, B and C (0 for a
+    /// shared B).
+    fn strides(&self) -> (usize, usize, usize) {
+        let (m, n, k) = (self.m, self.n, self.k);
+        (m * k, if self.b_shared { 0 } else { k * n }, m * n)
+    }
+
     /// C (+)= op(A)·op(B) for every batch entry; `beta` = 1 accumulates.
     fn forward<E: Float>(&self, a: &[E], b: &[E], c: &mut [E], beta: E) {
         let &Product {
@@ -88,24 +95,28 @@ impl Product {
             E::gemm(false, tb, batch * m, n, k, E::ONE, a, lda, b, ldb, beta, c, ldc);
             return;
         }
-        let (sa, sb, sc) = (m * k, if self.b_shared { 0 } else { k * n }, m * n);
-        for i in 0..batch {
-            E::gemm(
-                ta,
-                tb,
-                m,
-                n,
-                k,
-                E::ONE,
-                &a[i * sa..],
-                lda,
-                &b[i * sb..],
-                ldb,
-                beta,
-                &mut c[i * sc..],
-                ldc,
-            );
-        }
+        // One product per batch entry (attention heads): the kernel spreads them
+        // over threads.
+        let (sa, sb, sc) = self.strides();
+        E::gemm_batched(
+            batch,
+            ta,
+            tb,
+            m,
+            n,
+            k,
+            E::ONE,
+            a,
+            lda,
+            sa,
+            b,
+            ldb,
+            sb,
+            beta,
+            c,
+            ldc,
+            sc,
+        );
     }
 
     /// dA += dC·op(B)ᵀ (stored as A is: transposed when `ta`).
@@ -120,7 +131,7 @@ impl Product {
             ..
         } = self;
         let (lda, ldb, ldc) = self.lds();
-        let (sa, sb, sc) = (m * k, if self.b_shared { 0 } else { k * n }, m * n);
+        let (sa, sb, sc) = self.strides();
         if self.b_shared && !ta {
             E::gemm(
                 false,
@@ -139,14 +150,47 @@ impl Product {
             );
             return;
         }
-        for i in 0..batch {
-            let (dc, b, da) = (&dc[i * sc..], &b[i * sb..], &mut da[i * sa..]);
-            if ta {
-                // A is stored [k, m]: dAᵀ = op(B)·dCᵀ.
-                E::gemm(tb, true, k, m, n, E::ONE, b, ldb, dc, ldc, E::ONE, da, lda);
-            } else {
-                E::gemm(false, !tb, m, k, n, E::ONE, dc, ldc, b, ldb, E::ONE, da, lda);
-            }
+        if ta {
+            // A is stored [k, m]: dAᵀ = op(B)·dCᵀ.
+            E::gemm_batched(
+                batch,
+                tb,
+                true,
+                k,
+                m,
+                n,
+                E::ONE,
+                b,
+                ldb,
+                sb,
+                dc,
+                ldc,
+                sc,
+                E::ONE,
+                da,
+                lda,
+                sa,
+            );
+        } else {
+            E::gemm_batched(
+                batch,
+                false,
+                !tb,
+                m,
+                k,
+                n,
+                E::ONE,
+                dc,
+                ldc,
+                sc,
+                b,
+                ldb,
+                sb,
+                E::ONE,
+                da,
+                lda,
+                sa,
+            );
         }
     }
 
@@ -173,15 +217,49 @@ impl Product {
             }
             return;
         }
-        let (sa, sb, sc) = (m * k, if self.b_shared { 0 } else { k * n }, m * n);
-        for i in 0..batch {
-            let (a, dc, db) = (&a[i * sa..], &dc[i * sc..], &mut db[i * sb..]);
-            if tb {
-                // B is stored [n, k]: dBᵀ = dCᵀ·op(A).
-                E::gemm(true, ta, n, k, m, E::ONE, dc, ldc, a, lda, E::ONE, db, ldb);
-            } else {
-                E::gemm(!ta, false, k, n, m, E::ONE, a, lda, dc, ldc, E::ONE, db, ldb);
-            }
+        // A shared B has stride 0, so its gradient accumulates over the entries.
+        let (sa, sb, sc) = self.strides();
+        if tb {
+            // B is stored [n, k]: dBᵀ = dCᵀ·op(A).
+            E::gemm_batched(
+                batch,
+                true,
+                ta,
+                n,
+                k,
+                m,
+                E::ONE,
+                dc,
+                ldc,
+                sc,
+                a,
+                lda,
+                sa,
+                E::ONE,
+                db,
+                ldb,
+                sb,
+            );
+        } else {
+            E::gemm_batched(
+                batch,
+                !ta,
+                false,
+                k,
+                n,
+                m,
+                E::ONE,
+                a,
+                lda,
+                sa,
+                dc,
+                ldc,
+                sc,
+                E::ONE,
+                db,
+                ldb,
+                sb,
+            );
         }
     }
 }

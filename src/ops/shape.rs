@@ -104,7 +104,7 @@ impl<'g, E: Float> Var<'g, E> {
         let x = self.value();
         let s = x.shape();
         assert!(
-            s.rank() == 3 && h > 0 && s.dims()[2] % h == 0,
+            s.rank() == 3 && h > 0 && s.dims()[2].is_multiple_of(h),
             "split_heads: expected [B, T, H·d] with H = {h} dividing the last axis, got {s}"
         );
         let (b, t, d) = (s.dims()[0], s.dims()[1], s.dims()[2] / h);

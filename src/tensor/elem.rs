@@ -64,6 +64,31 @@ pub trait Float:
         ldc: usize,
     );
 
+    /// `batch` independent products of one shape, entry `i` reading A, B and C at
+    /// offsets `i·stride_a`, `i·stride_b`, `i·stride_c` (see
+    /// [`crate::kernels::sgemm_batched`]; a stride of 0 reuses one matrix, and
+    /// `stride_c = 0` accumulates the entries into one C in order).
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_batched(
+        batch: usize,
+        trans_a: bool,
+        trans_b: bool,
+        m: usize,
+        n: usize,
+        k: usize,
+        alpha: Self,
+        a: &[Self],
+        lda: usize,
+        stride_a: usize,
+        b: &[Self],
+        ldb: usize,
+        stride_b: usize,
+        beta: Self,
+        c: &mut [Self],
+        ldc: usize,
+        stride_c: usize,
+    );
+
     /// 1/x.
     fn recip(self) -> Self {
         Self::ONE / self
@@ -79,7 +104,7 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:literal, $gemm:path) => {
+    ($t:ty, $name:literal, $gemm:path, $gemm_batched:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -142,9 +167,34 @@ macro_rules! impl_float {
                     trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
                 )
             }
+            #[inline(always)]
+            fn gemm_batched(
+                batch: usize,
+                trans_a: bool,
+                trans_b: bool,
+                m: usize,
+                n: usize,
+                k: usize,
+                alpha: Self,
+                a: &[Self],
+                lda: usize,
+                stride_a: usize,
+                b: &[Self],
+                ldb: usize,
+                stride_b: usize,
+                beta: Self,
+                c: &mut [Self],
+                ldc: usize,
+                stride_c: usize,
+            ) {
+                $gemm_batched(
+                    batch, trans_a, trans_b, m, n, k, alpha, a, lda, stride_a, b, ldb, stride_b, beta, c,
+                    ldc, stride_c,
+                )
+            }
         }
     };
 }
 
-impl_float!(f32, "f32", crate::kernels::sgemm);
-impl_float!(f64, "f64", crate::kernels::dgemm);
+impl_float!(f32, "f32", crate::kernels::sgemm, crate::kernels::sgemm_batched);
+impl_float!(f64, "f64", crate::kernels::dgemm, crate::kernels::dgemm_batched);

@@ -1,0 +1,393 @@
+//! Matrix-product speed: shortmem's kernels against the naive loop and two Rust
+//! GEMM crates (`matrixmultiply` with `threading`, `gemm` with `x86-v4`), on
+//! square sizes and the shapes the models multiply, on 1 and 2 threads.
+//!
+//!     cargo bench --bench matmul                  # criterion, GFLOP/s as "Gelem/s"
+//!     cargo bench --bench matmul -- --table       # the README's table, one command
+//!     cargo bench --bench matmul -- --peak        # the FMA peak probe alone
+//!
+//! Every product is `C = A·B` (no transposes, beta = 0), row-major, `m×k` times
+//! `k×n`; shapes are written `m×k×n`. Speeds are GFLOP/s = 2·m·n·k / time. The
+//! table also gives shortmem's speed as a percentage of the FMA peak that
+//! `kernels::fma_peak_gflops` measures on this core (times the thread count).
+//!
+//! `matrixmultiply` reads its thread count once per process from
+//! `MATMUL_NUM_THREADS`, so `--table` runs this binary once per thread count with
+//! that variable set. Check that the machine is idle first (`cat /proc/loadavg`):
+//! another busy process on one of the cores ruins the 2-thread figures.
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use shortmem::kernels::{self, Kernel};
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// A product shape, `m×k` times `k×n`.
+#[derive(Clone, Copy)]
+struct Shape {
+    m: usize,
+    k: usize,
+    n: usize,
+}
+
+impl Shape {
+    fn flops(self) -> f64 {
+        2.0 * (self.m * self.n * self.k) as f64
+    }
+
+    fn label(self) -> String {
+        if self.m == self.k && self.k == self.n {
+            format!("{}³", self.m)
+        } else {
+            format!("{}×{}×{}", self.m, self.k, self.n)
+        }
+    }
+}
+
+const fn sq(s: usize) -> Shape {
+    Shape { m: s, k: s, n: s }
+}
+
+/// Square sizes, then the models' products (m×k×n).
+const SHAPES: [Shape; 10] = [
+    sq(32),
+    sq(64),
+    sq(128),
+    sq(256),
+    sq(512),
+    sq(1024),
+    Shape {
+        m: 1024,
+        k: 64,
+        n: 256,
+    },
+    Shape {
+        m: 64,
+        k: 256,
+        n: 1024,
+    },
+    Shape {
+        m: 1024,
+        k: 128,
+        n: 384,
+    },
+    Shape {
+        m: 1024,
+        k: 512,
+        n: 128,
+    },
+];
+
+/// Something that multiplies matrices.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Impl {
+    /// The three-loop i-k-j reference (`kernels::gemm_reference`), one thread.
+    Naive,
+    Shortmem(KernelKey),
+    MatrixMultiply,
+    Gemm,
+}
+
+/// `Kernel` in an ordered wrapper (for the result map).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct KernelKey(usize);
+
+impl KernelKey {
+    fn of(k: Kernel) -> Self {
+        KernelKey(Kernel::ALL.iter().position(|&x| x == k).unwrap())
+    }
+    fn kernel(self) -> Kernel {
+        Kernel::ALL[self.0]
+    }
+}
+
+impl Impl {
+    fn name(self) -> String {
+        match self {
+            Impl::Naive => "naive".into(),
+            Impl::Shortmem(k) => format!("shortmem-{}", k.kernel()),
+            Impl::MatrixMultiply => "matrixmultiply".into(),
+            Impl::Gemm => "gemm".into(),
+        }
+    }
+
+    /// Every implementation to measure on `threads` threads.
+    fn all(threads: usize) -> Vec<Impl> {
+        let mut v = Vec::new();
+        if threads == 1 {
+            v.push(Impl::Naive);
+        }
+        v.extend(
+            kernels::available()
+                .into_iter()
+                .map(|k| Impl::Shortmem(KernelKey::of(k))),
+        );
+        v.extend([Impl::MatrixMultiply, Impl::Gemm]);
+        v
+    }
+
+    /// `c = a·b` for `shape`. `matrixmultiply` uses `MATMUL_NUM_THREADS` threads.
+    fn run(self, threads: usize, s: Shape, a: &[f32], b: &[f32], c: &mut [f32]) {
+        let (m, k, n) = (s.m, s.k, s.n);
+        match self {
+            Impl::Naive => kernels::gemm_reference(false, false, m, n, k, 1.0, a, k, b, n, 0.0, c, n),
+            Impl::Shortmem(kk) => kernels::sgemm_with(
+                kk.kernel(),
+                threads,
+                false,
+                false,
+                m,
+                n,
+                k,
+                1.0,
+                a,
+                k,
+                b,
+                n,
+                0.0,
+                c,
+                n,
+            ),
+            // SAFETY: the peer's raw-pointer API; a, b, c hold m×k, k×n and m×n
+            // row-major matrices with the strides given, and c is exclusive.
+            Impl::MatrixMultiply => unsafe {
+                matrixmultiply::sgemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    a.as_ptr(),
+                    k as isize,
+                    1,
+                    b.as_ptr(),
+                    n as isize,
+                    1,
+                    0.0,
+                    c.as_mut_ptr(),
+                    n as isize,
+                    1,
+                )
+            },
+            // SAFETY: as above. gemm computes dst = alpha·dst + beta·lhs·rhs, and
+            // read_dst = false makes it ignore the old dst.
+            Impl::Gemm => unsafe {
+                let par = if threads == 1 {
+                    gemm::Parallelism::None
+                } else {
+                    gemm::Parallelism::Rayon(threads)
+                };
+                gemm::gemm(
+                    m,
+                    n,
+                    k,
+                    c.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    a.as_ptr(),
+                    1,
+                    k as isize,
+                    b.as_ptr(),
+                    1,
+                    n as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    par,
+                )
+            },
+        }
+    }
+}
+
+fn operands(s: Shape) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let fill = |len: usize, seed: usize| {
+        (0..len)
+            .map(|i| ((i * 7 + seed) % 13) as f32 / 13.0 - 0.5)
+            .collect()
+    };
+    (fill(s.m * s.k, 1), fill(s.k * s.n, 2), vec![0.0; s.m * s.n])
+}
+
+/// Median seconds per call of `f`, from samples of at least ~15 ms each.
+fn median_secs(mut f: impl FnMut(), budget: Duration) -> f64 {
+    f(); // warm up: caches, packing buffers, worker threads
+    let start = Instant::now();
+    f();
+    let one = start.elapsed().as_secs_f64().max(1e-7);
+    let per_sample = ((0.015 / one).ceil() as usize).max(1);
+    let samples = ((budget.as_secs_f64() / (one * per_sample as f64)) as usize).clamp(3, 15);
+    let mut times: Vec<f64> = (0..samples)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..per_sample {
+                f();
+            }
+            t.elapsed().as_secs_f64() / per_sample as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    // BENCH_STAT=min (for tuning on a noisy machine) takes the best sample.
+    if std::env::var("BENCH_STAT").is_ok_and(|v| v == "min") {
+        times[0]
+    } else {
+        times[times.len() / 2]
+    }
+}
+
+/// `--table-run T`: measures everything on T threads and prints one
+/// `row|shape|impl|gflops` line per result, for the parent `--table` to collect.
+/// `--only NAME,NAME` and `--shapes I,J` (indices into `SHAPES`) narrow it down
+/// while tuning.
+fn table_run(threads: usize, args: &[String]) {
+    let list = |flag: &str| -> Option<Vec<String>> {
+        let i = args.iter().position(|a| a == flag)?;
+        Some(args.get(i + 1)?.split(',').map(str::to_string).collect())
+    };
+    let (only, shapes) = (list("--only"), list("--shapes"));
+    for (si, &s) in SHAPES.iter().enumerate() {
+        if shapes.as_ref().is_some_and(|l| !l.contains(&si.to_string())) {
+            continue;
+        }
+        let (a, b, mut c) = operands(s);
+        for imp in Impl::all(threads) {
+            if only.as_ref().is_some_and(|l| !l.contains(&imp.name())) {
+                continue;
+            }
+            // The naive loop at 1024³ takes seconds: give it a smaller budget.
+            let budget = Duration::from_millis(if imp == Impl::Naive { 200 } else { 400 });
+            let secs = median_secs(
+                || imp.run(threads, s, black_box(&a), black_box(&b), black_box(&mut c)),
+                budget,
+            );
+            println!(
+                "row|{si}|{}|{:.2}|{}",
+                imp.name(),
+                s.flops() / secs / 1e9,
+                s.label()
+            );
+        }
+    }
+}
+
+/// `--table`: runs `--table-run` for 1 and 2 threads in child processes and prints
+/// the markdown table of the README.
+fn table() {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let peak_kernel = [Kernel::Avx512, Kernel::Avx2, Kernel::Neon]
+        .into_iter()
+        .find(|k| k.is_available());
+    let peak = peak_kernel.and_then(kernels::fma_peak_gflops);
+    let mut results: BTreeMap<(usize, usize, String), f64> = BTreeMap::new();
+    for threads in [1, 2] {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--table-run", &threads.to_string()])
+            .env("MATMUL_NUM_THREADS", threads.to_string())
+            .env("RAYON_NUM_THREADS", threads.to_string())
+            .output()
+            .expect("could not run the benchmark child process");
+        assert!(
+            out.status.success(),
+            "child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let f: Vec<&str> = line.split('|').collect();
+            if f.len() == 5 && f[0] == "row" {
+                results.insert(
+                    (threads, f[1].parse().unwrap(), f[2].to_string()),
+                    f[3].parse().unwrap(),
+                );
+            }
+        }
+    }
+    let best = kernels::selected();
+    let ours = format!("shortmem-{best}");
+    let mut cols: Vec<String> = vec!["naive".into()];
+    cols.extend(kernels::available().iter().map(|k| format!("shortmem-{k}")));
+    cols.extend(["matrixmultiply".into(), "gemm".into()]);
+    println!(
+        "GFLOP/s (2·m·n·k / median time), C = A·B, shapes m×k×n; load before the run: {}",
+        load.trim()
+    );
+    match (peak_kernel, peak) {
+        (Some(k), Some(p)) => println!("measured {k} FMA peak: {p:.1} GFLOP/s per core\n"),
+        _ => println!("no FMA peak probe for this CPU\n"),
+    }
+    print!("| shape | threads |");
+    for c in &cols {
+        print!(" {c} |");
+    }
+    println!(" {ours} % of peak | {ours} / gemm | {ours} / matrixmultiply |");
+    println!("|---|---|{}---|---|---|", "---|".repeat(cols.len()));
+    for (si, s) in SHAPES.iter().enumerate() {
+        for threads in [1, 2] {
+            let get = |name: &str| results.get(&(threads, si, name.to_string())).copied();
+            print!("| {} | {threads} |", s.label());
+            for c in &cols {
+                match get(c) {
+                    Some(v) => print!(" {v:.1} |"),
+                    None => print!(" — |"),
+                }
+            }
+            let mine = get(&ours).unwrap_or(f64::NAN);
+            let pct = peak.map_or(f64::NAN, |p| 100.0 * mine / (p * threads as f64));
+            let ratio = |peer: &str| get(peer).map_or(f64::NAN, |v| mine / v);
+            println!(
+                " {pct:.0} % | {:.2} | {:.2} |",
+                ratio("gemm"),
+                ratio("matrixmultiply")
+            );
+        }
+    }
+}
+
+fn criterion_benches(c: &mut Criterion) {
+    let mm_threads: usize = std::env::var("MATMUL_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    for s in SHAPES {
+        let mut group = c.benchmark_group(format!("matmul/{}", s.label()));
+        group.throughput(Throughput::Elements(s.flops() as u64));
+        let (a, b, mut out) = operands(s);
+        for threads in [1, 2] {
+            for imp in Impl::all(threads) {
+                // matrixmultiply's thread count is fixed per process.
+                if imp == Impl::MatrixMultiply && threads != mm_threads.min(2) {
+                    continue;
+                }
+                if imp == Impl::Naive && s.m * s.n * s.k > 256 * 256 * 256 {
+                    continue;
+                }
+                group.bench_with_input(
+                    BenchmarkId::new(imp.name(), format!("{threads}t")),
+                    &threads,
+                    |bch, &t| bch.iter(|| imp.run(t, s, black_box(&a), black_box(&b), black_box(&mut out))),
+                );
+            }
+        }
+        group.finish();
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--table-run") {
+        table_run(args[i + 1].parse().expect("--table-run THREADS"), &args);
+    } else if args.iter().any(|a| a == "--peak") {
+        for k in kernels::available() {
+            if let Some(p) = kernels::fma_peak_gflops(k) {
+                println!("{k}: FMA peak {p:.1} GFLOP/s per core");
+            }
+        }
+    } else if args.iter().any(|a| a == "--table") {
+        table();
+    } else {
+        let mut c = Criterion::default().configure_from_args();
+        criterion_benches(&mut c);
+        c.final_summary();
+    }
+}

@@ -1,0 +1,181 @@
+//! The AVX2 + FMA microkernel: a 6×16 tile of C in twelve `ymm` registers.
+//!
+//! ## The register tile
+//!
+//! A `ymm` register holds 8 floats and x86-64 has 16 of them. The tile is 6 rows
+//! by 16 columns: each row of the tile is two registers, 12 accumulators in all.
+//! One step of k loads two vectors of B (`b0`, `b1`: row p of the B panel) and, for
+//! each of the 6 rows, broadcasts one value of A into a register and issues two
+//! FMAs. That is 12 FMAs for 2 vector loads and 6 broadcast loads, using
+//! 12 + 2 + 1 = 15 of the 16 registers:
+//!
+//! ```text
+//!              b0 (8 lanes)   b1 (8 lanes)
+//!   a[0] ×   [ acc[0][0]   |  acc[0][1] ]
+//!   a[1] ×   [ acc[1][0]   |  acc[1][1] ]
+//!    …                 …
+//!   a[5] ×   [ acc[5][0]   |  acc[5][1] ]
+//! ```
+//!
+//! Zen 3 (and Intel cores since Haswell) retire two 256-bit FMAs per cycle with a
+//! latency of 4 cycles, so at least 2 × 4 = 8 independent accumulators are needed
+//! to keep both pipes busy; 12 gives slack. The 8 loads per 12 FMAs fit in the two
+//! or three load ports.
+//!
+//! ## Block sizes (Zen 3: L1d 32 KiB, L2 512 KiB per core, L3 32 MiB shared)
+//!
+//! * `KC = 256`: the B panel the microkernel re-reads for every A panel is
+//!   256 × 16 × 4 B = 16 KiB, half of L1d; the A panel streaming past it is
+//!   6 × 256 × 4 B = 6 KiB. Together they leave L1 room for C lines.
+//! * `MC = 144` (24 tiles): the packed A block is 144 × 256 × 4 B = 144 KiB, under
+//!   a third of L2, so it survives while B panels pass through.
+//! * `NC = 4096`: the packed B block is at most 256 × 4096 × 4 B = 4 MiB per
+//!   thread, an eighth of L3.
+//!
+//! ## Edges
+//! Packing pads A and B with zeros, so the k loop never changes. Only the store
+//! knows the tile is partial: rows past `mr` are skipped, and columns past `nr`
+//! are masked off with `vmaskmovps`, which neither reads nor writes them.
+
+use super::driver::{MicroKernel, Tile};
+use std::arch::x86_64::*;
+
+/// The AVX2 + FMA microkernel (see the module doc).
+pub(super) struct Avx2;
+
+const MR: usize = 6;
+const NR: usize = 16;
+
+impl MicroKernel for Avx2 {
+    const MR: usize = MR;
+    const NR: usize = NR;
+    const KC: usize = 256;
+    const MC: usize = 144;
+    const NC: usize = 4096;
+
+    #[inline]
+    unsafe fn tile<const PACKED_A: bool>(t: &Tile) {
+        // SAFETY: the caller guarantees AVX2 and FMA (Kernel::Avx2 is only run
+        // after detecting them) and valid pointers, as `tile_6x16` requires.
+        unsafe { tile_6x16::<PACKED_A>(t) }
+    }
+}
+
+/// Lanes `j` of the two halves of a row whose column `j` (or `8 + j`) is below
+/// `nr`: all ones for a live lane, zero for a masked one.
+#[target_feature(enable = "avx2,fma")]
+fn column_masks(nr: usize) -> [__m256i; 2] {
+    // 16 "on" lanes followed by 16 "off" lanes: a window starting at 16 - nr has
+    // exactly its first nr lanes on.
+    const WINDOW: [i32; 32] = {
+        let mut w = [0; 32];
+        let mut i = 0;
+        while i < 16 {
+            w[i] = -1;
+            i += 1;
+        }
+        w
+    };
+    let start = NR - nr;
+    let lanes = |h: usize| {
+        let mut v = [0i32; 8];
+        v.copy_from_slice(&WINDOW[start + 8 * h..start + 8 * h + 8]);
+        _mm256_setr_epi32(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7])
+    };
+    [lanes(0), lanes(1)]
+}
+
+/// `C[..mr, ..nr] = alpha·A·B + beta·C` for one 6×16 tile (contract: [`Tile`]).
+///
+/// # Safety
+/// AVX2 and FMA are available; `t`'s pointers are valid as described on [`Tile`].
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_6x16<const PACKED_A: bool>(t: &Tile) {
+    // With a packed panel the strides are constants and the six broadcasts become
+    // fixed offsets from one pointer.
+    let (rs_a, cs_a) = if PACKED_A { (1, MR) } else { (t.rs_a, t.cs_a) };
+    // Offsets of the six rows of A; past the live rows (`mr`) repeat the last one,
+    // so an unpacked A is never read beyond its end (those results are dropped).
+    let last = t.mr - 1;
+    let row: [usize; MR] = std::array::from_fn(|i| if PACKED_A { i } else { i.min(last) * rs_a });
+
+    // Ask for the C tile now: it is only touched after the k loop, by which time
+    // the lines have arrived instead of stalling the stores (a row of 16 floats
+    // spans at most two cache lines).
+    for i in 0..t.mr {
+        let c = t.c.wrapping_add(i * t.ldc) as *const i8;
+        _mm_prefetch::<_MM_HINT_T0>(c);
+        _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(63));
+    }
+
+    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+    // One step of k: two vectors of B, six broadcasts of A, twelve FMAs.
+    // `u` is the step's offset from the current position.
+    let step = |acc: &mut [[__m256; 2]; MR], a: *const f32, b: *const f32, u: usize| {
+        // SAFETY: B is a packed panel of k rows of 16 values; A has k columns at
+        // stride cs_a and the rows in `row` (see `Tile`); the caller keeps u < k.
+        unsafe {
+            let b0 = _mm256_loadu_ps(b.add(u * NR));
+            let b1 = _mm256_loadu_ps(b.add(u * NR + 8));
+            for i in 0..MR {
+                let ai = _mm256_broadcast_ss(&*a.add(u * cs_a + row[i]));
+                acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+            }
+        }
+    };
+    let (mut a, mut b) = (t.a, t.b);
+    // Four steps per trip: fewer pointer updates and branches per FMA.
+    for _ in 0..t.k / 4 {
+        for u in 0..4 {
+            step(&mut acc, a, b, u);
+        }
+        a = a.wrapping_add(4 * cs_a);
+        b = b.wrapping_add(4 * NR);
+    }
+    for u in 0..t.k % 4 {
+        step(&mut acc, a, b, u);
+    }
+
+    let alpha = _mm256_set1_ps(t.alpha);
+    let beta = _mm256_set1_ps(t.beta);
+    if t.nr == NR {
+        for (i, acc_row) in acc.iter().enumerate().take(t.mr) {
+            // SAFETY: row i < mr of the tile; all 16 columns are live.
+            let c = unsafe { t.c.add(i * t.ldc) };
+            for (h, &v) in acc_row.iter().enumerate() {
+                // SAFETY: c + 8h .. c + 8h + 8 lies in the tile's row.
+                unsafe {
+                    let out = if t.beta == 0.0 {
+                        _mm256_mul_ps(alpha, v)
+                    } else {
+                        _mm256_fmadd_ps(beta, _mm256_loadu_ps(c.add(8 * h)), _mm256_mul_ps(alpha, v))
+                    };
+                    _mm256_storeu_ps(c.add(8 * h), out);
+                }
+            }
+        }
+    } else {
+        let mask = column_masks(t.nr);
+        for (i, acc_row) in acc.iter().enumerate().take(t.mr) {
+            // SAFETY: row i < mr of the tile.
+            let c = unsafe { t.c.add(i * t.ldc) };
+            for (h, &v) in acc_row.iter().enumerate() {
+                if 8 * h >= t.nr {
+                    break; // this half of the row is entirely outside the tile
+                }
+                // SAFETY: masked loads and stores touch only columns < nr of the
+                // tile's row; masked-off lanes are not accessed at all.
+                unsafe {
+                    let out = if t.beta == 0.0 {
+                        _mm256_mul_ps(alpha, v)
+                    } else {
+                        let old = _mm256_maskload_ps(c.add(8 * h), mask[h]);
+                        _mm256_fmadd_ps(beta, old, _mm256_mul_ps(alpha, v))
+                    };
+                    _mm256_maskstore_ps(c.add(8 * h), mask[h], out);
+                }
+            }
+        }
+    }
+}

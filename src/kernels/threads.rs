@@ -1,0 +1,98 @@
+//! The worker threads that large products are split across.
+//!
+//! One `rayon` pool, built on first use and kept for the life of the program, so
+//! no product pays for spawning a thread. The pool is dedicated to the kernels
+//! (not rayon's global pool) so that whatever else the program runs on rayon
+//! cannot delay a matrix product, and its size follows `SHORTMEM_THREADS` rather
+//! than `RAYON_NUM_THREADS`.
+//!
+//! The calling thread always does a share of the work itself. The shares are
+//! claimed from a counter rather than assigned, so if a worker is slow to wake
+//! (another program is using its core) the caller simply takes its share too
+//! instead of waiting for it.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The thread count in force; 0 until it is first read or set.
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The number of threads a large product is split across: the last
+/// [`set_threads`], else `SHORTMEM_THREADS`, else the number of available cores.
+///
+/// # Panics
+/// If `SHORTMEM_THREADS` is set to something other than a positive integer.
+pub fn threads() -> usize {
+    let current = THREADS.load(Ordering::Relaxed);
+    if current != 0 {
+        return current;
+    }
+    let from_env = match std::env::var("SHORTMEM_THREADS") {
+        Ok(value) => match value.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => n,
+            _ => panic!("SHORTMEM_THREADS={value:?}: expected a positive whole number of threads"),
+        },
+        Err(_) => cores(),
+    };
+    // If set_threads raced us, its value wins.
+    match THREADS.compare_exchange(0, from_env, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => from_env,
+        Err(set) => set,
+    }
+}
+
+/// Sets the number of threads used by every later product (e.g. from a
+/// `--threads` flag). Best called before the first product: the pool is built at
+/// the first product that is split, with `max(n, cores) - 1` workers besides the
+/// caller, and a later, larger `n` still splits work into `n` shares but runs them
+/// on that pool.
+///
+/// # Panics
+/// If `n` is 0.
+pub fn set_threads(n: usize) {
+    assert!(n >= 1, "set_threads: the thread count must be at least 1, got 0");
+    THREADS.store(n, Ordering::Relaxed);
+}
+
+fn pool() -> &'static rayon::ThreadPool {
+    POOL.get_or_init(|| {
+        let workers = threads().max(cores()).saturating_sub(1).max(1);
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(workers)
+            .thread_name(|i| format!("shortmem-gemm-{i}"))
+            .build()
+            .expect("kernels: could not start the matrix-product threads")
+    })
+}
+
+/// Runs `job(0)`, …, `job(shares - 1)` on up to `threads` threads (the caller and
+/// `threads - 1` pool workers) and returns when all are done. Panics in a job are
+/// passed on to the caller.
+pub(super) fn run_shares(shares: usize, threads: usize, job: impl Fn(usize) + Sync) {
+    let helpers = threads.min(shares).saturating_sub(1);
+    if helpers == 0 {
+        (0..shares).for_each(job);
+        return;
+    }
+    let next = AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= shares {
+                break;
+            }
+            job(i);
+        }
+    };
+    pool().in_place_scope(|scope| {
+        for _ in 0..helpers {
+            scope.spawn(|_| work());
+        }
+        work();
+    });
+}

@@ -1,0 +1,526 @@
+//! The matrix kernels against a plain f64 loop: every kernel path (each one run
+//! explicitly with `sgemm_with`), random shapes with ragged edges, all transposes,
+//! alpha/beta corner cases, padded leading dimensions, threads, the batched form,
+//! and the argument checks.
+//!
+//! A kernel this CPU cannot run is skipped with a loud note on stdout (see it
+//! with `cargo test --release --test kernels -- --nocapture`).
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use shortmem::kernels::{self, Kernel};
+
+/// Sizes around the tile edges of every kernel (4, 6, 8, 12, 16, 32 wide) and the
+/// block sizes.
+const SIZES: [usize; 13] = [1, 2, 7, 15, 16, 17, 31, 33, 63, 65, 127, 129, 257];
+
+/// One product to test, with its stored operands.
+struct Case {
+    ta: bool,
+    tb: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    beta: f32,
+    a: Vec<f32>,
+    lda: usize,
+    b: Vec<f32>,
+    ldb: usize,
+    c: Vec<f32>,
+    ldc: usize,
+}
+
+fn uniform(rng: &mut StdRng, len: usize) -> Vec<f32> {
+    (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+impl Case {
+    fn random(rng: &mut StdRng, m: usize, n: usize, k: usize) -> Case {
+        let (ta, tb) = (rng.random_range(0..2) == 1, rng.random_range(0..2) == 1);
+        let alpha = [1.0, 0.0, -0.75, 2.5][rng.random_range(0..4)];
+        let beta = [0.0, 1.0, 0.5, -1.25][rng.random_range(0..4)];
+        // Stored shapes, with leading dimensions 0 to 3 larger than the width.
+        let (ar, ac) = if ta { (k, m) } else { (m, k) };
+        let (br, bc) = if tb { (n, k) } else { (k, n) };
+        // (BLAS asks ld ≥ 1 even for an empty matrix.)
+        let lda = ac.max(1) + rng.random_range(0..4);
+        let ldb = bc.max(1) + rng.random_range(0..4);
+        let ldc = n.max(1) + rng.random_range(0..4);
+        let a = uniform(rng, ar * lda);
+        let b = uniform(rng, br * ldb);
+        // beta == 0 must ignore C entirely, so fill it with NaN then.
+        let c = if beta == 0.0 {
+            vec![f32::NAN; m * ldc]
+        } else {
+            uniform(rng, m * ldc)
+        };
+        Case {
+            ta,
+            tb,
+            m,
+            n,
+            k,
+            alpha,
+            beta,
+            a,
+            lda,
+            b,
+            ldb,
+            c,
+            ldc,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "m={} n={} k={} ta={} tb={} alpha={} beta={} lda={} ldb={} ldc={}",
+            self.m, self.n, self.k, self.ta, self.tb, self.alpha, self.beta, self.lda, self.ldb, self.ldc
+        )
+    }
+
+    fn at_a(&self, i: usize, p: usize) -> f64 {
+        (if self.ta {
+            self.a[p * self.lda + i]
+        } else {
+            self.a[i * self.lda + p]
+        }) as f64
+    }
+
+    fn at_b(&self, p: usize, j: usize) -> f64 {
+        (if self.tb {
+            self.b[j * self.ldb + p]
+        } else {
+            self.b[p * self.ldb + j]
+        }) as f64
+    }
+
+    /// The expected C in f64 and, per element, the scale of the terms summed
+    /// (Σ|alpha·a·b| + |beta·c|) that rounding errors are relative to.
+    fn reference(&self) -> (Vec<f64>, Vec<f64>) {
+        let (mut want, mut scale) = (vec![0.0; self.m * self.n], vec![0.0; self.m * self.n]);
+        let (alpha, beta) = (self.alpha as f64, self.beta as f64);
+        for i in 0..self.m {
+            for j in 0..self.n {
+                let (mut dot, mut abs) = (0.0, 0.0);
+                for p in 0..self.k {
+                    let t = self.at_a(i, p) * self.at_b(p, j);
+                    dot += t;
+                    abs += t.abs();
+                }
+                let old = self.c[i * self.ldc + j] as f64;
+                let (kept, kept_abs) = if beta == 0.0 {
+                    (0.0, 0.0)
+                } else {
+                    (beta * old, (beta * old).abs())
+                };
+                want[i * self.n + j] = alpha * dot + kept;
+                scale[i * self.n + j] = alpha.abs() * abs + kept_abs;
+            }
+        }
+        (want, scale)
+    }
+
+    /// Runs the case on `kernel` with `threads` threads and checks every element
+    /// of C, including the padding columns between `n` and `ldc`, which must be
+    /// left exactly as they were.
+    fn check(&self, kernel: Kernel, threads: usize) {
+        let (want, scale) = self.reference();
+        let mut c = self.c.clone();
+        kernels::sgemm_with(
+            kernel, threads, self.ta, self.tb, self.m, self.n, self.k, self.alpha, &self.a, self.lda,
+            &self.b, self.ldb, self.beta, &mut c, self.ldc,
+        );
+        // Rounding error grows like √k for random signs; 4 ε √k relative to the
+        // summed magnitudes is far below any real bug (a missed or doubled term).
+        let tol = 4.0 * f32::EPSILON as f64 * ((self.k + 1) as f64).sqrt();
+        for i in 0..self.m {
+            for j in 0..self.ldc {
+                let got = c[i * self.ldc + j];
+                if j >= self.n {
+                    let old = self.c[i * self.ldc + j];
+                    assert!(
+                        got.to_bits() == old.to_bits(),
+                        "{kernel}, {threads} thread(s), {}: wrote C[{i}][{j}] outside the {}-wide matrix ({old} -> {got})",
+                        self.describe(),
+                        self.n
+                    );
+                    continue;
+                }
+                let (w, s) = (want[i * self.n + j], scale[i * self.n + j]);
+                assert!(
+                    (got as f64 - w).abs() <= tol * s + 1e-30,
+                    "{kernel}, {threads} thread(s), {}: C[{i}][{j}] = {got}, expected {w} (tolerance {})",
+                    self.describe(),
+                    tol * s
+                );
+            }
+        }
+    }
+}
+
+/// `true` if this CPU runs `kernel`; otherwise prints a skip note that cannot be
+/// missed in `--nocapture` output.
+fn runnable(kernel: Kernel) -> bool {
+    if kernel.is_available() {
+        return true;
+    }
+    println!(
+        "\n*** SKIPPED: the {kernel} kernel cannot run on this CPU (available here: {:?}); \
+         its tests did NOT run. ***\n",
+        kernels::available()
+    );
+    false
+}
+
+/// Random cases on `kernel`: shapes drawn from SIZES, then the ones that stress
+/// each edge on its own (one dimension 1, the others large).
+fn randomized(kernel: Kernel, seed: u64) {
+    if !runnable(kernel) {
+        return;
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let pick = |rng: &mut StdRng| SIZES[rng.random_range(0..SIZES.len())];
+    for _ in 0..120 {
+        let (m, n, k) = (pick(&mut rng), pick(&mut rng), pick(&mut rng));
+        Case::random(&mut rng, m, n, k).check(kernel, 1);
+    }
+    // Every transpose combination and every alpha/beta corner on a ragged shape.
+    for ta in [false, true] {
+        for tb in [false, true] {
+            for (alpha, beta) in [
+                (1.0, 0.0),
+                (1.0, 1.0),
+                (0.0, 0.5),
+                (0.0, 0.0),
+                (-0.5, 2.0),
+                (1.5, 0.0),
+            ] {
+                let mut case = Case::random(&mut rng, 33, 31, 65);
+                case.alpha = alpha;
+                case.beta = beta;
+                case.c = if beta == 0.0 {
+                    vec![f32::NAN; 33 * case.ldc]
+                } else {
+                    uniform(&mut rng, 33 * case.ldc)
+                };
+                (case.ta, case.tb) = (ta, tb);
+                // Re-shape the stored operands for the chosen transposes.
+                let (ar, ac) = if ta { (65, 33) } else { (33, 65) };
+                let (br, bc) = if tb { (31, 65) } else { (65, 31) };
+                case.lda = ac + 2;
+                case.ldb = bc + 1;
+                case.a = uniform(&mut rng, ar * case.lda);
+                case.b = uniform(&mut rng, br * case.ldb);
+                case.check(kernel, 1);
+            }
+        }
+    }
+    // k = 0 (C = beta·C) and empty products.
+    for (m, n, k) in [
+        (5, 7, 0),
+        (0, 7, 5),
+        (5, 0, 7),
+        (1, 1, 1),
+        (257, 1, 129),
+        (1, 257, 129),
+    ] {
+        Case::random(&mut rng, m, n, k).check(kernel, 1);
+    }
+    // Large enough to be split over two threads, by rows and by columns.
+    for (m, n, k) in [(257, 129, 127), (33, 1000, 129)] {
+        Case::random(&mut rng, m, n, k).check(kernel, 2);
+    }
+}
+
+#[test]
+fn scalar_matches_reference() {
+    randomized(Kernel::Scalar, 1);
+}
+
+#[test]
+fn avx2_matches_reference() {
+    randomized(Kernel::Avx2, 2);
+}
+
+#[test]
+fn avx512_matches_reference() {
+    randomized(Kernel::Avx512, 3);
+}
+
+#[test]
+fn neon_matches_reference() {
+    randomized(Kernel::Neon, 4);
+}
+
+#[test]
+fn the_default_path_matches_reference() {
+    let mut rng = StdRng::seed_from_u64(5);
+    for (m, n, k) in [(64, 64, 64), (17, 129, 33), (130, 70, 300)] {
+        let case = Case::random(&mut rng, m, n, k);
+        let (want, _) = case.reference();
+        let mut c = case.c.clone();
+        kernels::sgemm(
+            case.ta, case.tb, m, n, k, case.alpha, &case.a, case.lda, &case.b, case.ldb, case.beta, &mut c,
+            case.ldc,
+        );
+        for i in 0..m {
+            for j in 0..n {
+                let (got, w) = (c[i * case.ldc + j] as f64, want[i * n + j]);
+                assert!(
+                    (got - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                    "{}: C[{i}][{j}]",
+                    case.describe()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn two_threads_equal_one_thread() {
+    let mut rng = StdRng::seed_from_u64(6);
+    for kernel in kernels::available() {
+        for (m, n, k) in [(384, 320, 300), (40, 1500, 200)] {
+            let case = Case::random(&mut rng, m, n, k);
+            let run = |threads| {
+                let mut c = case.c.clone();
+                kernels::sgemm_with(
+                    kernel, threads, case.ta, case.tb, m, n, k, case.alpha, &case.a, case.lda, &case.b,
+                    case.ldb, case.beta, &mut c, case.ldc,
+                );
+                c
+            };
+            let (one, two) = (run(1), run(2));
+            for (idx, (x, y)) in one.iter().zip(&two).enumerate() {
+                assert!(
+                    (x - y).abs() <= 1e-5 * (1.0 + x.abs()) || (x.is_nan() && y.is_nan()),
+                    "{kernel}: element {idx}: 1 thread {x}, 2 threads {y}, {}",
+                    case.describe()
+                );
+            }
+        }
+    }
+}
+
+/// The batched form against one `sgemm_with` per entry, with distinct, shared
+/// (stride 0) and padded operands, and accumulation into one C (stride_c = 0).
+#[test]
+fn batched_matches_one_product_per_entry() {
+    let mut rng = StdRng::seed_from_u64(7);
+    for kernel in kernels::available() {
+        for threads in [1, 2] {
+            for &(batch, m, n, k, ta, tb) in &[
+                (6, 33, 17, 65, false, true),
+                (4, 64, 64, 64, true, false),
+                (3, 7, 130, 9, false, false),
+            ] {
+                let (ar, ac) = if ta { (k, m) } else { (m, k) };
+                let (br, bc) = if tb { (n, k) } else { (k, n) };
+                let (lda, ldb, ldc) = (ac + 1, bc, n + 3);
+                let (sa, sc) = (ar * lda + 5, m * ldc + 2);
+                for sb in [br * ldb, 0] {
+                    let a = uniform(&mut rng, (batch - 1) * sa + ar * lda);
+                    let b = uniform(&mut rng, (batch - 1) * sb + br * ldb);
+                    for (beta, stride_c) in [(0.0, sc), (0.5, sc), (1.0, 0)] {
+                        let c0 = uniform(&mut rng, (batch - 1) * stride_c + m * ldc);
+                        let mut got = c0.clone();
+                        kernels::sgemm_batched_with(
+                            kernel, threads, batch, ta, tb, m, n, k, 0.5, &a, lda, sa, &b, ldb, sb, beta,
+                            &mut got, ldc, stride_c,
+                        );
+                        let mut want = c0.clone();
+                        for i in 0..batch {
+                            kernels::sgemm_with(
+                                kernel,
+                                1,
+                                ta,
+                                tb,
+                                m,
+                                n,
+                                k,
+                                0.5,
+                                &a[i * sa..],
+                                lda,
+                                &b[i * sb..],
+                                ldb,
+                                beta,
+                                &mut want[i * stride_c..],
+                                ldc,
+                            );
+                        }
+                        for (idx, (x, y)) in got.iter().zip(&want).enumerate() {
+                            assert!(
+                                (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+                                "{kernel}, {threads} threads, batch {batch} {m}×{n}×{k} sb={sb} \
+                                 stride_c={stride_c}: element {idx}: {x} vs {y}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn kernel_names_and_selection() {
+    for k in Kernel::ALL {
+        assert_eq!(Kernel::from_name(k.name()), Some(k));
+    }
+    assert_eq!(Kernel::from_name("AVX2"), Some(Kernel::Avx2));
+    assert_eq!(Kernel::from_name("sse"), None);
+    let available = kernels::available();
+    assert!(available.contains(&Kernel::Scalar));
+    assert!(available.contains(&kernels::selected()));
+    println!(
+        "kernels available here: {available:?}; selected: {}",
+        kernels::selected()
+    );
+}
+
+#[test]
+#[should_panic(expected = "sgemm: A is 2×3 with lda = 3, which needs 6 elements, but the slice has 5")]
+fn short_a_panics() {
+    let mut c = [0.0; 4];
+    kernels::sgemm(
+        false, false, 2, 2, 3, 1.0, &[0.0; 5], 3, &[0.0; 6], 2, 0.0, &mut c, 2,
+    );
+}
+
+#[test]
+#[should_panic(expected = "sgemm: ldc = 1 is smaller than the row length 2 of C (2×2 as stored)")]
+fn small_ldc_panics() {
+    let mut c = [0.0; 4];
+    kernels::sgemm(
+        false, false, 2, 2, 3, 1.0, &[0.0; 6], 3, &[0.0; 6], 2, 0.0, &mut c, 1,
+    );
+}
+
+#[test]
+#[should_panic(expected = "sgemm: B is 3×2 with ldb = 2, which needs 6 elements, but the slice has 4")]
+fn short_transposed_b_panics() {
+    let mut c = [0.0; 6];
+    kernels::sgemm(
+        false, true, 2, 3, 2, 1.0, &[0.0; 4], 2, &[0.0; 4], 2, 0.0, &mut c, 3,
+    );
+}
+
+#[test]
+#[should_panic(expected = "sgemm_batched: stride_c = 3 is smaller than the 4 elements of one C")]
+fn overlapping_batched_c_panics() {
+    let mut c = [0.0; 16];
+    kernels::sgemm_batched(
+        3, false, false, 2, 2, 2, 1.0, &[0.0; 4], 2, 0, &[0.0; 4], 2, 0, 0.0, &mut c, 2, 3,
+    );
+}
+
+#[test]
+#[should_panic(expected = "sgemm_batched (entry 2 of 0..3): A is 2×2 with lda = 2, which needs 4 elements")]
+fn short_batched_a_panics() {
+    let mut c = [0.0; 12];
+    kernels::sgemm_batched(
+        3, false, false, 2, 2, 2, 1.0, &[0.0; 11], 2, 4, &[0.0; 4], 2, 0, 0.0, &mut c, 2, 4,
+    );
+}
+
+#[test]
+fn unavailable_kernel_panics_with_the_choices() {
+    let Some(&missing) = Kernel::ALL.iter().find(|k| !k.is_available()) else {
+        println!("*** SKIPPED: every kernel runs on this CPU, none to refuse ***");
+        return;
+    };
+    let err = std::panic::catch_unwind(|| {
+        let mut c = [0.0; 1];
+        kernels::sgemm_with(
+            missing,
+            1,
+            false,
+            false,
+            1,
+            1,
+            1,
+            1.0,
+            &[1.0],
+            1,
+            &[1.0],
+            1,
+            0.0,
+            &mut c,
+            1,
+        );
+    })
+    .expect_err("running a kernel this CPU lacks must panic");
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains(&format!("cannot run the {missing} kernel")), "{msg}");
+    assert!(msg.contains("available here: scalar"), "{msg}");
+}
+
+#[test]
+#[should_panic(expected = "the thread count must be at least 1")]
+fn zero_threads_panics() {
+    let mut c = [0.0; 1];
+    kernels::sgemm_with(
+        Kernel::Scalar,
+        0,
+        false,
+        false,
+        1,
+        1,
+        1,
+        1.0,
+        &[1.0],
+        1,
+        &[1.0],
+        1,
+        0.0,
+        &mut c,
+        1,
+    );
+}
+
+/// Runs this test binary again with `SHORTMEM_KERNEL` set, on the ignored helper
+/// below, and returns its combined output and success.
+fn with_forced_kernel(value: &str) -> (bool, String) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "print_selected_kernel",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SHORTMEM_KERNEL", value)
+        .output()
+        .expect("could not rerun the test binary");
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[test]
+#[ignore = "helper run by shortmem_kernel_env_forces_or_refuses in a child process"]
+fn print_selected_kernel() {
+    let mut c = [0.0; 1];
+    kernels::sgemm(false, false, 1, 1, 1, 1.0, &[2.0], 1, &[3.0], 1, 0.0, &mut c, 1);
+    assert_eq!(c[0], 6.0);
+    println!("selected kernel: {}", kernels::selected());
+}
+
+#[test]
+fn shortmem_kernel_env_forces_or_refuses() {
+    let (ok, text) = with_forced_kernel("scalar");
+    assert!(ok && text.contains("selected kernel: scalar"), "{text}");
+    let (ok, text) = with_forced_kernel("sse9");
+    assert!(
+        !ok && text.contains("SHORTMEM_KERNEL=\"sse9\": unknown kernel"),
+        "{text}"
+    );
+    assert!(text.contains("available here: scalar"), "{text}");
+    if let Some(missing) = Kernel::ALL.iter().find(|k| !k.is_available()) {
+        let (ok, text) = with_forced_kernel(missing.name());
+        assert!(
+            !ok && text.contains(&format!("cannot run the {missing} kernel")),
+            "{text}"
+        );
+    }
+}
