@@ -1,9 +1,10 @@
 //! Chapter 4: the equations, evaluated.
 //!
-//! Part 1 (§4.1): Eq. 4.1 computed by the engine beside the same numbers
-//! computed by hand, a gradient check of the whole RNN, and the reason its
-//! memory is short: the gradient ‖∂L_T/∂h_{T−k}‖ shrinks (or blows up) as it
-//! travels k steps back through W.
+//! Eq. 4.1 and Eq. 4.2 computed by the engine beside the same numbers computed
+//! with plain loops, a gradient check of each whole model, then the reason the
+//! RNN's memory is short: the gradient ‖∂L_T/∂h_{T−k}‖ shrinks (or grows) at
+//! every step it travels back through W, while attention reaches back directly.
+//! Both models are trained alike on the corpus.
 //!
 //!     cargo run --release --bin ch04
 
@@ -13,10 +14,10 @@ use rand::rngs::StdRng;
 use shortmem::autograd::gradcheck::GradCheck;
 use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, main_with};
 use shortmem::data::{Dataset, random_batch};
-use shortmem::models::{Activation, Rnn};
+use shortmem::models::{Activation, Eq42, Eq42Config, Rnn};
 use shortmem::plot::{self, Figure, Legend, Mark, Series};
 use shortmem::train::{self, TrainConfig, TrainError};
-use shortmem::{Graph, Tensor};
+use shortmem::{Graph, Tensor, Var};
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -138,54 +139,144 @@ fn gradient_norms(rnn: &Rnn<f64>, data: &Dataset, len: usize, seqs: usize, seed:
         .collect()
 }
 
+/// Eq. 4.2 on a 3-token example: each equation by the engine and by plain loops.
+fn eq_4_2_by_hand(ch: &mut Chapter) -> f64 {
+    let cfg = Eq42Config { vocab_size: 5, d_model: 4, d_k: 3, d_ff: 6, context: 8 };
+    let m = Eq42::<f64>::new(cfg, &mut StdRng::seed_from_u64(ch.args.seed + 42));
+    let ids = [4usize, 1, 3];
+    let (t, dm, dk, df, nv) = (3, 4, 3, 6, 5);
+    let g = Graph::new();
+    let tr = m.trace(&g, &ids, 1, t);
+    // Row-major [r×k]·[k×c] as three loops.
+    let mm = |a: &[f64], b: &[f64], r: usize, k: usize, c: usize| -> Vec<f64> {
+        (0..r * c).map(|ij| (0..k).map(|p| a[ij / c * k + p] * b[p * c + ij % c]).sum()).collect()
+    };
+    let e_mat = m.e.value.data();
+    let e: Vec<f64> = (0..t * dm).map(|ij| e_mat[(ij % dm) * nv + ids[ij / dm]]).collect();
+    let et: Vec<f64> = e.iter().zip(m.p.data()).map(|(a, p)| a + p).collect();
+    let q = mm(&et, m.w_q.value.data(), t, dm, dk);
+    let k = mm(&et, m.w_k.value.data(), t, dm, dk);
+    let v = mm(&et, m.w_v.value.data(), t, dm, dk);
+    let mut a = vec![0.0; t * t];
+    for i in 0..t {
+        let s: Vec<f64> = (0..=i).map(|j| (0..dk).map(|c| q[i * dk + c] * k[j * dk + c]).sum::<f64>() / (dk as f64).sqrt()).collect();
+        let z: f64 = s.iter().map(|x| x.exp()).sum();
+        (0..=i).for_each(|j| a[i * t + j] = s[j].exp() / z);
+    }
+    let c = mm(&a, &v, t, t, dk);
+    let mut hidden = mm(&c, m.w_1.value.data(), t, dk, df);
+    hidden.iter_mut().enumerate().for_each(|(i, x)| *x = (*x + m.b_1.value.data()[i % df]).max(0.0));
+    let mut ct = mm(&hidden, m.w_2.value.data(), t, df, dm);
+    ct.iter_mut().enumerate().for_each(|(i, x)| *x += m.b_2.value.data()[i % dm]);
+    let mut o = mm(&ct, m.w_o.value.data(), t, dm, nv);
+    o.iter_mut().enumerate().for_each(|(i, x)| *x += m.b_o.value.data()[i % nv]);
+    println!("   Eq. 4.2 on x = {ids:?} (V = 5, d_model = 4, d_k = 3, d_ff = 6): engine against plain loops");
+    println!("   {:<34} {:>8} {:>22}", "equation", "shape", "max |engine − hand|");
+    let mut worst = 0.0f64;
+    let rows: [(&str, Var<f64>, &Vec<f64>); 9] = [
+        ("(1) e_t = E x_t", tr.e, &e),
+        ("(2) ẽ_t = e_t + p_t", tr.e_tilde, &et),
+        ("(3) Q = ẼW^Q", tr.q, &q),
+        ("(3) K = ẼW^K", tr.k, &k),
+        ("(3) V = ẼW^V", tr.v, &v),
+        ("(3) A = softmax(QKᵀ/√d_k + M)", tr.a, &a),
+        ("(3) C = AV", tr.c, &c),
+        ("(4) C̃ = ReLU(CW₁ + b₁)W₂ + b₂", tr.c_tilde, &ct),
+        ("(5) c̃_t W_o + b_o (logits of y_t)", tr.logits, &o),
+    ];
+    for (label, var, hand) in rows {
+        let value = var.value();
+        let diff = value.data().iter().zip(hand.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+        worst = worst.max(diff);
+        println!("   {label:<34} {:>8} {diff:>22.1e}", value.shape().to_string());
+    }
+    let rows: Vec<String> = a.chunks(t).map(|r| format!("[{}]", r.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(", "))).collect();
+    println!("   A (causal: zeros above the diagonal) = {}\n", rows.join(" "));
+    ch.summary.record("eq 4.2 engine vs hand, max abs diff", worst);
+    worst
+}
+
+/// The §4.2 model's gradient against finite differences.
+fn gradient_check_42(ch: &mut Chapter) -> Result<(), Box<dyn std::error::Error>> {
+    let cfg = Eq42Config { vocab_size: 5, d_model: 4, d_k: 3, d_ff: 6, context: 8 };
+    let mut m = Eq42::<f64>::new(cfg, &mut StdRng::seed_from_u64(ch.args.seed + 1));
+    let ids = [0usize, 3, 1, 4, 2, 2, 1, 0, 4, 3];
+    let targets = [3usize, 1, 4, 2, 2, 0, 0, 4, 3, 3];
+    let report = GradCheck::default().check_module(&mut m, |m, g| m.trace(g, &ids, 2, 5).logits.cross_entropy(&targets))?;
+    println!("   gradient check of Eq. 4.2 (2 sequences of 5 tokens), f64, ε = 1e-6:\n");
+    for line in report.to_string().lines() {
+        println!("   {line}");
+    }
+    println!();
+    ch.summary.record("eq 4.2 gradcheck elements", report.checked());
+    ch.summary.record("eq 4.2 gradcheck max rel err", report.max_rel_err());
+    Ok(())
+}
+
+/// ‖∂L_T/∂ẽ_{T−k}‖ for the §4.2 model: how strongly the last prediction's loss
+/// depends on the input k positions back, through attention.
+fn attention_gradient_norms(m: &Eq42<f64>, data: &Dataset, len: usize, seqs: usize, seed: u64) -> Vec<f64> {
+    let batch = random_batch(&data.val, seqs, len, &mut StdRng::seed_from_u64(seed));
+    let g = Graph::<f64>::new();
+    let tr = m.trace(&g, &batch.inputs, seqs, len);
+    g.retain_grad(tr.e_tilde);
+    let last: Vec<usize> = batch.targets.chunks(len).map(|r| r[len - 1]).collect();
+    let nv = m.config.vocab_size;
+    let loss = tr.logits.slice(1, len - 1, len).reshape([seqs, nv]).cross_entropy(&last);
+    let grads = loss.backward();
+    let ge = grads.wrt(tr.e_tilde).expect("retained");
+    let dm = m.config.d_model;
+    (0..len)
+        .map(|k| {
+            let t = len - 1 - k;
+            (0..seqs)
+                .map(|b| ge.data()[(b * len + t) * dm..(b * len + t + 1) * dm].iter().map(|x| x * x).sum::<f64>().sqrt())
+                .sum::<f64>()
+                / seqs as f64
+        })
+        .collect()
+}
+
 pub fn run(args: Args) -> ChapterResult {
     let quick = args.common.quick;
     let mut ch = Chapter::start("ch04", "The equations, evaluated", args.common, &[])?;
     let seed = ch.args.seed;
     eq_4_1_by_hand(&mut ch);
     gradient_check(&mut ch)?;
+    println!();
+    eq_4_2_by_hand(&mut ch);
+    gradient_check_42(&mut ch)?;
 
-    // Vanishing (and exploding) gradients through time.
     let (name, data, _) = ch.dataset()?;
     let hidden = if quick { 32 } else { 128 };
     let steps = ch.args.steps.unwrap_or(if quick { 40 } else { 800 });
     let len = if quick { 41 } else { 101 };
+
+    // Vanishing (and exploding) gradients through time.
     let mut series = Vec::new();
-    println!("\n   ‖∂L_T/∂h_(T−k)‖ on {name}, H = {hidden}, mean over 16 sequences of {len} characters");
+    println!("   ‖∂L_T/∂h_(T−k)‖ on the {name}, H = {hidden}, mean over 16 sequences of {len} characters");
     let cols = [0, 10, len / 2, len - 1];
-    print!("   {:<30}", "model");
+    print!("   {:<34}", "model");
     cols.iter().for_each(|k| print!(" {:>10}", format!("k = {k}")));
     println!();
     let mut report = |label: &str, norms: &[f64], color: usize, mark: Mark, ch: &mut Chapter| {
-        print!("   {label:<30}");
-        cols.iter().for_each(|&k| print!(" {:>10.2e}", norms[k]));
+        print!("   {label:<34}");
+        cols.iter().for_each(|&k| match norms.get(k) {
+            Some(n) => print!(" {n:>10.2e}"),
+            None => print!(" {:>10}", "-"),
+        });
         println!();
-        let at = |k: usize| norms[k];
-        ch.summary.record(
-            &format!("grad norm ratio k={}/k=0, {label}", len - 1),
-            at(len - 1) / at(0),
-        );
+        let far = norms.len() - 1;
+        ch.summary.record(&format!("grad norm ratio k={far}/k=0, {label}"), norms[far] / norms[0]);
         let pts = norms.iter().enumerate().map(|(k, &n)| (k as f64, n)).collect();
         series.push(Series::line(label, pts).with_mark(mark).with_color(color));
     };
+    let mut rnn_history = None;
     for (i, f) in [Activation::Tanh, Activation::Relu].into_iter().enumerate() {
         let init = Rnn::<f32>::new(data.vocab_size(), hidden, f, &mut StdRng::seed_from_u64(seed));
-        report(
-            &format!("{f}, at initialisation"),
-            &gradient_norms(&init.cast(), &data, len, 16, seed),
-            i,
-            Mark::Dashed,
-            &mut ch,
-        );
+        report(&format!("{f} RNN, at initialisation"), &gradient_norms(&init.cast(), &data, len, 16, seed), i, Mark::Dashed, &mut ch);
         for (j, clip) in [Some(1.0), None].into_iter().enumerate() {
-            let label = format!(
-                "{f}, trained, {}",
-                if clip.is_some() {
-                    "clipped at 1"
-                } else {
-                    "no clipping"
-                }
-            );
+            let label = format!("{f} RNN, trained, {}", if clip.is_some() { "clipped at 1" } else { "no clipping" });
             let mut rnn = Rnn::<f32>::new(data.vocab_size(), hidden, f, &mut StdRng::seed_from_u64(seed));
             let mut cfg = TrainConfig::new(steps, 32, 64, 3e-3);
             cfg.clip = clip;
@@ -193,26 +284,33 @@ pub fn run(args: Args) -> ChapterResult {
             cfg.label = format!("{f} {}", if clip.is_some() { "clip" } else { "noclip" });
             match train::train(&mut rnn, &data, &cfg) {
                 Ok(h) => {
-                    ch.summary
-                        .record(&format!("val nats/char, {label}"), h.final_val());
+                    ch.summary.record(&format!("val nats/char, {label}"), h.final_val());
                     let mark = if j == 0 { Mark::Line } else { Mark::LinePoints };
-                    report(
-                        &label,
-                        &gradient_norms(&rnn.cast(), &data, len, 16, seed),
-                        i,
-                        mark,
-                        &mut ch,
-                    );
+                    report(&label, &gradient_norms(&rnn.cast(), &data, len, 16, seed), i, mark, &mut ch);
+                    if f == Activation::Tanh && clip.is_some() {
+                        rnn_history = Some(h);
+                    }
                 }
                 Err(e @ (TrainError::NonFiniteLoss { .. } | TrainError::NonFiniteGradient { .. })) => {
-                    println!("   {label:<30} diverged: {e}");
+                    println!("   {label:<34} diverged: {e}");
                     ch.summary.record(&label, format!("diverged: {e}"));
                 }
             }
         }
     }
+
+    // The §4.2 Transformer on the same corpus and budget, and its gradient reach.
+    let context = 64.min(len - 1);
+    let cfg42 = Eq42Config { vocab_size: data.vocab_size(), d_model: 128, d_k: 128, d_ff: 512, context };
+    let mut eq42 = Eq42::<f32>::new(cfg42, &mut StdRng::seed_from_u64(seed));
+    let mut cfg = TrainConfig::new(steps, 32, context, 1e-3);
+    cfg.seed = seed;
+    cfg.label = "eq 4.2".into();
+    let h42 = train::train(&mut eq42, &data, &cfg)?;
+    let norms42 = attention_gradient_norms(&eq42.cast(), &data, context, 16, seed);
+    report("§4.2 Transformer, trained: ‖∂L_T/∂ẽ_(T−k)‖", &norms42, 2, Mark::LinePoints, &mut ch);
     let fig = Figure::new(
-        "How far back the gradient reaches: ‖∂L_T/∂h_(T−k)‖",
+        "How far back the gradient reaches",
         "k (steps back from the last prediction)",
         "gradient norm (log scale)",
         &ch.caption(),
@@ -220,11 +318,46 @@ pub fn run(args: Args) -> ChapterResult {
     .log_y()
     .legend(Legend::Outside);
     plot::lines(ch.figure("vanishing_gradient.svg"), &fig, &series)?;
-    ch.summary.finding(
-        "Each step back multiplies the gradient by W and by f' (the Jacobian of Eq. 4.1); the figure shows how fast \
-         that product shrinks with tanh and how ReLU can let it grow."
-            .to_string(),
-    );
+
+    println!("\n   §4.2 Transformer (one head, one layer, d_model = 128): validation loss {:.3} nats/char", h42.final_val());
+    ch.summary.record("eq 4.2 model val nats/char", h42.final_val());
+    if let Some(h41) = &rnn_history {
+        println!("   §4.1 RNN (tanh, H = {hidden}, clipped):                 validation loss {:.3} nats/char", h41.final_val());
+        let val = |h: &train::History| h.val.iter().map(|&(s, l)| (s as f64, l)).collect::<Vec<_>>();
+        let fig = Figure::new(
+            &format!("The §4.1 and §4.2 models on the {name}, {steps} steps each"),
+            "step",
+            "cross-entropy (nats per character)",
+            &ch.caption(),
+        );
+        plot::lines(
+            ch.figure("eq41_vs_eq42.svg"),
+            &fig,
+            &[
+                Series::line("§4.1 RNN: train", plot::smooth(&h41.train, 25)).with_color(0),
+                Series::line("§4.1 RNN: validation", val(h41)).with_mark(Mark::LinePoints).with_color(0),
+                Series::line("§4.2 Transformer: train", plot::smooth(&h42.train, 25)).with_color(2),
+                Series::line("§4.2 Transformer: validation", val(&h42)).with_mark(Mark::LinePoints).with_color(2),
+            ],
+        )?;
+        ch.summary.finding(format!(
+            "Trained alike, the one-head §4.2 model reaches {:.3} nats/char and the §4.1 RNN {:.3}.",
+            h42.final_val(),
+            h41.final_val()
+        ));
+    }
+    let tanh_far = |label: &str| ch.summary.get(label).and_then(|v| v.as_f64());
+    if let (Some(rnn_ratio), Some(att_ratio)) = (
+        tanh_far(&format!("grad norm ratio k={}/k=0, tanh RNN, trained, clipped at 1", len - 1)),
+        tanh_far(&format!("grad norm ratio k={}/k=0, §4.2 Transformer, trained: ‖∂L_T/∂ẽ_(T−k)‖", context - 1)),
+    ) {
+        ch.summary.finding(format!(
+            "Through the tanh RNN the gradient {len_m1} steps back is {rnn_ratio:.1e} of its size at k = 0; through \
+             attention, {} steps back it is still {att_ratio:.1e}.",
+            context - 1,
+            len_m1 = len - 1
+        ));
+    }
     ch.finish()
 }
 

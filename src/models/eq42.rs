@@ -96,6 +96,25 @@ impl<E: Float> Eq42<E> {
         }
     }
 
+    /// The same model with its numbers converted to another float type.
+    pub fn cast<F: Float>(&self) -> Eq42<F> {
+        let p = |q: &Param<E>| Param::new(q.name.clone(), q.value.cast());
+        Eq42 {
+            config: self.config,
+            e: p(&self.e),
+            w_q: p(&self.w_q),
+            w_k: p(&self.w_k),
+            w_v: p(&self.w_v),
+            w_1: p(&self.w_1),
+            b_1: p(&self.b_1),
+            w_2: p(&self.w_2),
+            b_2: p(&self.b_2),
+            w_o: p(&self.w_o),
+            b_o: p(&self.b_o),
+            p: self.p.cast(),
+        }
+    }
+
     /// The causal mask M `[T × T]`: 0 on and below the diagonal, −∞ above it.
     pub fn mask(time: usize) -> Tensor<E> {
         Tensor::from_fn([time, time], |ix| {
