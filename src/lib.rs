@@ -17,11 +17,13 @@
 //! | [`optim`] | SGD, Adam, AdamW, gradient clipping, learning-rate schedules |
 //! | [`data`] | character tokenizer, the built-in corpus, batches |
 //! | [`train`] | the training loop every model shares |
+//! | [`checkpoint`] | saving and loading models as safetensors files PyTorch reads |
 //! | [`plot`] | SVG figures: loss curves, bars, heatmaps |
 //! | [`chapter`] | what the chapter binaries share: flags, summaries |
 
 pub mod autograd;
 pub mod chapter;
+pub mod checkpoint;
 pub mod data;
 pub mod kernels;
 pub mod models;

@@ -33,21 +33,27 @@ pub struct TransformerConfig {
 impl TransformerConfig {
     /// Panics with a message naming the problem if the sizes do not fit together.
     pub fn validate(&self) {
-        assert!(
-            self.num_heads > 0 && self.embed_dim % self.num_heads == 0,
-            "TransformerConfig: embed_dim {} must be divisible by num_heads {}",
-            self.embed_dim,
-            self.num_heads
-        );
-        assert!(
-            self.embed_dim % 2 == 0,
-            "TransformerConfig: embed_dim {} must be even",
-            self.embed_dim
-        );
-        assert!(
-            self.vocab_size > 0 && self.ff_dim > 0 && self.context > 0,
-            "TransformerConfig: sizes must be positive: {self:?}"
-        );
+        if let Err(problem) = self.check() {
+            panic!("TransformerConfig: {problem}");
+        }
+    }
+
+    /// Whether the sizes fit together; `Err` names the problem (for configurations
+    /// read from a file, which must not panic).
+    pub fn check(&self) -> Result<(), String> {
+        if self.num_heads == 0 || self.embed_dim % self.num_heads != 0 {
+            return Err(format!(
+                "embed_dim {} must be divisible by num_heads {}",
+                self.embed_dim, self.num_heads
+            ));
+        }
+        if self.embed_dim % 2 != 0 {
+            return Err(format!("embed_dim {} must be even", self.embed_dim));
+        }
+        if self.vocab_size == 0 || self.embed_dim == 0 || self.ff_dim == 0 || self.context == 0 {
+            return Err(format!("sizes must be positive: {self:?}"));
+        }
+        Ok(())
     }
 }
 

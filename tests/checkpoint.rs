@@ -1,0 +1,480 @@
+//! Checkpoints: a round trip for each model (same parameters, same logits, same
+//! tokenizer), and every kind of bad file giving its own clear error, never a
+//! panic. The bad files are written into a temporary folder by the tests.
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use safetensors::Dtype;
+use safetensors::tensor::TensorView;
+use shortmem::checkpoint::{self, CheckpointError};
+use shortmem::data::CharTokenizer;
+use shortmem::models::{Activation, Eq42, Eq42Config, Rnn, TransformerConfig, TransformerLM};
+use shortmem::{Graph, Module, Param, Tensor};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// A fresh folder for one test's files.
+fn temp_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("shortmem-checkpoint-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Seven characters, among them a newline, a space and non-ASCII.
+fn tokenizer() -> CharTokenizer {
+    CharTokenizer::from_alphabet("\n aé记z.").unwrap()
+}
+
+fn config() -> TransformerConfig {
+    TransformerConfig {
+        vocab_size: 7,
+        embed_dim: 8,
+        num_heads: 2,
+        ff_dim: 12,
+        num_layers: 2,
+        context: 10,
+        causal: true,
+    }
+}
+
+/// A small Transformer whose every parameter is random (no zero biases).
+fn transformer(seed: u64) -> TransformerLM {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut model = TransformerLM::new(config(), &mut rng);
+    for p in model.params_mut() {
+        p.value = Tensor::randn(p.value.dims(), 0.0, 0.5, &mut rng);
+    }
+    model
+}
+
+const IDS: [usize; 12] = [0, 1, 2, 3, 4, 5, 6, 6, 5, 4, 3, 2];
+
+fn same_params<M: Module<f32>>(a: &M, b: &M) {
+    let (pa, pb) = (a.params(), b.params());
+    assert_eq!(pa.len(), pb.len());
+    for (x, y) in pa.iter().zip(&pb) {
+        assert_eq!(x.name, y.name);
+        assert_eq!(x.value.dims(), y.value.dims(), "{}", x.name);
+        assert_eq!(x.value.data(), y.value.data(), "{}", x.name);
+    }
+}
+
+fn logits(m: &TransformerLM) -> Vec<f32> {
+    let g = Graph::inference();
+    m.forward(&g, &IDS, 2, 6).value().into_vec()
+}
+
+// ---------------------------------------------------------------- round trips
+
+#[test]
+fn sec_5_transformer_checkpoint_round_trip() {
+    let dir = temp_dir("lm-round-trip");
+    let path = dir.join("lm.safetensors");
+    let model = transformer(1);
+    model.save(&path, &tokenizer()).unwrap();
+    let (loaded, tok) = TransformerLM::load(&path).unwrap();
+    assert_eq!(loaded.config, model.config);
+    assert_eq!(tok, tokenizer());
+    same_params(&model, &loaded);
+    assert_eq!(logits(&model), logits(&loaded), "identical logits");
+
+    // The file is plain safetensors: F32 tensors under the state_dict names,
+    // and the metadata the issue lists.
+    let ckpt = checkpoint::load(&path).unwrap();
+    let names: Vec<&str> = ckpt.tensors.keys().map(String::as_str).collect();
+    let mut want: Vec<&str> = model.params().iter().map(|p| p.name.as_str()).collect();
+    want.sort();
+    assert_eq!(names, want);
+    let meta: Vec<(&str, &str)> = ckpt
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        meta,
+        [
+            ("alphabet", "\n aé记z."),
+            ("causal", "true"),
+            ("context", "10"),
+            ("embed_dim", "8"),
+            ("ff_dim", "12"),
+            ("model", "transformer_lm"),
+            ("num_heads", "2"),
+            ("num_layers", "2"),
+            ("vocab_size", "7"),
+        ]
+    );
+}
+
+#[test]
+fn sec_5_unmasked_transformer_keeps_causal_false() {
+    let dir = temp_dir("lm-unmasked");
+    let path = dir.join("lm.safetensors");
+    let mut model = transformer(2);
+    model.config.causal = false;
+    model.save(&path, &tokenizer()).unwrap();
+    let (loaded, _) = TransformerLM::load(&path).unwrap();
+    assert!(!loaded.config.causal);
+    assert_eq!(logits(&model), logits(&loaded));
+}
+
+#[test]
+fn eq_4_2_checkpoint_round_trip() {
+    let dir = temp_dir("eq42-round-trip");
+    let path = dir.join("eq42.safetensors");
+    let cfg = Eq42Config {
+        vocab_size: 7,
+        d_model: 6,
+        d_k: 4,
+        d_ff: 10,
+        context: 8,
+    };
+    let model = Eq42::new(cfg, &mut StdRng::seed_from_u64(3));
+    model.save(&path, &tokenizer()).unwrap();
+    let (loaded, tok) = Eq42::load(&path).unwrap();
+    assert_eq!(loaded.config, cfg);
+    assert_eq!(tok, tokenizer());
+    same_params(&model, &loaded);
+    let run = |m: &Eq42| {
+        let g = Graph::inference();
+        m.trace(&g, &IDS, 2, 6).logits.value().into_vec()
+    };
+    assert_eq!(run(&model), run(&loaded));
+}
+
+#[test]
+fn eq_4_1_rnn_checkpoint_round_trip() {
+    for f in [Activation::Tanh, Activation::Relu] {
+        let dir = temp_dir("rnn-round-trip");
+        let path = dir.join(format!("rnn-{f}.safetensors"));
+        let model = Rnn::new(7, 5, f, &mut StdRng::seed_from_u64(4));
+        model.save(&path, &tokenizer()).unwrap();
+        let (loaded, tok) = Rnn::load(&path).unwrap();
+        assert_eq!(loaded.f, f);
+        assert_eq!(tok, tokenizer());
+        same_params(&model, &loaded);
+        let run = |m: &Rnn| {
+            let g = Graph::inference();
+            m.forward(&g, &IDS, 2, 6, None).logits.value().into_vec()
+        };
+        assert_eq!(run(&model), run(&loaded));
+    }
+}
+
+// ---------------------------------------------------------------- errors
+
+/// The error of loading `path` as a Transformer; its message must name the file.
+fn lm_error(path: &Path) -> CheckpointError {
+    let err = match TransformerLM::load(path) {
+        Ok(_) => panic!("{} loaded, but it should not", path.display()),
+        Err(e) => e,
+    };
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&path.display().to_string()),
+        "the message names the file: {msg}"
+    );
+    err
+}
+
+/// Saves a good Transformer checkpoint, lets `edit` change its tensors and
+/// metadata, writes the result to `name` in `dir` and returns its path.
+fn edited(
+    dir: &Path,
+    name: &str,
+    edit: impl FnOnce(&mut BTreeMap<String, Tensor>, &mut BTreeMap<String, String>),
+) -> PathBuf {
+    let good = dir.join("good.safetensors");
+    transformer(5).save(&good, &tokenizer()).unwrap();
+    let mut ckpt = checkpoint::load(&good).unwrap();
+    edit(&mut ckpt.tensors, &mut ckpt.metadata);
+    let params: Vec<Param> = ckpt.tensors.into_iter().map(|(n, t)| Param::new(n, t)).collect();
+    let metadata: Vec<(&str, String)> = ckpt
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    let path = dir.join(name);
+    checkpoint::save(&path, &params.iter().collect::<Vec<_>>(), &metadata).unwrap();
+    path
+}
+
+#[test]
+fn sec_5_checkpoint_missing_file() {
+    let path = temp_dir("missing").join("no-such-file.safetensors");
+    let err = lm_error(&path);
+    assert!(matches!(err, CheckpointError::NotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains("no such file"), "{err}");
+}
+
+#[test]
+fn sec_5_checkpoint_truncated_or_corrupt_files() {
+    let dir = temp_dir("corrupt");
+    let good = dir.join("good.safetensors");
+    transformer(6).save(&good, &tokenizer()).unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", vec![], "8 bytes"),
+        ("text", b"this is not a checkpoint".to_vec(), "header's length"),
+        (
+            "header-cut",
+            bytes[..8 + header_len / 2].to_vec(),
+            "header's length",
+        ),
+        ("data-cut", bytes[..bytes.len() - 4].to_vec(), "truncated"),
+        ("extra-bytes", [&bytes[..], &[0u8; 4]].concat(), "extra bytes"),
+        (
+            "not-json",
+            [&bytes[..8], &vec![b'!'; header_len], &bytes[8 + header_len..]].concat(),
+            "JSON",
+        ),
+    ];
+    for (name, content, says) in cases {
+        let path = dir.join(format!("{name}.safetensors"));
+        std::fs::write(&path, content).unwrap();
+        let err = lm_error(&path);
+        assert!(matches!(err, CheckpointError::Corrupt { .. }), "{name}: {err:?}");
+        assert!(err.to_string().contains(says), "{name}: {err}");
+    }
+}
+
+#[test]
+fn sec_5_checkpoint_never_panics_on_damaged_bytes() {
+    let dir = temp_dir("fuzz");
+    let good = dir.join("good.safetensors");
+    transformer(7).save(&good, &tokenizer()).unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    // Every prefix of the file is refused.
+    for len in 0..bytes.len() {
+        assert!(
+            checkpoint::from_bytes(&bytes[..len], "prefix").is_err(),
+            "prefix of {len} bytes"
+        );
+    }
+    // Random damage anywhere: an error or (if only numbers changed) a model, never a panic.
+    let mut rng = StdRng::seed_from_u64(8);
+    for _ in 0..3000 {
+        let mut damaged = bytes.clone();
+        for _ in 0..rng.random_range(1..4) {
+            let i = rng.random_range(0..damaged.len());
+            damaged[i] = rng.random();
+        }
+        if let Ok(ckpt) = checkpoint::from_bytes(&damaged, "damaged") {
+            let _ = TransformerLM::from_checkpoint(&ckpt);
+            let _ = Rnn::from_checkpoint(&ckpt);
+            let _ = Eq42::from_checkpoint(&ckpt);
+        }
+    }
+    // Pure noise.
+    for n in 0..200 {
+        let noise: Vec<u8> = (0..n * 3).map(|_| rng.random()).collect();
+        assert!(checkpoint::from_bytes(&noise, "noise").is_err());
+    }
+}
+
+#[test]
+fn sec_5_checkpoint_missing_tensor_is_named() {
+    let dir = temp_dir("missing-tensor");
+    let path = edited(&dir, "missing.safetensors", |t, _| {
+        t.remove("blocks.1.ff.2.weight");
+    });
+    let err = lm_error(&path);
+    assert!(
+        matches!(&err, CheckpointError::MissingTensor { name, .. } if name == "blocks.1.ff.2.weight"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("`blocks.1.ff.2.weight` is missing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sec_5_checkpoint_unexpected_tensor_is_named() {
+    let dir = temp_dir("extra-tensor");
+    let path = edited(&dir, "extra.safetensors", |t, _| {
+        t.insert("blocks.0.attention.bias_k".into(), Tensor::zeros([1, 1, 8]));
+    });
+    let err = lm_error(&path);
+    assert!(
+        matches!(&err, CheckpointError::UnexpectedTensor { name, .. } if name == "blocks.0.attention.bias_k"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("unexpected tensor `blocks.0.attention.bias_k`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sec_5_checkpoint_wrong_shape_names_both_shapes() {
+    let dir = temp_dir("wrong-shape");
+    // A transposed weight, as a mistaken exporter would write it.
+    let path = edited(&dir, "transposed.safetensors", |t, _| {
+        t.insert("blocks.0.ff.0.weight".into(), Tensor::zeros([8, 12]));
+    });
+    let err = lm_error(&path);
+    match &err {
+        CheckpointError::WrongShape {
+            name,
+            expected,
+            found,
+            ..
+        } => {
+            assert_eq!(
+                (name.as_str(), &expected[..], &found[..]),
+                ("blocks.0.ff.0.weight", &[12, 8][..], &[8, 12][..])
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        err.to_string().contains("has shape [8, 12], expected [12, 8]"),
+        "{err}"
+    );
+
+    // Metadata that disagrees with the tensors: the first tensor to differ is named.
+    let path = edited(&dir, "wrong-ff.safetensors", |_, m| {
+        m.insert("ff_dim".into(), "16".into());
+    });
+    let err = lm_error(&path);
+    assert!(
+        matches!(&err, CheckpointError::WrongShape { name, .. } if name == "blocks.0.ff.0.weight"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn sec_5_checkpoint_wrong_dtype_is_named() {
+    let dir = temp_dir("wrong-dtype");
+    for (dtype, width) in [(Dtype::F16, 2), (Dtype::F64, 8), (Dtype::BF16, 2)] {
+        let bytes = vec![0u8; 7 * width];
+        let view = TensorView::new(dtype, vec![7], &bytes).unwrap();
+        let meta = HashMap::from([("model".to_string(), "transformer_lm".to_string())]);
+        let file = safetensors::serialize([("out.bias", view)], Some(meta)).unwrap();
+        let path = dir.join(format!("{dtype:?}.safetensors"));
+        std::fs::write(&path, file).unwrap();
+        let err = lm_error(&path);
+        let found = format!("{dtype:?}");
+        assert!(
+            matches!(&err, CheckpointError::WrongDtype { name, found: f, .. } if name == "out.bias" && *f == found),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("`out.bias` is {found}, expected F32")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn sec_5_checkpoint_missing_metadata_is_named() {
+    let dir = temp_dir("missing-metadata");
+    for key in ["model", "num_heads", "causal", "alphabet", "context"] {
+        let path = edited(&dir, &format!("no-{key}.safetensors"), |_, m| {
+            m.remove(key);
+        });
+        let err = lm_error(&path);
+        assert!(
+            matches!(&err, CheckpointError::MissingMetadata { key: k, .. } if k == key),
+            "{key}: {err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("metadata key `{key}` is missing")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn sec_5_checkpoint_unparsable_metadata_is_named() {
+    let dir = temp_dir("bad-metadata");
+    let cases = [
+        ("num_heads", "four", "invalid digit"),
+        ("embed_dim", "-8", "invalid digit"),
+        ("causal", "yes", "true"),
+        ("num_heads", "3", "divisible"),
+        ("vocab_size", "0", "at least 1"),
+        ("context", "99999999999", "maximum"),
+        ("num_layers", "1000000", "cannot hold"),
+        ("alphabet", "\n aé记z", "6 characters, but vocab_size is 7"),
+        ("alphabet", "\n aé记zz", "repeats"),
+    ];
+    for (i, (key, value, says)) in cases.into_iter().enumerate() {
+        let path = edited(&dir, &format!("bad-{i}.safetensors"), |_, m| {
+            m.insert(key.into(), value.into());
+        });
+        let err = lm_error(&path);
+        assert!(
+            matches!(&err, CheckpointError::BadMetadata { value: v, .. } if v == value),
+            "{key}={value:?}: {err:?}"
+        );
+        assert!(err.to_string().contains(says), "{key}={value:?}: {err}");
+    }
+}
+
+#[test]
+fn sec_5_checkpoint_wrong_model_kind() {
+    let dir = temp_dir("wrong-model");
+    let path = dir.join("rnn.safetensors");
+    Rnn::new(7, 5, Activation::Tanh, &mut StdRng::seed_from_u64(9))
+        .save(&path, &tokenizer())
+        .unwrap();
+    let err = lm_error(&path);
+    assert!(
+        matches!(&err, CheckpointError::WrongModel { expected, found, .. }
+            if expected == "transformer_lm" && found == "rnn"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("holds a `rnn` model, expected `transformer_lm`"),
+        "{err}"
+    );
+    assert!(matches!(
+        Eq42::load(&path),
+        Err(CheckpointError::WrongModel { .. })
+    ));
+}
+
+#[test]
+fn eq_4_1_rnn_checkpoint_errors() {
+    let dir = temp_dir("rnn-errors");
+    let path = dir.join("rnn.safetensors");
+    let model = Rnn::new(7, 5, Activation::Tanh, &mut StdRng::seed_from_u64(10));
+    model.save(&path, &tokenizer()).unwrap();
+    let mut ckpt = checkpoint::load(&path).unwrap();
+    ckpt.metadata.insert("activation".into(), "sigmoid".into());
+    let err = Rnn::from_checkpoint(&ckpt).err().unwrap();
+    assert!(err.to_string().contains("expected `tanh` or `relu`"), "{err}");
+    ckpt.metadata.insert("activation".into(), "tanh".into());
+    ckpt.metadata.insert("hidden_size".into(), "6".into());
+    let err = Rnn::from_checkpoint(&ckpt).err().unwrap();
+    assert!(
+        err.to_string().contains("`U` has shape [5, 7], expected [6, 7]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn saving_with_a_tokenizer_of_another_size_is_refused() {
+    let dir = temp_dir("save-mismatch");
+    let small = CharTokenizer::from_alphabet("ab").unwrap();
+    let err = transformer(11)
+        .save(dir.join("x.safetensors"), &small)
+        .err()
+        .unwrap();
+    assert!(matches!(err, CheckpointError::BadMetadata { .. }), "{err:?}");
+    assert!(!dir.join("x.safetensors").exists());
+    // A folder that does not exist is an I/O error naming the path.
+    let err = transformer(11)
+        .save(dir.join("no/such/dir/x.safetensors"), &tokenizer())
+        .err()
+        .unwrap();
+    assert!(matches!(err, CheckpointError::Io { .. }), "{err:?}");
+}
