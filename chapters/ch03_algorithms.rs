@@ -49,8 +49,16 @@ fn tiny_tokenizer() -> CharTokenizer {
 /// §3.1's four steps on a 4-character alphabet and H = 3, printing every value.
 fn trace_rnn(seed: u64) {
     let tok = tiny_tokenizer();
-    let rnn = Rnn::<f32>::new(tok.vocab_size(), 3, Activation::Tanh, &mut StdRng::seed_from_u64(seed));
-    println!("   §3.1 traced: vocabulary {:?} (V = 4), hidden size H = 3, untrained weights", tok.alphabet());
+    let rnn = Rnn::<f32>::new(
+        tok.vocab_size(),
+        3,
+        Activation::Tanh,
+        &mut StdRng::seed_from_u64(seed),
+    );
+    println!(
+        "   §3.1 traced: vocabulary {:?} (V = 4), hidden size H = 3, untrained weights",
+        tok.alphabet()
+    );
     println!("   U [3×4], W [3×3], b [3], V [4×3], c [4]; h_0 = 0\n");
     let mut h = Tensor::zeros([1, 3]);
     let mut x = tok.id('a').expect("in the alphabet");
@@ -64,10 +72,30 @@ fn trace_rnn(seed: u64) {
         let next = argmax(y_t.data());
         let ch = |id: usize| tok.char(id).unwrap_or('?');
         println!("   t = {t}");
-        println!("     1. x_{t} = {:?} (id {x}, one-hot of length 4); h_{} {} = {}", ch(x), t - 1, h.shape(), fmt_vec(h.data()));
-        println!("     2. U x_{t} = {}   W h_{} = {}", fmt_vec(u_x.value().data()), t - 1, fmt_vec(w_h.value().data()));
-        println!("        h_{t} = tanh(U x_{t} + W h_{} + b) {} = {}", t - 1, h_t.shape(), fmt_vec(h_t.value().data()));
-        println!("     3. y_{t} = softmax(V h_{t} + c) {} = {}", y_t.shape(), fmt_vec(y_t.data()));
+        println!(
+            "     1. x_{t} = {:?} (id {x}, one-hot of length 4); h_{} {} = {}",
+            ch(x),
+            t - 1,
+            h.shape(),
+            fmt_vec(h.data())
+        );
+        println!(
+            "     2. U x_{t} = {}   W h_{} = {}",
+            fmt_vec(u_x.value().data()),
+            t - 1,
+            fmt_vec(w_h.value().data())
+        );
+        println!(
+            "        h_{t} = tanh(U x_{t} + W h_{} + b) {} = {}",
+            t - 1,
+            h_t.shape(),
+            fmt_vec(h_t.value().data())
+        );
+        println!(
+            "     3. y_{t} = softmax(V h_{t} + c) {} = {}",
+            y_t.shape(),
+            fmt_vec(y_t.data())
+        );
         println!("     4. x_{} = argmax y_{t} = {:?}\n", t + 1, ch(next));
         h = h_t.value();
         x = next;
@@ -77,11 +105,22 @@ fn trace_rnn(seed: u64) {
 /// §3.2's five steps on the same alphabet: D = 4, 2 heads, one block.
 fn trace_gpt(seed: u64) {
     let tok = tiny_tokenizer();
-    let config = TransformerConfig { vocab_size: 4, embed_dim: 4, num_heads: 2, ff_dim: 8, num_layers: 1, context: 8, causal: true };
+    let config = TransformerConfig {
+        vocab_size: 4,
+        embed_dim: 4,
+        num_heads: 2,
+        ff_dim: 8,
+        num_layers: 1,
+        context: 8,
+        causal: true,
+    };
     let lm = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(seed));
     let ch = |id: usize| tok.char(id).unwrap_or('?');
     println!("   §3.2 traced: the same alphabet, D = 4, 2 heads of width 2, one block, untrained weights\n");
-    let mut ids = vec![tok.id('a').expect("in the alphabet"), tok.id('b').expect("in the alphabet")];
+    let mut ids = vec![
+        tok.id('a').expect("in the alphabet"),
+        tok.id('b').expect("in the alphabet"),
+    ];
     for round in 1..=2 {
         let n = ids.len();
         let g = Graph::inference();
@@ -103,12 +142,21 @@ fn trace_gpt(seed: u64) {
         for head in 0..2 {
             let a = &weights.data()[head * n * n..(head + 1) * n * n];
             let rows: Vec<String> = a.chunks(n).map(fmt_vec).collect();
-            println!("     3. head {head} attention weights (row t: how much position t takes from each): {}", rows.join(" "));
+            println!(
+                "     3. head {head} attention weights (row t: how much position t takes from each): {}",
+                rows.join(" ")
+            );
         }
         let c = block.norm1.forward(&g, attended + e_tilde);
         let c_tilde = block.norm2.forward(&g, block.ff.forward(&g, c) + c);
-        println!("        c_{n} = norm1(attention + ẽ) = {}", fmt_vec(&c.value().data()[(n - 1) * 4..]));
-        println!("        c̃_{n} = norm2(ff(c) + c)     = {}", fmt_vec(&c_tilde.value().data()[(n - 1) * 4..]));
+        println!(
+            "        c_{n} = norm1(attention + ẽ) = {}",
+            fmt_vec(&c.value().data()[(n - 1) * 4..])
+        );
+        println!(
+            "        c̃_{n} = norm2(ff(c) + c)     = {}",
+            fmt_vec(&c_tilde.value().data()[(n - 1) * 4..])
+        );
         // 4. y_n = softmax(c̃_n W_o + b_o)
         let logits = lm.out.forward(&g, c_tilde).value();
         let mut y = logits.data()[(n - 1) * 4..].to_vec();
@@ -140,15 +188,24 @@ fn train_and_sample<M: LanguageModel>(
         history.tokens_per_second()
     );
     let prompt_text = "Mia put the key in the ";
-    let prompt = data.tokenizer.encode(prompt_text).unwrap_or_else(|_| data.val[..20].to_vec());
-    let text = format!("{}{}", data.tokenizer.decode(&prompt)?, data.tokenizer.decode(&sample(model, &prompt))?);
+    let prompt = data
+        .tokenizer
+        .encode(prompt_text)
+        .unwrap_or_else(|_| data.val[..20].to_vec());
+    let text = format!(
+        "{}{}",
+        data.tokenizer.decode(&prompt)?,
+        data.tokenizer.decode(&sample(model, &prompt))?
+    );
     println!("   sample:");
     for line in text.lines().take(6) {
         println!("     | {line}");
     }
     println!();
-    ch.summary.record(&format!("{key} val nats/char"), history.final_val());
-    ch.summary.record(&format!("{key} tokens/s"), history.tokens_per_second());
+    ch.summary
+        .record(&format!("{key} val nats/char"), history.final_val());
+    ch.summary
+        .record(&format!("{key} tokens/s"), history.tokens_per_second());
     ch.summary.record(&format!("{key} sample"), text);
     Ok(history)
 }
@@ -168,11 +225,22 @@ fn attention_map(ch: &mut Chapter, lm: &TransformerLM, tok: &CharTokenizer) -> R
     // furthest back: that is where the memory is.
     let reach = |h: usize| -> f64 {
         let row = &last.data()[(h * n + n - 1) * n..(h * n + n) * n];
-        row.iter().enumerate().map(|(j, &w)| w as f64 * (n - 1 - j) as f64).sum()
+        row.iter()
+            .enumerate()
+            .map(|(j, &w)| w as f64 * (n - 1 - j) as f64)
+            .sum()
     };
-    let head = (0..heads).max_by(|&a, &b| reach(a).total_cmp(&reach(b))).unwrap_or(0);
-    let values: Vec<Vec<f64>> =
-        (0..n).map(|i| last.data()[(head * n + i) * n..(head * n + i + 1) * n].iter().map(|&w| w as f64).collect()).collect();
+    let head = (0..heads)
+        .max_by(|&a, &b| reach(a).total_cmp(&reach(b)))
+        .unwrap_or(0);
+    let values: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            last.data()[(head * n + i) * n..(head * n + i + 1) * n]
+                .iter()
+                .map(|&w| w as f64)
+                .collect()
+        })
+        .collect();
     let labels: Vec<String> = story.chars().map(|c| CharTokenizer::display_char(c)).collect();
     let fig = Figure::new(
         &format!("Where the Transformer looks: last block, head {head}"),
@@ -180,24 +248,47 @@ fn attention_map(ch: &mut Chapter, lm: &TransformerLM, tok: &CharTokenizer) -> R
         "query position (the text it writes)",
         &ch.caption(),
     );
-    plot::heatmap(ch.figure("attention_map.svg"), &fig, &values, &labels, &labels, (0.0, 1.0))?;
+    plot::heatmap(
+        ch.figure("attention_map.svg"),
+        &fig,
+        &values,
+        &labels,
+        &labels,
+        (0.0, 1.0),
+    )?;
     let row = &values[n - 1];
     let top: Vec<(usize, f64)> = {
         let mut r: Vec<(usize, f64)> = row.iter().copied().enumerate().collect();
         r.sort_by(|a, b| b.1.total_cmp(&a.1));
         r.into_iter().take(3).collect()
     };
-    let described: Vec<String> = top.iter().map(|(j, w)| format!("{:?} at {j} ({w:.2})", story.chars().nth(*j).unwrap_or('?'))).collect();
-    println!("   attention of the last position in head {head}: {}", described.join(", "));
+    let described: Vec<String> = top
+        .iter()
+        .map(|(j, w)| format!("{:?} at {j} ({w:.2})", story.chars().nth(*j).unwrap_or('?')))
+        .collect();
+    println!(
+        "   attention of the last position in head {head}: {}",
+        described.join(", ")
+    );
     let next = argmax(&lm.next_logits(&ids));
-    println!("   the model continues {story:?} with {:?}\n", tok.char(next).unwrap_or('?'));
-    ch.summary.record("attention map: next character predicted", tok.char(next).map_or(String::new(), String::from));
+    println!(
+        "   the model continues {story:?} with {:?}\n",
+        tok.char(next).unwrap_or('?')
+    );
+    ch.summary.record(
+        "attention map: next character predicted",
+        tok.char(next).map_or(String::new(), String::from),
+    );
     Ok(())
 }
 
 pub fn run(args: Args) -> ChapterResult {
     let quick = args.common.quick;
-    let extra = if args.hidden != 256 { vec![format!("--hidden {}", args.hidden)] } else { vec![] };
+    let extra = if args.hidden != 256 {
+        vec![format!("--hidden {}", args.hidden)]
+    } else {
+        vec![]
+    };
     let mut ch = Chapter::start("ch03", "The algorithms, step by step", args.common, &extra)?;
     let seed = ch.args.seed;
 
@@ -211,11 +302,21 @@ pub fn run(args: Args) -> ChapterResult {
     let mut cfg = TrainConfig::new(steps, 32, 64, 3e-3);
     cfg.seed = seed;
     cfg.label = "rnn".into();
-    let mut rnn = Rnn::<f32>::new(data.vocab_size(), hidden, Activation::Tanh, &mut StdRng::seed_from_u64(seed));
+    let mut rnn = Rnn::<f32>::new(
+        data.vocab_size(),
+        hidden,
+        Activation::Tanh,
+        &mut StdRng::seed_from_u64(seed),
+    );
     let sampling = args.sampling;
-    let rnn_hist = train_and_sample(&mut ch, &mut rnn, &data, &cfg, &format!("RNN (H = {hidden})"), |m, p| {
-        m.generate(p, 300, sampling, &mut StdRng::seed_from_u64(seed))
-    })?;
+    let rnn_hist = train_and_sample(
+        &mut ch,
+        &mut rnn,
+        &data,
+        &cfg,
+        &format!("RNN (H = {hidden})"),
+        |m, p| m.generate(p, 300, sampling, &mut StdRng::seed_from_u64(seed)),
+    )?;
     let config = TransformerConfig {
         vocab_size: data.vocab_size(),
         embed_dim: if quick { 32 } else { 128 },
@@ -226,22 +327,40 @@ pub fn run(args: Args) -> ChapterResult {
         causal: true,
     };
     let mut gpt = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(seed));
-    cfg.schedule = shortmem::optim::Schedule::WarmupCosine { max_lr: 1e-3, min_lr: 1e-4, warmup: steps / 20, total: steps };
+    cfg.schedule = shortmem::optim::Schedule::WarmupCosine {
+        max_lr: 1e-3,
+        min_lr: 1e-4,
+        warmup: steps / 20,
+        total: steps,
+    };
     cfg.label = "transformer".into();
     let gpt_key = format!("Transformer (2 blocks, D = {})", config.embed_dim);
     let gpt_hist = train_and_sample(&mut ch, &mut gpt, &data, &cfg, &gpt_key, |m, p| {
         m.generate(p, 300, sampling, &mut StdRng::seed_from_u64(seed), true)
     })?;
-    let fig = Figure::new(&format!("§3.1 RNN and §3.2 Transformer on the {name}"), "step", "cross-entropy (nats per character)", &ch.caption());
+    let fig = Figure::new(
+        &format!("§3.1 RNN and §3.2 Transformer on the {name}"),
+        "step",
+        "cross-entropy (nats per character)",
+        &ch.caption(),
+    );
     let val = |h: &train::History| h.val.iter().map(|&(s, l)| (s as f64, l)).collect::<Vec<_>>();
     plot::lines(
         ch.figure("training.svg"),
         &fig,
         &[
-            Series::line(&format!("RNN, H = {hidden}: train"), plot::smooth(&rnn_hist.train, 25)).with_color(0),
-            Series::line("RNN: validation", val(&rnn_hist)).with_mark(Mark::Points).with_color(0),
+            Series::line(
+                &format!("RNN, H = {hidden}: train"),
+                plot::smooth(&rnn_hist.train, 25),
+            )
+            .with_color(0),
+            Series::line("RNN: validation", val(&rnn_hist))
+                .with_mark(Mark::Points)
+                .with_color(0),
             Series::line("Transformer: train", plot::smooth(&gpt_hist.train, 25)).with_color(1),
-            Series::line("Transformer: validation", val(&gpt_hist)).with_mark(Mark::Points).with_color(1),
+            Series::line("Transformer: validation", val(&gpt_hist))
+                .with_mark(Mark::Points)
+                .with_color(1),
         ],
     )?;
     attention_map(&mut ch, &gpt, &data.tokenizer)?;
@@ -253,25 +372,51 @@ pub fn run(args: Args) -> ChapterResult {
 }
 
 /// Loss on the first character of story answers: 8-gram, RNN, Transformer.
-fn answer_losses(ch: &mut Chapter, data: &Dataset, corpus: &Corpus, rnn: &Rnn, gpt: &TransformerLM) -> Result<(), Box<dyn Error>> {
+fn answer_losses(
+    ch: &mut Chapter,
+    data: &Dataset,
+    corpus: &Corpus,
+    rnn: &Rnn,
+    gpt: &TransformerLM,
+) -> Result<(), Box<dyn Error>> {
     let split = data.train.len();
     let starts = &corpus.answer_start_mask()[split..split + data.val.len()];
     let answers = &corpus.answer_mask()[split..split + data.val.len()];
     // per_token_loss[i] scores val[i + 1]: shift the masks by one.
     let mean_on = |loss: &[f64], mask: &[bool], want: bool| -> f64 {
-        let picked: Vec<f64> = loss.iter().enumerate().filter(|(i, _)| mask[i + 1] == want && *i >= 8).map(|(_, &l)| l).collect();
+        let picked: Vec<f64> = loss
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask[i + 1] == want && *i >= 8)
+            .map(|(_, &l)| l)
+            .collect();
         picked.iter().sum::<f64>() / picked.len().max(1) as f64
     };
     let ngram = NGram::fit(&data.train, data.vocab_size(), 8);
     let ngram_loss: Vec<f64> = (0..data.val.len() - 1)
-        .map(|i| if i < 8 { f64::NAN } else { -ngram.prob(&data.val[i - 7..=i], data.val[i + 1], 8, Smoothing::WittenBell).ln() })
+        .map(|i| {
+            if i < 8 {
+                f64::NAN
+            } else {
+                -ngram
+                    .prob(&data.val[i - 7..=i], data.val[i + 1], 8, Smoothing::WittenBell)
+                    .ln()
+            }
+        })
         .collect();
     let rnn_loss = per_token_loss(rnn, &data.val, 64);
     let gpt_loss = per_token_loss(gpt, &data.val, 64);
-    println!("   loss (nats/char) on held-out text: {:<26} {:>14} {:>14}", "", "answer starts", "other chars");
+    println!(
+        "   loss (nats/char) on held-out text: {:<26} {:>14} {:>14}",
+        "", "answer starts", "other chars"
+    );
     let mut labels = Vec::new();
     let mut values = Vec::new();
-    for (label, loss) in [("8-gram (Witten-Bell)", &ngram_loss), ("RNN (§3.1)", &rnn_loss), ("Transformer (§3.2)", &gpt_loss)] {
+    for (label, loss) in [
+        ("8-gram (Witten-Bell)", &ngram_loss),
+        ("RNN (§3.1)", &rnn_loss),
+        ("Transformer (§3.2)", &gpt_loss),
+    ] {
         let (on, off) = (mean_on(loss, starts, true), mean_on(loss, answers, false));
         println!("   {label:>61} {on:>14.3} {off:>14.3}");
         ch.summary.record(&format!("{label}: answer-start nats/char"), on);
@@ -287,7 +432,9 @@ fn answer_losses(ch: &mut Chapter, data: &Dataset, corpus: &Corpus, rnn: &Rnn, g
         &ch.caption(),
     );
     plot::bars(ch.figure("answer_loss.svg"), &fig, &labels, &values)?;
-    let best = (0..3).min_by(|&a, &b| values[a].total_cmp(&values[b])).unwrap_or(0);
+    let best = (0..3)
+        .min_by(|&a, &b| values[a].total_cmp(&values[b]))
+        .unwrap_or(0);
     ch.summary.finding(format!(
         "On the first character of a story's answer, the 8-gram pays {:.2} nats, the RNN {:.2}, the Transformer {:.2}; \
          the {} answers best.",
@@ -299,11 +446,18 @@ fn answer_losses(ch: &mut Chapter, data: &Dataset, corpus: &Corpus, rnn: &Rnn, g
 /// Recall of a symbol after k distractors, for RNNs of a few sizes and a Transformer.
 fn memory_span(ch: &mut Chapter, quick: bool, seed: u64) -> Result<(), Box<dyn Error>> {
     let task = RecallTask::default();
-    let ks: Vec<usize> = if quick { vec![1, 2, 4, 8] } else { vec![1, 2, 4, 8, 12, 16, 24, 32, 48, 64] };
+    let ks: Vec<usize> = if quick {
+        vec![1, 2, 4, 8]
+    } else {
+        vec![1, 2, 4, 8, 12, 16, 24, 32, 48, 64]
+    };
     let k_max = *ks.last().expect("non-empty");
     let steps = if quick { 60 } else { 1500 };
     let mut series = Vec::new();
-    println!("   memory span: recall accuracy after k distractors (chance = {:.3})", 1.0 / task.symbols as f64);
+    println!(
+        "   memory span: recall accuracy after k distractors (chance = {:.3})",
+        1.0 / task.symbols as f64
+    );
     print!("   {:>18}", "model \\ k");
     ks.iter().for_each(|k| print!(" {k:>6}"));
     println!();
@@ -311,21 +465,37 @@ fn memory_span(ch: &mut Chapter, quick: bool, seed: u64) -> Result<(), Box<dyn E
         print!("   {label:>18}");
         acc.iter().for_each(|a| print!(" {a:>6.3}"));
         println!();
-        let reach = ks.iter().zip(acc).take_while(|(_, a)| **a >= 0.9).map(|(k, _)| *k).last().unwrap_or(0);
-        ch.summary.record(&format!("{label}: longest k with ≥90% recall"), reach);
-        ch.summary.record(&format!("{label}: recall at k={k_max}"), acc[acc.len() - 1]);
+        let reach = ks
+            .iter()
+            .zip(acc)
+            .take_while(|(_, a)| **a >= 0.9)
+            .map(|(k, _)| *k)
+            .last()
+            .unwrap_or(0);
+        ch.summary
+            .record(&format!("{label}: longest k with ≥90% recall"), reach);
+        ch.summary
+            .record(&format!("{label}: recall at k={k_max}"), acc[acc.len() - 1]);
         let points = ks.iter().zip(acc).map(|(&k, &a)| (k as f64, a)).collect();
         series.push(Series::line(label, points).with_mark(Mark::LinePoints));
     };
     let sizes: &[usize] = if quick { &[32] } else { &[16, 64, 256] };
     for (i, &h) in sizes.iter().enumerate() {
-        let mut model = Rnn::<f32>::new(task.vocab(), h, Activation::Tanh, &mut StdRng::seed_from_u64(seed + i as u64));
+        let mut model = Rnn::<f32>::new(
+            task.vocab(),
+            h,
+            Activation::Tanh,
+            &mut StdRng::seed_from_u64(seed + i as u64),
+        );
         let mut cfg = TrainConfig::new(steps, 32, k_max + 2, 3e-3);
         cfg.seed = seed;
         cfg.eval_every = steps;
         cfg.label = format!("recall RNN {h}");
         train_recall(&mut model, &task, 1..=k_max, &cfg)?;
-        let acc: Vec<f64> = ks.iter().map(|&k| recall_accuracy(&model, &task, k, 1000, seed ^ 0x5eed)).collect();
+        let acc: Vec<f64> = ks
+            .iter()
+            .map(|&k| recall_accuracy(&model, &task, k, 1000, seed ^ 0x5eed))
+            .collect();
         row(ch, &format!("RNN, H = {h}"), &acc);
     }
     let config = TransformerConfig {
@@ -343,7 +513,10 @@ fn memory_span(ch: &mut Chapter, quick: bool, seed: u64) -> Result<(), Box<dyn E
     cfg.eval_every = steps;
     cfg.label = "recall transformer".into();
     train_recall(&mut gpt, &task, 1..=k_max, &cfg)?;
-    let acc: Vec<f64> = ks.iter().map(|&k| recall_accuracy(&gpt, &task, k, 1000, seed ^ 0x5eed)).collect();
+    let acc: Vec<f64> = ks
+        .iter()
+        .map(|&k| recall_accuracy(&gpt, &task, k, 1000, seed ^ 0x5eed))
+        .collect();
     row(ch, "Transformer, D = 64", &acc);
     series.push(Series::reference("chance (1 in 8)", 1.0 / task.symbols as f64));
     let fig = Figure::new(

@@ -141,7 +141,13 @@ fn gradient_norms(rnn: &Rnn<f64>, data: &Dataset, len: usize, seqs: usize, seed:
 
 /// Eq. 4.2 on a 3-token example: each equation by the engine and by plain loops.
 fn eq_4_2_by_hand(ch: &mut Chapter) -> f64 {
-    let cfg = Eq42Config { vocab_size: 5, d_model: 4, d_k: 3, d_ff: 6, context: 8 };
+    let cfg = Eq42Config {
+        vocab_size: 5,
+        d_model: 4,
+        d_k: 3,
+        d_ff: 6,
+        context: 8,
+    };
     let m = Eq42::<f64>::new(cfg, &mut StdRng::seed_from_u64(ch.args.seed + 42));
     let ids = [4usize, 1, 3];
     let (t, dm, dk, df, nv) = (3, 4, 3, 6, 5);
@@ -149,29 +155,45 @@ fn eq_4_2_by_hand(ch: &mut Chapter) -> f64 {
     let tr = m.trace(&g, &ids, 1, t);
     // Row-major [r×k]·[k×c] as three loops.
     let mm = |a: &[f64], b: &[f64], r: usize, k: usize, c: usize| -> Vec<f64> {
-        (0..r * c).map(|ij| (0..k).map(|p| a[ij / c * k + p] * b[p * c + ij % c]).sum()).collect()
+        (0..r * c)
+            .map(|ij| (0..k).map(|p| a[ij / c * k + p] * b[p * c + ij % c]).sum())
+            .collect()
     };
     let e_mat = m.e.value.data();
-    let e: Vec<f64> = (0..t * dm).map(|ij| e_mat[(ij % dm) * nv + ids[ij / dm]]).collect();
+    let e: Vec<f64> = (0..t * dm)
+        .map(|ij| e_mat[(ij % dm) * nv + ids[ij / dm]])
+        .collect();
     let et: Vec<f64> = e.iter().zip(m.p.data()).map(|(a, p)| a + p).collect();
     let q = mm(&et, m.w_q.value.data(), t, dm, dk);
     let k = mm(&et, m.w_k.value.data(), t, dm, dk);
     let v = mm(&et, m.w_v.value.data(), t, dm, dk);
     let mut a = vec![0.0; t * t];
     for i in 0..t {
-        let s: Vec<f64> = (0..=i).map(|j| (0..dk).map(|c| q[i * dk + c] * k[j * dk + c]).sum::<f64>() / (dk as f64).sqrt()).collect();
+        let s: Vec<f64> = (0..=i)
+            .map(|j| (0..dk).map(|c| q[i * dk + c] * k[j * dk + c]).sum::<f64>() / (dk as f64).sqrt())
+            .collect();
         let z: f64 = s.iter().map(|x| x.exp()).sum();
         (0..=i).for_each(|j| a[i * t + j] = s[j].exp() / z);
     }
     let c = mm(&a, &v, t, t, dk);
     let mut hidden = mm(&c, m.w_1.value.data(), t, dk, df);
-    hidden.iter_mut().enumerate().for_each(|(i, x)| *x = (*x + m.b_1.value.data()[i % df]).max(0.0));
+    hidden
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, x)| *x = (*x + m.b_1.value.data()[i % df]).max(0.0));
     let mut ct = mm(&hidden, m.w_2.value.data(), t, df, dm);
-    ct.iter_mut().enumerate().for_each(|(i, x)| *x += m.b_2.value.data()[i % dm]);
+    ct.iter_mut()
+        .enumerate()
+        .for_each(|(i, x)| *x += m.b_2.value.data()[i % dm]);
     let mut o = mm(&ct, m.w_o.value.data(), t, dm, nv);
-    o.iter_mut().enumerate().for_each(|(i, x)| *x += m.b_o.value.data()[i % nv]);
+    o.iter_mut()
+        .enumerate()
+        .for_each(|(i, x)| *x += m.b_o.value.data()[i % nv]);
     println!("   Eq. 4.2 on x = {ids:?} (V = 5, d_model = 4, d_k = 3, d_ff = 6): engine against plain loops");
-    println!("   {:<34} {:>8} {:>22}", "equation", "shape", "max |engine − hand|");
+    println!(
+        "   {:<34} {:>8} {:>22}",
+        "equation", "shape", "max |engine − hand|"
+    );
     let mut worst = 0.0f64;
     let rows: [(&str, Var<f64>, &Vec<f64>); 9] = [
         ("(1) e_t = E x_t", tr.e, &e),
@@ -186,11 +208,24 @@ fn eq_4_2_by_hand(ch: &mut Chapter) -> f64 {
     ];
     for (label, var, hand) in rows {
         let value = var.value();
-        let diff = value.data().iter().zip(hand.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+        let diff = value
+            .data()
+            .iter()
+            .zip(hand.iter())
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
         worst = worst.max(diff);
         println!("   {label:<34} {:>8} {diff:>22.1e}", value.shape().to_string());
     }
-    let rows: Vec<String> = a.chunks(t).map(|r| format!("[{}]", r.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(", "))).collect();
+    let rows: Vec<String> = a
+        .chunks(t)
+        .map(|r| {
+            format!(
+                "[{}]",
+                r.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(", ")
+            )
+        })
+        .collect();
     println!("   A (causal: zeros above the diagonal) = {}\n", rows.join(" "));
     ch.summary.record("eq 4.2 engine vs hand, max abs diff", worst);
     worst
@@ -198,18 +233,27 @@ fn eq_4_2_by_hand(ch: &mut Chapter) -> f64 {
 
 /// The §4.2 model's gradient against finite differences.
 fn gradient_check_42(ch: &mut Chapter) -> Result<(), Box<dyn std::error::Error>> {
-    let cfg = Eq42Config { vocab_size: 5, d_model: 4, d_k: 3, d_ff: 6, context: 8 };
+    let cfg = Eq42Config {
+        vocab_size: 5,
+        d_model: 4,
+        d_k: 3,
+        d_ff: 6,
+        context: 8,
+    };
     let mut m = Eq42::<f64>::new(cfg, &mut StdRng::seed_from_u64(ch.args.seed + 1));
     let ids = [0usize, 3, 1, 4, 2, 2, 1, 0, 4, 3];
     let targets = [3usize, 1, 4, 2, 2, 0, 0, 4, 3, 3];
-    let report = GradCheck::default().check_module(&mut m, |m, g| m.trace(g, &ids, 2, 5).logits.cross_entropy(&targets))?;
+    let report = GradCheck::default().check_module(&mut m, |m, g| {
+        m.trace(g, &ids, 2, 5).logits.cross_entropy(&targets)
+    })?;
     println!("   gradient check of Eq. 4.2 (2 sequences of 5 tokens), f64, ε = 1e-6:\n");
     for line in report.to_string().lines() {
         println!("   {line}");
     }
     println!();
     ch.summary.record("eq 4.2 gradcheck elements", report.checked());
-    ch.summary.record("eq 4.2 gradcheck max rel err", report.max_rel_err());
+    ch.summary
+        .record("eq 4.2 gradcheck max rel err", report.max_rel_err());
     Ok(())
 }
 
@@ -222,7 +266,11 @@ fn attention_gradient_norms(m: &Eq42<f64>, data: &Dataset, len: usize, seqs: usi
     g.retain_grad(tr.e_tilde);
     let last: Vec<usize> = batch.targets.chunks(len).map(|r| r[len - 1]).collect();
     let nv = m.config.vocab_size;
-    let loss = tr.logits.slice(1, len - 1, len).reshape([seqs, nv]).cross_entropy(&last);
+    let loss = tr
+        .logits
+        .slice(1, len - 1, len)
+        .reshape([seqs, nv])
+        .cross_entropy(&last);
     let grads = loss.backward();
     let ge = grads.wrt(tr.e_tilde).expect("retained");
     let dm = m.config.d_model;
@@ -230,7 +278,13 @@ fn attention_gradient_norms(m: &Eq42<f64>, data: &Dataset, len: usize, seqs: usi
         .map(|k| {
             let t = len - 1 - k;
             (0..seqs)
-                .map(|b| ge.data()[(b * len + t) * dm..(b * len + t + 1) * dm].iter().map(|x| x * x).sum::<f64>().sqrt())
+                .map(|b| {
+                    ge.data()[(b * len + t) * dm..(b * len + t + 1) * dm]
+                        .iter()
+                        .map(|x| x * x)
+                        .sum::<f64>()
+                        .sqrt()
+                })
                 .sum::<f64>()
                 / seqs as f64
         })
@@ -267,16 +321,32 @@ pub fn run(args: Args) -> ChapterResult {
         });
         println!();
         let far = norms.len() - 1;
-        ch.summary.record(&format!("grad norm ratio k={far}/k=0, {label}"), norms[far] / norms[0]);
+        ch.summary.record(
+            &format!("grad norm ratio k={far}/k=0, {label}"),
+            norms[far] / norms[0],
+        );
         let pts = norms.iter().enumerate().map(|(k, &n)| (k as f64, n)).collect();
         series.push(Series::line(label, pts).with_mark(mark).with_color(color));
     };
     let mut rnn_history = None;
     for (i, f) in [Activation::Tanh, Activation::Relu].into_iter().enumerate() {
         let init = Rnn::<f32>::new(data.vocab_size(), hidden, f, &mut StdRng::seed_from_u64(seed));
-        report(&format!("{f} RNN, at initialisation"), &gradient_norms(&init.cast(), &data, len, 16, seed), i, Mark::Dashed, &mut ch);
+        report(
+            &format!("{f} RNN, at initialisation"),
+            &gradient_norms(&init.cast(), &data, len, 16, seed),
+            i,
+            Mark::Dashed,
+            &mut ch,
+        );
         for (j, clip) in [Some(1.0), None].into_iter().enumerate() {
-            let label = format!("{f} RNN, trained, {}", if clip.is_some() { "clipped at 1" } else { "no clipping" });
+            let label = format!(
+                "{f} RNN, trained, {}",
+                if clip.is_some() {
+                    "clipped at 1"
+                } else {
+                    "no clipping"
+                }
+            );
             let mut rnn = Rnn::<f32>::new(data.vocab_size(), hidden, f, &mut StdRng::seed_from_u64(seed));
             let mut cfg = TrainConfig::new(steps, 32, 64, 3e-3);
             cfg.clip = clip;
@@ -284,9 +354,16 @@ pub fn run(args: Args) -> ChapterResult {
             cfg.label = format!("{f} {}", if clip.is_some() { "clip" } else { "noclip" });
             match train::train(&mut rnn, &data, &cfg) {
                 Ok(h) => {
-                    ch.summary.record(&format!("val nats/char, {label}"), h.final_val());
+                    ch.summary
+                        .record(&format!("val nats/char, {label}"), h.final_val());
                     let mark = if j == 0 { Mark::Line } else { Mark::LinePoints };
-                    report(&label, &gradient_norms(&rnn.cast(), &data, len, 16, seed), i, mark, &mut ch);
+                    report(
+                        &label,
+                        &gradient_norms(&rnn.cast(), &data, len, 16, seed),
+                        i,
+                        mark,
+                        &mut ch,
+                    );
                     if f == Activation::Tanh && clip.is_some() {
                         rnn_history = Some(h);
                     }
@@ -301,14 +378,26 @@ pub fn run(args: Args) -> ChapterResult {
 
     // The §4.2 Transformer on the same corpus and budget, and its gradient reach.
     let context = 64.min(len - 1);
-    let cfg42 = Eq42Config { vocab_size: data.vocab_size(), d_model: 128, d_k: 128, d_ff: 512, context };
+    let cfg42 = Eq42Config {
+        vocab_size: data.vocab_size(),
+        d_model: 128,
+        d_k: 128,
+        d_ff: 512,
+        context,
+    };
     let mut eq42 = Eq42::<f32>::new(cfg42, &mut StdRng::seed_from_u64(seed));
     let mut cfg = TrainConfig::new(steps, 32, context, 1e-3);
     cfg.seed = seed;
     cfg.label = "eq 4.2".into();
     let h42 = train::train(&mut eq42, &data, &cfg)?;
     let norms42 = attention_gradient_norms(&eq42.cast(), &data, context, 16, seed);
-    report("§4.2 Transformer, trained: ‖∂L_T/∂ẽ_(T−k)‖", &norms42, 2, Mark::LinePoints, &mut ch);
+    report(
+        "§4.2 Transformer, trained: ‖∂L_T/∂ẽ_(T−k)‖",
+        &norms42,
+        2,
+        Mark::LinePoints,
+        &mut ch,
+    );
     let fig = Figure::new(
         "How far back the gradient reaches",
         "k (steps back from the last prediction)",
@@ -319,10 +408,16 @@ pub fn run(args: Args) -> ChapterResult {
     .legend(Legend::Outside);
     plot::lines(ch.figure("vanishing_gradient.svg"), &fig, &series)?;
 
-    println!("\n   §4.2 Transformer (one head, one layer, d_model = 128): validation loss {:.3} nats/char", h42.final_val());
+    println!(
+        "\n   §4.2 Transformer (one head, one layer, d_model = 128): validation loss {:.3} nats/char",
+        h42.final_val()
+    );
     ch.summary.record("eq 4.2 model val nats/char", h42.final_val());
     if let Some(h41) = &rnn_history {
-        println!("   §4.1 RNN (tanh, H = {hidden}, clipped):                 validation loss {:.3} nats/char", h41.final_val());
+        println!(
+            "   §4.1 RNN (tanh, H = {hidden}, clipped):                 validation loss {:.3} nats/char",
+            h41.final_val()
+        );
         let val = |h: &train::History| h.val.iter().map(|&(s, l)| (s as f64, l)).collect::<Vec<_>>();
         let fig = Figure::new(
             &format!("The §4.1 and §4.2 models on the {name}, {steps} steps each"),
@@ -335,9 +430,13 @@ pub fn run(args: Args) -> ChapterResult {
             &fig,
             &[
                 Series::line("§4.1 RNN: train", plot::smooth(&h41.train, 25)).with_color(0),
-                Series::line("§4.1 RNN: validation", val(h41)).with_mark(Mark::LinePoints).with_color(0),
+                Series::line("§4.1 RNN: validation", val(h41))
+                    .with_mark(Mark::LinePoints)
+                    .with_color(0),
                 Series::line("§4.2 Transformer: train", plot::smooth(&h42.train, 25)).with_color(2),
-                Series::line("§4.2 Transformer: validation", val(&h42)).with_mark(Mark::LinePoints).with_color(2),
+                Series::line("§4.2 Transformer: validation", val(&h42))
+                    .with_mark(Mark::LinePoints)
+                    .with_color(2),
             ],
         )?;
         ch.summary.finding(format!(
@@ -348,8 +447,14 @@ pub fn run(args: Args) -> ChapterResult {
     }
     let tanh_far = |label: &str| ch.summary.get(label).and_then(|v| v.as_f64());
     if let (Some(rnn_ratio), Some(att_ratio)) = (
-        tanh_far(&format!("grad norm ratio k={}/k=0, tanh RNN, trained, clipped at 1", len - 1)),
-        tanh_far(&format!("grad norm ratio k={}/k=0, §4.2 Transformer, trained: ‖∂L_T/∂ẽ_(T−k)‖", context - 1)),
+        tanh_far(&format!(
+            "grad norm ratio k={}/k=0, tanh RNN, trained, clipped at 1",
+            len - 1
+        )),
+        tanh_far(&format!(
+            "grad norm ratio k={}/k=0, §4.2 Transformer, trained: ‖∂L_T/∂ẽ_(T−k)‖",
+            context - 1
+        )),
     ) {
         ch.summary.finding(format!(
             "Through the tanh RNN the gradient {len_m1} steps back is {rnn_ratio:.1e} of its size at k = 0; through \

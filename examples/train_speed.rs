@@ -16,7 +16,9 @@ use shortmem::{Graph, Module};
 use std::time::Instant;
 
 fn main() {
-    let threads: usize = std::env::args().nth(1).map_or(1, |s| s.parse().expect("threads: a number"));
+    let threads: usize = std::env::args()
+        .nth(1)
+        .map_or(1, |s| s.parse().expect("threads: a number"));
     let only: Option<String> = std::env::args().nth(2);
     shortmem::kernels::set_threads(threads);
     // (name, vocab, dim, heads, ff, layers, context, batch, timed steps)
@@ -26,7 +28,10 @@ fn main() {
         ("medium", 256, 256, 8, 1024, 6, 256, 8, 6),
     ];
     println!("threads: {threads}, kernel: {}", shortmem::kernels::selected());
-    println!("{:<8} {:>12} {:>12} {:>14}", "config", "params", "ms/step", "tokens/s");
+    println!(
+        "{:<8} {:>12} {:>12} {:>14}",
+        "config", "params", "ms/step", "tokens/s"
+    );
     for (name, vocab, dim, heads, ff, layers, context, batch, steps) in configs {
         if only.as_deref().is_some_and(|o| o != name) {
             continue;

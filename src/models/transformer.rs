@@ -348,37 +348,11 @@ impl TransformerLM<f32> {
                 let (kh, vh) = (&cache.k[l][hi * context * d..], &cache.v[l][hi * context * d..]);
                 let q = &qkv[hi * d..(hi + 1) * d];
                 let scale = 1.0 / (d as f32).sqrt();
-                f32::gemm(
-                    false,
-                    true,
-                    1,
-                    pos + 1,
-                    d,
-                    scale,
-                    q,
-                    d,
-                    kh,
-                    d,
-                    0.0,
-                    &mut scores,
-                    pos + 1,
-                );
+                #[rustfmt::skip]
+                f32::gemm(false, true, 1, pos + 1, d, scale, q, d, kh, d, 0.0, &mut scores, pos + 1);
                 crate::ops::softmax_row(&mut scores);
-                f32::gemm(
-                    false,
-                    false,
-                    1,
-                    d,
-                    pos + 1,
-                    1.0,
-                    &scores,
-                    pos + 1,
-                    vh,
-                    d,
-                    0.0,
-                    &mut heads[hi * d..],
-                    d,
-                );
+                #[rustfmt::skip]
+                f32::gemm(false, false, 1, d, pos + 1, 1.0, &scores, pos + 1, vh, d, 0.0, &mut heads[hi * d..], d);
             }
             let attended = att
                 .out_proj

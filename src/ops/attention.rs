@@ -9,7 +9,7 @@
 
 use crate::autograd::Var;
 use crate::ops::softmax::{softmax_row, softmax_row_backward};
-use crate::tensor::{Float, Tensor};
+use crate::tensor::{Float, Tensor, recycle, zeroed};
 
 /// Where one (batch, head) pair's matrices start inside the packed buffers.
 #[derive(Clone, Copy)]
@@ -71,29 +71,16 @@ impl<'g, E: Float> Var<'g, E> {
         let Heads { b, t, h, d } = dims;
         let (width, ld) = (dims.width(), 3 * dims.width());
         let scale = E::from_f64(1.0 / (d as f64).sqrt());
-        let mut out = vec![E::ZERO; b * t * width];
-        let mut weights = vec![E::ZERO; b * h * t * t];
+        let mut out = zeroed(b * t * width);
+        let mut weights = zeroed(b * h * t * t);
         let q = x.data();
         for bi in 0..b {
             for hi in 0..h {
                 let (oq, ok, ov) = dims.qkv(bi, hi);
                 let a = &mut weights[dims.weights(bi, hi)..][..t * t];
                 // S = Q·Kᵀ/√d, straight into the weight buffer
-                E::gemm(
-                    false,
-                    true,
-                    t,
-                    t,
-                    d,
-                    scale,
-                    &q[oq..],
-                    ld,
-                    &q[ok..],
-                    ld,
-                    E::ZERO,
-                    a,
-                    t,
-                );
+                #[rustfmt::skip]
+                E::gemm(false, true, t, t, d, scale, &q[oq..], ld, &q[ok..], ld, E::ZERO, a, t);
                 for (i, row) in a.chunks_mut(t).enumerate() {
                     if causal {
                         row[i + 1..].iter_mut().for_each(|v| *v = E::NEG_INFINITY);
@@ -101,21 +88,8 @@ impl<'g, E: Float> Var<'g, E> {
                     softmax_row(row);
                 }
                 // O = A·V, written into this head's columns of the output
-                E::gemm(
-                    false,
-                    false,
-                    t,
-                    d,
-                    t,
-                    E::ONE,
-                    a,
-                    t,
-                    &q[ov..],
-                    ld,
-                    E::ZERO,
-                    &mut out[dims.out(bi, hi)..],
-                    width,
-                );
+                #[rustfmt::skip]
+                E::gemm(false, false, t, d, t, E::ONE, a, t, &q[ov..], ld, E::ZERO, &mut out[dims.out(bi, hi)..], width);
             }
         }
         let weights = Tensor::from_vec([b, h, t, t], weights);
@@ -127,82 +101,32 @@ impl<'g, E: Float> Var<'g, E> {
             Box::new(move |dy, grads| {
                 let Some(gx) = grads.slot(ix) else { return };
                 let (q, dy, a_all) = (x.data(), dy.data(), a_all.data());
-                let mut da = vec![E::ZERO; t * t];
-                let mut ds = vec![E::ZERO; t * t];
+                let mut da = zeroed(t * t);
+                let mut ds = zeroed(t * t);
                 for bi in 0..b {
                     for hi in 0..h {
                         let (oq, ok, ov) = dims.qkv(bi, hi);
                         let a = &a_all[dims.weights(bi, hi)..][..t * t];
                         let d_o = &dy[dims.out(bi, hi)..];
                         // dV += Aᵀ·dO
-                        E::gemm(
-                            true,
-                            false,
-                            t,
-                            d,
-                            t,
-                            E::ONE,
-                            a,
-                            t,
-                            d_o,
-                            width,
-                            E::ONE,
-                            &mut gx[ov..],
-                            ld,
-                        );
+                        #[rustfmt::skip]
+                        E::gemm(true, false, t, d, t, E::ONE, a, t, d_o, width, E::ONE, &mut gx[ov..], ld);
                         // dA = dO·Vᵀ, then back through the softmax (masked entries have A = 0)
-                        E::gemm(
-                            false,
-                            true,
-                            t,
-                            t,
-                            d,
-                            E::ONE,
-                            d_o,
-                            width,
-                            &q[ov..],
-                            ld,
-                            E::ZERO,
-                            &mut da,
-                            t,
-                        );
+                        #[rustfmt::skip]
+                        E::gemm(false, true, t, t, d, E::ONE, d_o, width, &q[ov..], ld, E::ZERO, &mut da, t);
                         ds.iter_mut().for_each(|v| *v = E::ZERO);
                         for ((ar, dar), dsr) in a.chunks(t).zip(da.chunks(t)).zip(ds.chunks_mut(t)) {
                             softmax_row_backward(ar, dar, dsr);
                         }
                         // dQ += dS·K/√d, dK += dSᵀ·Q/√d
-                        E::gemm(
-                            false,
-                            false,
-                            t,
-                            d,
-                            t,
-                            scale,
-                            &ds,
-                            t,
-                            &q[ok..],
-                            ld,
-                            E::ONE,
-                            &mut gx[oq..],
-                            ld,
-                        );
-                        E::gemm(
-                            true,
-                            false,
-                            t,
-                            d,
-                            t,
-                            scale,
-                            &ds,
-                            t,
-                            &q[oq..],
-                            ld,
-                            E::ONE,
-                            &mut gx[ok..],
-                            ld,
-                        );
+                        #[rustfmt::skip]
+                        E::gemm(false, false, t, d, t, scale, &ds, t, &q[ok..], ld, E::ONE, &mut gx[oq..], ld);
+                        #[rustfmt::skip]
+                        E::gemm(true, false, t, d, t, scale, &ds, t, &q[oq..], ld, E::ONE, &mut gx[ok..], ld);
                     }
                 }
+                recycle(da);
+                recycle(ds);
             }),
         );
         (y, weights)

@@ -1,7 +1,7 @@
 //! Embedding lookup (gather rows), column lookup, and dropout.
 
 use crate::autograd::Var;
-use crate::tensor::{Float, Shape, Tensor};
+use crate::tensor::{Float, Shape, Tensor, zeroed};
 use rand::RngExt;
 
 impl<'g, E: Float> Var<'g, E> {
@@ -26,9 +26,9 @@ impl<'g, E: Float> Var<'g, E> {
         if let Some((pos, &id)) = ids.iter().enumerate().find(|(_, id)| **id >= v) {
             panic!("embedding: token id {id} at position {pos} is out of range for a vocabulary of {v}");
         }
-        let mut y = Vec::with_capacity(ids.len() * d);
-        for &id in ids {
-            y.extend_from_slice(&table.data()[id * d..(id + 1) * d]);
+        let mut y = zeroed(ids.len() * d);
+        for (row, &id) in y.chunks_mut(d).zip(ids) {
+            row.copy_from_slice(&table.data()[id * d..(id + 1) * d]);
         }
         let mut out_dims = shape.dims().to_vec();
         out_dims.push(d);

@@ -3,7 +3,7 @@
 //! ([`crate::kernels::sgemm`] for `f32`), forward and backward.
 
 use crate::autograd::Var;
-use crate::tensor::{Float, Shape, Tensor};
+use crate::tensor::{Float, Shape, Tensor, zeroed};
 
 /// Where the operands of a (batched) product sit and what it computes:
 /// for each batch index, `C = op(A)·op(B)` with op(A) `[m, k]`, op(B) `[k, n]`.
@@ -98,25 +98,8 @@ impl Product {
         // One product per batch entry (attention heads): the kernel spreads them
         // over threads.
         let (sa, sb, sc) = self.strides();
-        E::gemm_batched(
-            batch,
-            ta,
-            tb,
-            m,
-            n,
-            k,
-            E::ONE,
-            a,
-            lda,
-            sa,
-            b,
-            ldb,
-            sb,
-            beta,
-            c,
-            ldc,
-            sc,
-        );
+        #[rustfmt::skip]
+        E::gemm_batched(batch, ta, tb, m, n, k, E::ONE, a, lda, sa, b, ldb, sb, beta, c, ldc, sc);
     }
 
     /// dA += dC·op(B)ᵀ (stored as A is: transposed when `ta`).
@@ -133,64 +116,17 @@ impl Product {
         let (lda, ldb, ldc) = self.lds();
         let (sa, sb, sc) = self.strides();
         if self.b_shared && !ta {
-            E::gemm(
-                false,
-                !tb,
-                batch * m,
-                k,
-                n,
-                E::ONE,
-                dc,
-                ldc,
-                b,
-                ldb,
-                E::ONE,
-                da,
-                lda,
-            );
+            #[rustfmt::skip]
+            E::gemm(false, !tb, batch * m, k, n, E::ONE, dc, ldc, b, ldb, E::ONE, da, lda);
             return;
         }
         if ta {
             // A is stored [k, m]: dAᵀ = op(B)·dCᵀ.
-            E::gemm_batched(
-                batch,
-                tb,
-                true,
-                k,
-                m,
-                n,
-                E::ONE,
-                b,
-                ldb,
-                sb,
-                dc,
-                ldc,
-                sc,
-                E::ONE,
-                da,
-                lda,
-                sa,
-            );
+            #[rustfmt::skip]
+            E::gemm_batched(batch, tb, true, k, m, n, E::ONE, b, ldb, sb, dc, ldc, sc, E::ONE, da, lda, sa);
         } else {
-            E::gemm_batched(
-                batch,
-                false,
-                !tb,
-                m,
-                k,
-                n,
-                E::ONE,
-                dc,
-                ldc,
-                sc,
-                b,
-                ldb,
-                sb,
-                E::ONE,
-                da,
-                lda,
-                sa,
-            );
+            #[rustfmt::skip]
+            E::gemm_batched(batch, false, !tb, m, k, n, E::ONE, dc, ldc, sc, b, ldb, sb, E::ONE, da, lda, sa);
         }
     }
 
@@ -221,45 +157,11 @@ impl Product {
         let (sa, sb, sc) = self.strides();
         if tb {
             // B is stored [n, k]: dBᵀ = dCᵀ·op(A).
-            E::gemm_batched(
-                batch,
-                true,
-                ta,
-                n,
-                k,
-                m,
-                E::ONE,
-                dc,
-                ldc,
-                sc,
-                a,
-                lda,
-                sa,
-                E::ONE,
-                db,
-                ldb,
-                sb,
-            );
+            #[rustfmt::skip]
+            E::gemm_batched(batch, true, ta, n, k, m, E::ONE, dc, ldc, sc, a, lda, sa, E::ONE, db, ldb, sb);
         } else {
-            E::gemm_batched(
-                batch,
-                !ta,
-                false,
-                k,
-                n,
-                m,
-                E::ONE,
-                a,
-                lda,
-                sa,
-                dc,
-                ldc,
-                sc,
-                E::ONE,
-                db,
-                ldb,
-                sb,
-            );
+            #[rustfmt::skip]
+            E::gemm_batched(batch, !ta, false, k, n, m, E::ONE, a, lda, sa, dc, ldc, sc, E::ONE, db, ldb, sb);
         }
     }
 }
@@ -285,7 +187,7 @@ impl<'g, E: Float> Var<'g, E> {
     fn product(self, rhs: Var<'g, E>, ta: bool, tb: bool) -> Var<'g, E> {
         let (a, b) = (self.value(), rhs.value());
         let (p, shape) = Product::new(a.shape(), b.shape(), ta, tb);
-        let mut c = vec![E::ZERO; shape.numel()];
+        let mut c = zeroed(shape.numel());
         p.forward(a.data(), b.data(), &mut c, E::ZERO);
         let (ia, ib) = (self.id, rhs.id);
         self.g.op(

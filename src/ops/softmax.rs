@@ -1,7 +1,7 @@
 //! Softmax, log-softmax and cross-entropy over the last axis, and the causal mask.
 
 use crate::autograd::Var;
-use crate::tensor::{Float, Tensor};
+use crate::tensor::{Float, Tensor, copied};
 
 /// softmax of one row, in place: subtract the max so `exp` cannot overflow.
 /// A row that is entirely −∞ (nothing to attend to) becomes all zeros, not NaN.
@@ -44,7 +44,7 @@ impl<'g, E: Float> Var<'g, E> {
     pub fn softmax(self) -> Var<'g, E> {
         let x = self.value();
         let n = x.shape().last();
-        let mut y = x.data().to_vec();
+        let mut y = copied(x.data());
         y.chunks_mut(n).for_each(softmax_row);
         let y = Tensor::from_vec(x.shape(), y);
         let yv = y.clone();
@@ -67,7 +67,7 @@ impl<'g, E: Float> Var<'g, E> {
     pub fn log_softmax(self) -> Var<'g, E> {
         let x = self.value();
         let n = x.shape().last();
-        let mut y = x.data().to_vec();
+        let mut y = copied(x.data());
         for row in y.chunks_mut(n) {
             let (m, log_sum) = max_and_log_sum(row);
             row.iter_mut().for_each(|v| *v = (*v - m) - log_sum);
@@ -108,7 +108,7 @@ impl<'g, E: Float> Var<'g, E> {
             panic!("cross_entropy: target {t} at position {pos} is out of range for {v} classes");
         }
         // Forward keeps the probabilities: the backward pass is then one subtraction.
-        let mut probs = z.data().to_vec();
+        let mut probs = copied(z.data());
         let mut total = 0.0f64;
         for (row, &t) in probs.chunks_mut(v).zip(targets) {
             let (m, log_sum) = max_and_log_sum(row);
@@ -149,7 +149,7 @@ impl<'g, E: Float> Var<'g, E> {
         );
         let d = shape.dims();
         let (tq, tk) = (d[d.len() - 2], d[d.len() - 1]);
-        let mut y = x.data().to_vec();
+        let mut y = copied(x.data());
         for block in y.chunks_mut(tq * tk) {
             for (i, row) in block.chunks_mut(tk).enumerate() {
                 row.iter_mut()

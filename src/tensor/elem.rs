@@ -89,6 +89,9 @@ pub trait Float:
         stride_c: usize,
     );
 
+    /// Runs `f` on this thread's pool of free buffers of this type.
+    fn with_pool<R>(f: impl FnOnce(&mut super::pool::Pool<Self>) -> R) -> R;
+
     /// 1/x.
     fn recip(self) -> Self {
         Self::ONE / self
@@ -111,6 +114,12 @@ macro_rules! impl_float {
             const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
             const NAME: &'static str = $name;
 
+            fn with_pool<R>(f: impl FnOnce(&mut super::pool::Pool<Self>) -> R) -> R {
+                thread_local! {
+                    static POOL: std::cell::RefCell<super::pool::Pool<$t>> = Default::default();
+                }
+                POOL.with(|p| f(&mut p.borrow_mut()))
+            }
             #[inline(always)]
             fn from_f64(x: f64) -> Self {
                 x as $t

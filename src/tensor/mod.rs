@@ -5,9 +5,11 @@
 //! Writing through [`Tensor::data_mut`] copies only if the buffer is shared.
 
 mod elem;
+mod pool;
 mod shape;
 
 pub use elem::Float;
+pub use pool::{copied, recycle, zeroed};
 pub use shape::{MAX_RANK, Shape};
 
 use rand::Rng;
@@ -26,25 +28,27 @@ pub fn live_buffers() -> isize {
     LIVE_BUFFERS.load(Ordering::Relaxed)
 }
 
-/// The numbers behind a tensor. Counts itself in [`live_buffers`].
-struct Buffer<E>(Vec<E>);
+/// The numbers behind a tensor. Counts itself in [`live_buffers`], and hands
+/// its memory to the buffer pool when dropped.
+struct Buffer<E: Float>(Vec<E>);
 
-impl<E> Buffer<E> {
+impl<E: Float> Buffer<E> {
     fn new(v: Vec<E>) -> Self {
         LIVE_BUFFERS.fetch_add(1, Ordering::Relaxed);
         Buffer(v)
     }
 }
 
-impl<E: Clone> Clone for Buffer<E> {
+impl<E: Float> Clone for Buffer<E> {
     fn clone(&self) -> Self {
-        Buffer::new(self.0.clone())
+        Buffer::new(copied(&self.0))
     }
 }
 
-impl<E> Drop for Buffer<E> {
+impl<E: Float> Drop for Buffer<E> {
     fn drop(&mut self) {
         LIVE_BUFFERS.fetch_sub(1, Ordering::Relaxed);
+        pool::recycle(std::mem::take(&mut self.0));
     }
 }
 
@@ -105,7 +109,7 @@ impl<E: Float> Tensor<E> {
 
     /// Copies a slice into a new tensor.
     pub fn from_slice(shape: impl Into<Shape>, data: &[E]) -> Self {
-        Self::from_vec(shape, data.to_vec())
+        Self::from_vec(shape, copied(data))
     }
 
     /// A rank-0 tensor holding one number.
@@ -119,7 +123,8 @@ impl<E: Float> Tensor<E> {
     }
 
     pub fn zeros(shape: impl Into<Shape>) -> Self {
-        Self::full(shape, E::ZERO)
+        let shape = shape.into();
+        Self::from_vec(shape, zeroed(shape.numel()))
     }
 
     pub fn ones(shape: impl Into<Shape>) -> Self {
@@ -198,7 +203,7 @@ impl<E: Float> Tensor<E> {
     pub fn into_vec(self) -> Vec<E> {
         match Arc::try_unwrap(self.data) {
             Ok(mut buf) => std::mem::take(&mut buf.0),
-            Err(shared) => shared.0.clone(),
+            Err(shared) => copied(&shared.0),
         }
     }
 
