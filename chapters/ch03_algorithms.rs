@@ -241,7 +241,7 @@ fn attention_map(ch: &mut Chapter, lm: &TransformerLM, tok: &CharTokenizer) -> R
                 .collect()
         })
         .collect();
-    let labels: Vec<String> = story.chars().map(|c| CharTokenizer::display_char(c)).collect();
+    let labels: Vec<String> = story.chars().map(CharTokenizer::display_char).collect();
     let fig = Figure::new(
         &format!("Where the Transformer looks: last block, head {head}"),
         "key position (the text it reads)",

@@ -501,7 +501,7 @@ impl TransformerLM {
             causal: ckpt.parse("causal")?,
         };
         if let Err(reason) = config.check() {
-            let divides = config.embed_dim % config.num_heads == 0;
+            let divides = config.embed_dim.is_multiple_of(config.num_heads);
             return Err(ckpt.bad(if divides { "embed_dim" } else { "num_heads" }, reason));
         }
         let tokenizer = ckpt.tokenizer(config.vocab_size)?;
@@ -579,7 +579,7 @@ impl Eq42 {
             d_ff: ckpt.size("d_ff")?,
             context: ckpt.context()?,
         };
-        if config.d_model % 2 != 0 {
+        if !config.d_model.is_multiple_of(2) {
             return Err(ckpt.bad(
                 "d_model",
                 "must be even (sin/cos pairs of the positional encoding)",

@@ -41,13 +41,13 @@ impl TransformerConfig {
     /// Whether the sizes fit together; `Err` names the problem (for configurations
     /// read from a file, which must not panic).
     pub fn check(&self) -> Result<(), String> {
-        if self.num_heads == 0 || self.embed_dim % self.num_heads != 0 {
+        if self.num_heads == 0 || !self.embed_dim.is_multiple_of(self.num_heads) {
             return Err(format!(
                 "embed_dim {} must be divisible by num_heads {}",
                 self.embed_dim, self.num_heads
             ));
         }
-        if self.embed_dim % 2 != 0 {
+        if !self.embed_dim.is_multiple_of(2) {
             return Err(format!("embed_dim {} must be even", self.embed_dim));
         }
         if self.vocab_size == 0 || self.embed_dim == 0 || self.ff_dim == 0 || self.context == 0 {

@@ -8,7 +8,10 @@ use crate::tensor::{Float, Tensor};
 /// Each pair of dimensions is a clock at its own frequency, so nearby positions
 /// get similar vectors and any shift is a fixed rotation of each pair.
 pub fn sinusoidal<E: Float>(context: usize, dim: usize) -> Tensor<E> {
-    assert!(dim % 2 == 0, "sinusoidal: the width must be even, got {dim}");
+    assert!(
+        dim.is_multiple_of(2),
+        "sinusoidal: the width must be even, got {dim}"
+    );
     Tensor::from_fn([context, dim], |ix| {
         let (pos, j) = (ix[0] as f64, ix[1]);
         let angle = pos / 10000f64.powf((j - j % 2) as f64 / dim as f64);

@@ -59,7 +59,7 @@ impl<'g, E: Float> Var<'g, E> {
         let x = self.value();
         let s = x.shape();
         assert!(
-            s.rank() == 3 && heads > 0 && s.dims()[2] % (3 * heads) == 0,
+            s.rank() == 3 && heads > 0 && s.dims()[2].is_multiple_of(3 * heads),
             "attention: expected packed projections [B, T, 3·D] with D divisible by {heads} heads, got {s}"
         );
         let dims = Heads {
