@@ -9,7 +9,7 @@
 
 use crate::autograd::Var;
 use crate::ops::softmax::{softmax_row, softmax_row_backward};
-use crate::tensor::{Float, Tensor, recycle, zeroed};
+use crate::tensor::{Float, Tensor, recycle, scratch, zeroed};
 
 /// Where one (batch, head) pair's matrices start inside the packed buffers.
 #[derive(Clone, Copy)]
@@ -71,8 +71,9 @@ impl<'g, E: Float> Var<'g, E> {
         let Heads { b, t, h, d } = dims;
         let (width, ld) = (dims.width(), 3 * dims.width());
         let scale = E::from_f64(1.0 / (d as f64).sqrt());
-        let mut out = zeroed(b * t * width);
-        let mut weights = zeroed(b * h * t * t);
+        // Every element is written below: each head fills its own columns.
+        let mut out = scratch(b * t * width);
+        let mut weights = scratch(b * h * t * t);
         let q = x.data();
         for bi in 0..b {
             for hi in 0..h {
@@ -101,7 +102,7 @@ impl<'g, E: Float> Var<'g, E> {
             Box::new(move |dy, grads| {
                 let Some(gx) = grads.slot(ix) else { return };
                 let (q, dy, a_all) = (x.data(), dy.data(), a_all.data());
-                let mut da = zeroed(t * t);
+                let mut da = scratch(t * t);
                 let mut ds = zeroed(t * t);
                 for bi in 0..b {
                     for hi in 0..h {

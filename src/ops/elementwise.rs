@@ -2,7 +2,7 @@
 //! (tanh, ReLU, sigmoid, exp, log, scale, negation).
 
 use crate::autograd::Var;
-use crate::tensor::{Float, Shape, Tensor, zeroed};
+use crate::tensor::{Float, Shape, Tensor, scratch};
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 /// The output shape of a binary op. Either the shapes are equal, or the smaller
@@ -57,7 +57,7 @@ impl<'g, E: Float> Var<'g, E> {
         let (a, b) = (self.value(), rhs.value());
         let shape = broadcast_shape(name, a.shape(), b.shape());
         let (n, na, nb) = (shape.numel(), a.numel(), b.numel());
-        let mut out = zeroed(n);
+        let mut out = scratch(n);
         let (ad, bd) = (a.data(), b.data());
         for_each_broadcast(n, na, nb, |i, ia, ib| out[i] = f(ad[ia], bd[ib]));
         let (ia, ib) = (self.id, rhs.id);
@@ -80,7 +80,7 @@ impl<'g, E: Float> Var<'g, E> {
     /// (given `y` too, since tanh, sigmoid and exp are cheapest in terms of it).
     pub fn map(self, f: impl Fn(E) -> E + 'static, df: impl Fn(E, E) -> E + 'static) -> Var<'g, E> {
         let x = self.value();
-        let mut y = zeroed(x.numel());
+        let mut y = scratch(x.numel());
         y.iter_mut().zip(x.data()).for_each(|(y, &v)| *y = f(v));
         let y = Tensor::from_vec(x.shape(), y);
         let yv = y.clone();

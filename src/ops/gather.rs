@@ -1,7 +1,7 @@
 //! Embedding lookup (gather rows), column lookup, and dropout.
 
 use crate::autograd::Var;
-use crate::tensor::{Float, Shape, Tensor, zeroed};
+use crate::tensor::{Float, Shape, Tensor, scratch};
 use rand::RngExt;
 
 impl<'g, E: Float> Var<'g, E> {
@@ -26,7 +26,7 @@ impl<'g, E: Float> Var<'g, E> {
         if let Some((pos, &id)) = ids.iter().enumerate().find(|(_, id)| **id >= v) {
             panic!("embedding: token id {id} at position {pos} is out of range for a vocabulary of {v}");
         }
-        let mut y = zeroed(ids.len() * d);
+        let mut y = scratch(ids.len() * d);
         for (row, &id) in y.chunks_mut(d).zip(ids) {
             row.copy_from_slice(&table.data()[id * d..(id + 1) * d]);
         }

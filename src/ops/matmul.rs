@@ -3,7 +3,7 @@
 //! ([`crate::kernels::sgemm`] for `f32`), forward and backward.
 
 use crate::autograd::Var;
-use crate::tensor::{Float, Shape, Tensor, zeroed};
+use crate::tensor::{Float, Shape, Tensor, scratch};
 
 /// Where the operands of a (batched) product sit and what it computes:
 /// for each batch index, `C = op(A)·op(B)` with op(A) `[m, k]`, op(B) `[k, n]`.
@@ -187,7 +187,7 @@ impl<'g, E: Float> Var<'g, E> {
     fn product(self, rhs: Var<'g, E>, ta: bool, tb: bool) -> Var<'g, E> {
         let (a, b) = (self.value(), rhs.value());
         let (p, shape) = Product::new(a.shape(), b.shape(), ta, tb);
-        let mut c = zeroed(shape.numel());
+        let mut c = scratch(shape.numel()); // beta = 0: C is only written
         p.forward(a.data(), b.data(), &mut c, E::ZERO);
         let (ia, ib) = (self.id, rhs.id);
         self.g.op(

@@ -1,7 +1,7 @@
 //! Layer normalisation over the last axis, forward and backward fused.
 
 use crate::autograd::Var;
-use crate::tensor::{Float, Tensor, zeroed};
+use crate::tensor::{Float, Tensor, scratch};
 
 impl<'g, E: Float> Var<'g, E> {
     /// Layer norm over the last axis (size D), as `torch.nn.LayerNorm`:
@@ -23,9 +23,9 @@ impl<'g, E: Float> Var<'g, E> {
         let inv_d = E::from_usize(d).recip();
         let rows = x.shape().rows();
         // Keep x̂ and 1/σ per row for the backward pass.
-        let mut xhat = zeroed(x.numel());
+        let mut xhat = scratch(x.numel());
         let mut rstd = vec![E::ZERO; rows];
-        let mut y = zeroed(x.numel());
+        let mut y = scratch(x.numel());
         for (r, ((xr, hr), yr)) in x
             .data()
             .chunks(d)

@@ -2,7 +2,7 @@
 //! splitting and merging attention heads, slicing and concatenating.
 
 use crate::autograd::Var;
-use crate::tensor::{Float, Shape, Tensor, zeroed};
+use crate::tensor::{Float, Shape, Tensor, scratch};
 
 /// Copies (or, with `add`, accumulates) `[rows, cols]` blocks of `src` into their
 /// transposes `[cols, rows]` in `dst`, for every leading index.
@@ -83,7 +83,7 @@ impl<'g, E: Float> Var<'g, E> {
         let s = x.shape();
         assert!(s.rank() >= 2, "transpose: needs at least 2 axes, got {s}");
         let (m, n) = (s.dims()[s.rank() - 2], s.dims()[s.rank() - 1]);
-        let mut y = zeroed(x.numel());
+        let mut y = scratch(x.numel());
         transpose_blocks(x.data(), &mut y, m, n, false);
         let out_shape = s.with_dim(s.rank() - 2, n).with_dim(s.rank() - 1, m);
         let ix = self.id;
@@ -108,7 +108,7 @@ impl<'g, E: Float> Var<'g, E> {
             "split_heads: expected [B, T, H·d] with H = {h} dividing the last axis, got {s}"
         );
         let (b, t, d) = (s.dims()[0], s.dims()[1], s.dims()[2] / h);
-        let mut y = zeroed(x.numel());
+        let mut y = scratch(x.numel());
         permute_heads(x.data(), &mut y, b, t, h, d, true, false);
         let ix = self.id;
         self.g.op(
@@ -129,7 +129,7 @@ impl<'g, E: Float> Var<'g, E> {
         let s = x.shape();
         assert!(s.rank() == 4, "merge_heads: expected [B, H, T, d], got {s}");
         let (b, h, t, d) = (s.dims()[0], s.dims()[1], s.dims()[2], s.dims()[3]);
-        let mut y = zeroed(x.numel());
+        let mut y = scratch(x.numel());
         permute_heads(x.data(), &mut y, b, t, h, d, false, false);
         let ix = self.id;
         self.g.op(
@@ -154,7 +154,7 @@ impl<'g, E: Float> Var<'g, E> {
         );
         let (outer, size, inner) = s.around(axis);
         let len = end - start;
-        let mut y = zeroed(outer * len * inner);
+        let mut y = scratch(outer * len * inner);
         for (o, chunk) in y.chunks_mut(len * inner).enumerate() {
             let base = (o * size + start) * inner;
             chunk.copy_from_slice(&x.data()[base..base + len * inner]);
@@ -199,7 +199,7 @@ impl<'g, E: Float> Var<'g, E> {
         let sizes: Vec<usize> = values.iter().map(|v| v.dims()[axis]).collect();
         let total: usize = sizes.iter().sum();
         let (outer, _, inner) = first.around(axis);
-        let mut y = zeroed(outer * total * inner);
+        let mut y = scratch(outer * total * inner);
         let mut at = 0;
         for o in 0..outer {
             for (v, &n) in values.iter().zip(&sizes) {

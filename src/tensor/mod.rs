@@ -9,7 +9,7 @@ mod pool;
 mod shape;
 
 pub use elem::Float;
-pub use pool::{copied, recycle, zeroed};
+pub use pool::{copied, recycle, scratch, zeroed};
 pub use shape::{MAX_RANK, Shape};
 
 use rand::Rng;

@@ -48,6 +48,12 @@ pub fn zeroed<E: Float>(len: usize) -> Vec<E> {
     }
 }
 
+/// A buffer of `len` numbers for a caller that overwrites every one of them:
+/// a recycled buffer keeps its old (stale but valid) values, saving the zeroing.
+pub fn scratch<E: Float>(len: usize) -> Vec<E> {
+    E::with_pool(|p| p.take(len)).unwrap_or_else(|| vec![E::ZERO; len])
+}
+
 /// A copy of `src` in a recycled buffer when one of that length is free.
 pub fn copied<E: Float>(src: &[E]) -> Vec<E> {
     match E::with_pool(|p| p.take(src.len())) {
