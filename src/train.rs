@@ -14,7 +14,7 @@ use std::fmt;
 use std::time::Instant;
 
 /// What the trainer needs from a model: token ids in, logits out, parameters.
-pub trait LanguageModel: Module<f32> {
+pub trait LanguageModel: Module<f32> + Sync {
     fn vocab_size(&self) -> usize;
 
     /// Logits `[B, T, V]` for the windows of `batch` (`[B, T]` ids).
@@ -53,6 +53,9 @@ pub struct TrainConfig {
     pub progress: bool,
     /// Name shown on the progress bar.
     pub label: String,
+    /// Split each batch into this many shards trained in parallel, one per
+    /// thread (None: one per kernel thread, see [`crate::kernels::threads`]).
+    pub shards: Option<usize>,
 }
 
 impl TrainConfig {
@@ -79,6 +82,7 @@ impl TrainConfig {
             seed: 0,
             progress: true,
             label: "train".to_string(),
+            shards: None,
         }
     }
 }
@@ -184,65 +188,103 @@ pub fn train<M: LanguageModel>(
     let mut streams = model
         .recurrent()
         .then(|| StreamSampler::new(data.train.len(), cfg.batch, cfg.context));
-    let mut carry: Option<Tensor> = None;
     fit(
         model,
         cfg,
-        |model, g, _step| {
-            let batch = match streams.as_mut() {
-                Some(streams) => {
-                    let (b, wrapped) = streams.next_batch(&data.train);
-                    if wrapped {
-                        carry = None;
-                    }
-                    b
-                }
-                None => random_batch(&data.train, cfg.batch, cfg.context, &mut rng),
-            };
-            let loss = model.logits(g, &batch, &mut carry).cross_entropy(&batch.targets);
-            (loss, batch.batch * batch.time)
+        |_step| match streams.as_mut() {
+            Some(streams) => streams.next_batch(&data.train),
+            None => (random_batch(&data.train, cfg.batch, cfg.context, &mut rng), true),
         },
+        |model, g, batch, carry| model.logits(g, batch, carry).cross_entropy(&batch.targets),
         |m| evaluate(m, data, Split::Val, cfg),
     )
 }
 
+/// Rows `i·B/n .. (i+1)·B/n` of a batch and of the carried state `[B, …]`.
+fn shard(batch: &Batch, carry: &Option<Tensor>, i: usize, n: usize) -> (Batch, Option<Tensor>) {
+    let (lo, hi) = (i * batch.batch / n, (i + 1) * batch.batch / n);
+    let t = batch.time;
+    let part = Batch {
+        inputs: batch.inputs[lo * t..hi * t].to_vec(),
+        targets: batch.targets[lo * t..hi * t].to_vec(),
+        batch: hi - lo,
+        time: t,
+    };
+    let carry = carry.as_ref().map(|c| {
+        let row = c.numel() / batch.batch;
+        let mut dims = c.dims().to_vec();
+        dims[0] = hi - lo;
+        Tensor::from_slice(&dims, &c.data()[lo * row..hi * row])
+    });
+    (part, carry)
+}
+
 // ANCHOR: training_step
-/// The training loop itself, for any model and objective: each step builds a
-/// fresh graph, asks `step_loss` for the loss of the step's batch (and how many
-/// tokens it held), back-propagates, clips, and lets AdamW update the
-/// parameters; `validate` is called every `cfg.eval_every` steps.
-pub fn fit<M, F, V>(
+/// The training loop itself, for any model and objective. Each step takes the
+/// step's batch from `next_batch` (with whether carried state restarts), splits
+/// it into one shard per thread, and on each shard builds a fresh graph, computes
+/// `loss` and back-propagates; the shards' gradients, weighted by their share of
+/// the batch, add up to the gradient of the whole batch's mean loss. Then the
+/// gradient is clipped and AdamW updates the parameters. `validate` runs every
+/// `cfg.eval_every` steps.
+pub fn fit<M, B, L, V>(
     model: &mut M,
     cfg: &TrainConfig,
-    mut step_loss: F,
+    mut next_batch: B,
+    loss: L,
     mut validate: V,
 ) -> Result<History, TrainError>
 where
-    M: Module<f32>,
-    F: for<'g> FnMut(&M, &'g Graph, usize) -> (Var<'g>, usize),
+    M: Module<f32> + Sync,
+    B: FnMut(usize) -> (Batch, bool),
+    L: for<'g> Fn(&M, &'g Graph, &Batch, &mut Option<Tensor>) -> Var<'g> + Sync,
     V: FnMut(&M) -> f64,
 {
     let mut opt = AdamW::new(cfg.schedule.lr(0))
         .betas(cfg.betas.0, cfg.betas.1)
         .weight_decay(cfg.weight_decay, cfg.decay_filter);
     let mut history = History::default();
+    let mut carry: Option<Tensor> = None;
     let bar = progress_bar(cfg);
     for step in 0..cfg.steps {
         let started = Instant::now();
         opt.set_lr(cfg.schedule.lr(step));
-        let g = Graph::new();
-        let (loss, tokens) = step_loss(model, &g, step);
-        let loss_value = loss.item();
+        let (batch, restart) = next_batch(step);
+        if restart {
+            carry = None;
+        }
+        let n = cfg
+            .shards
+            .unwrap_or_else(crate::kernels::threads)
+            .clamp(1, batch.batch);
+        let shared: &M = model;
+        let parts = crate::kernels::map_shards(n, |i| {
+            let (part, mut part_carry) = shard(&batch, &carry, i, n);
+            let weight = part.batch as f32 / batch.batch as f32;
+            let g = Graph::new();
+            let l = loss(shared, &g, &part, &mut part_carry);
+            let value = l.item();
+            // Seeding the backward pass with the shard's weight scales its gradients.
+            let grads = g.backward_with(l, Tensor::full(l.shape(), weight));
+            (value * weight as f64, grads, part_carry)
+        });
+        let loss_value: f64 = parts.iter().map(|p| p.0).sum();
         if !loss_value.is_finite() {
             return Err(TrainError::NonFiniteLoss {
                 step,
                 loss: loss_value,
             });
         }
-        let grads = loss.backward();
-        drop(g);
+        let carries: Vec<Tensor> = parts.iter().filter_map(|p| p.2.clone()).collect();
+        carry = (carries.len() == n).then(|| concat_rows(&carries));
         let mut params = model.params_mut();
-        grads.assign(&mut params);
+        for (i, (_, grads, _)) in parts.into_iter().enumerate() {
+            if i == 0 {
+                grads.assign(&mut params);
+            } else {
+                grads.accumulate(&mut params);
+            }
+        }
         if let Some(p) = params.iter().find(|p| {
             p.grad
                 .as_ref()
@@ -258,7 +300,7 @@ where
         }
         opt.step(&mut params);
         history.seconds += started.elapsed().as_secs_f64();
-        history.tokens += tokens;
+        history.tokens += batch.batch * batch.time;
         history.train.push((step, loss_value));
         if (step + 1) % cfg.eval_every == 0 || step + 1 == cfg.steps {
             history.val.push((step + 1, validate(model)));
@@ -275,6 +317,14 @@ where
     Ok(history)
 }
 // ANCHOR_END: training_step
+
+/// Stacks tensors `[b_i, …]` into `[Σ b_i, …]`.
+fn concat_rows(parts: &[Tensor]) -> Tensor {
+    let mut dims = parts[0].dims().to_vec();
+    dims[0] = parts.iter().map(|p| p.dims()[0]).sum();
+    let data: Vec<f32> = parts.iter().flat_map(|p| p.data().iter().copied()).collect();
+    Tensor::from_vec(&dims, data)
+}
 
 fn progress_bar(cfg: &TrainConfig) -> ProgressBar {
     if !cfg.progress {
@@ -315,12 +365,11 @@ pub fn train_recall<M: LanguageModel>(
     fit(
         model,
         cfg,
-        |model, g, _step| {
+        |_step| {
             let k = rng.random_range(ks.clone());
-            let batch = task.batch(cfg.batch, k, &mut rng);
-            let loss = last_position(model, g, &batch).cross_entropy(&RecallTask::answers(&batch));
-            (loss, batch.batch * batch.time)
+            (task.batch(cfg.batch, k, &mut rng), true)
         },
+        |model, g, batch, _carry| last_position(model, g, batch).cross_entropy(&RecallTask::answers(batch)),
         |m| 1.0 - recall_accuracy(m, task, k_max, 256, cfg.seed ^ 0xacc),
     )
 }

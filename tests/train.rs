@@ -42,7 +42,7 @@ fn trainer_drives_a_bigram_to_near_zero_loss() {
 /// A model whose logits become NaN from a given step on.
 struct Explodes {
     w: Param,
-    calls: std::cell::Cell<usize>,
+    calls: std::sync::atomic::AtomicUsize,
     at: usize,
 }
 
@@ -60,8 +60,7 @@ impl LanguageModel for Explodes {
         self.w.value.dims()[1]
     }
     fn logits<'g>(&self, g: &'g Graph, batch: &Batch, _carry: &mut Option<Tensor>) -> Var<'g> {
-        let n = self.calls.get();
-        self.calls.set(n + 1);
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let logits = g
             .param(&self.w)
             .embedding(&batch.inputs, [batch.batch, batch.time]);
@@ -81,12 +80,13 @@ fn trainer_stops_at_the_step_where_the_loss_is_not_finite() {
     // step 4 (eval_every = 5) — make the 4th training call explode: step 3.
     let mut model = Explodes {
         w: Param::new("w", Tensor::zeros([v, v])),
-        calls: std::cell::Cell::new(0),
+        calls: std::sync::atomic::AtomicUsize::new(0),
         at: 3,
     };
     let mut cfg = TrainConfig::new(5, 2, 8, 0.01);
     cfg.progress = false;
     cfg.eval_every = 100;
+    cfg.shards = Some(1); // one call of `logits` per step
     let err = train(&mut model, &data, &cfg).unwrap_err();
     assert!(
         matches!(err, TrainError::NonFiniteLoss { step: 3, .. }),

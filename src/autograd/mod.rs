@@ -347,6 +347,29 @@ impl<E: Float> Grads<E> {
         self.slots[id].as_ref()
     }
 
+    /// Adds each parameter's gradient to its `grad` field (setting it if empty):
+    /// how the gradients of several shards of one batch are combined.
+    pub fn accumulate(mut self, params: &mut [&mut Param<E>]) {
+        for p in params.iter_mut() {
+            let Some(g) = self
+                .params
+                .iter()
+                .find(|(pid, _)| *pid == p.id())
+                .and_then(|&(_, id)| self.slots[id].take())
+            else {
+                continue;
+            };
+            match p.grad.as_mut() {
+                Some(acc) => acc
+                    .data_mut()
+                    .iter_mut()
+                    .zip(g.data())
+                    .for_each(|(a, b)| *a += *b),
+                None => p.grad = Some(g),
+            }
+        }
+    }
+
     /// Moves each parameter's gradient into its `grad` field (`None` for a
     /// parameter the loss did not depend on), ready for an optimizer.
     pub fn assign(mut self, params: &mut [&mut Param<E>]) {

@@ -56,7 +56,7 @@ use std::sync::OnceLock;
 
 pub use peak::fma_peak_gflops;
 pub use reference::gemm_reference;
-pub use threads::{set_threads, threads};
+pub use threads::{map_shards, set_threads, threads, with_threads};
 
 /// A microkernel implementation, i.e. an instruction set the product can run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

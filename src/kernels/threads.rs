@@ -11,8 +11,9 @@
 //! (another program is using its core) the caller simply takes its share too
 //! instead of waiting for it.
 
-use std::sync::OnceLock;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// The thread count in force; 0 until it is first read or set.
 static THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -28,6 +29,10 @@ fn cores() -> usize {
 /// # Panics
 /// If `SHORTMEM_THREADS` is set to something other than a positive integer.
 pub fn threads() -> usize {
+    let local = LOCAL_THREADS.with(Cell::get);
+    if local != 0 {
+        return local;
+    }
     let current = THREADS.load(Ordering::Relaxed);
     if current != 0 {
         return current;
@@ -57,6 +62,49 @@ pub fn threads() -> usize {
 pub fn set_threads(n: usize) {
     assert!(n >= 1, "set_threads: the thread count must be at least 1, got 0");
     THREADS.store(n, Ordering::Relaxed);
+}
+
+thread_local! {
+    /// A limit for products started on this thread (0: none), set by [`with_threads`].
+    static LOCAL_THREADS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Runs `f` with the products it starts on this thread limited to `n` threads,
+/// e.g. `n = 1` inside a data-parallel shard that already has a core to itself.
+pub fn with_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
+    assert!(n >= 1, "with_threads: the thread count must be at least 1, got 0");
+    let before = LOCAL_THREADS.with(|c| c.replace(n));
+    let out = f();
+    LOCAL_THREADS.with(|c| c.set(before));
+    out
+}
+
+/// Runs `job(0)`, …, `job(n − 1)` at the same time, one per thread (the caller
+/// and `n − 1` workers of the kernels' pool), each with its own products kept
+/// on its own thread, and returns the results in order. This is how a training
+/// step splits its batch across cores.
+pub fn map_shards<R: Send>(n: usize, job: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    if n <= 1 {
+        return (0..n).map(|i| with_threads(1, || job(i))).collect();
+    }
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..n).map(|_| None).collect());
+    let run = |i: usize| {
+        let r = with_threads(1, || job(i));
+        results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+    };
+    pool().in_place_scope(|scope| {
+        for i in 1..n {
+            let run = &run;
+            scope.spawn(move |_| run(i));
+        }
+        run(0);
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every shard ran"))
+        .collect()
 }
 
 fn pool() -> &'static rayon::ThreadPool {

@@ -89,7 +89,7 @@ pub trait Float:
         stride_c: usize,
     );
 
-    /// Runs `f` on this thread's pool of free buffers of this type.
+    /// Runs `f` on the process-wide pool of free buffers of this type.
     fn with_pool<R>(f: impl FnOnce(&mut super::pool::Pool<Self>) -> R) -> R;
 
     /// 1/x.
@@ -115,10 +115,9 @@ macro_rules! impl_float {
             const NAME: &'static str = $name;
 
             fn with_pool<R>(f: impl FnOnce(&mut super::pool::Pool<Self>) -> R) -> R {
-                thread_local! {
-                    static POOL: std::cell::RefCell<super::pool::Pool<$t>> = Default::default();
-                }
-                POOL.with(|p| f(&mut p.borrow_mut()))
+                static POOL: std::sync::Mutex<super::pool::Pool<$t>> =
+                    std::sync::Mutex::new(super::pool::Pool::new());
+                f(&mut POOL.lock().unwrap_or_else(|e| e.into_inner()))
             }
             #[inline(always)]
             fn from_f64(x: f64) -> Self {

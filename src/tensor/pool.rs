@@ -4,23 +4,31 @@
 //! activations, gradients, temporaries. Handing big buffers back to the
 //! operating system at the end of a step and faulting fresh zeroed pages in at
 //! the next one cost about a fifth of a small model's step. Instead, a dropped
-//! tensor's buffer waits here, per thread and per length, for the next request
-//! of that length.
+//! tensor's buffer waits here, by length, for the next request of that length.
+//! There is one pool per element type for the whole process, so a buffer freed
+//! on one thread (a gradient computed on a data-parallel shard, say) serves the
+//! next request on any thread.
 
 use super::Float;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
-/// At most this many bytes wait in one thread's pool; beyond, buffers are freed.
+/// At most this many bytes wait in a pool; beyond, buffers are freed.
 const MAX_POOLED_BYTES: usize = 1 << 30;
 
 /// Free buffers by length.
-#[derive(Default)]
 pub struct Pool<E> {
-    free: HashMap<usize, Vec<Vec<E>>>,
+    free: BTreeMap<usize, Vec<Vec<E>>>,
     bytes: usize,
 }
 
 impl<E: Copy> Pool<E> {
+    pub const fn new() -> Self {
+        Pool {
+            free: BTreeMap::new(),
+            bytes: 0,
+        }
+    }
+
     fn take(&mut self, len: usize) -> Option<Vec<E>> {
         let v = self.free.get_mut(&len)?.pop()?;
         self.bytes -= len * size_of::<E>();
