@@ -1,19 +1,20 @@
 //! Training throughput of the §5 TransformerLM: tokens per second for forward,
-//! loss, backward and the AdamW step on random tokens, for the three sizes the
-//! README compares with PyTorch.
+//! loss, backward and the AdamW step on random tokens, through the same training
+//! loop as the chapters (one data-parallel shard per thread), for the three
+//! sizes the README compares with PyTorch (`tools/torch_speed.py`).
 //!
 //!     cargo run --release --example train_speed -- 1     # one thread
 //!     cargo run --release --example train_speed -- 2     # two threads
 //!
-//! Each configuration runs 3 warm-up steps, then reports the median time of
-//! the timed steps (the machine must be otherwise idle).
+//! Each configuration runs 3 warm-up steps, then reports the median of the
+//! timed steps (the machine must be otherwise idle).
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use shortmem::Module;
+use shortmem::data::Batch;
 use shortmem::models::{TransformerConfig, TransformerLM};
-use shortmem::optim::{AdamW, Optimizer};
-use shortmem::{Graph, Module};
-use std::time::Instant;
+use shortmem::train::{TrainConfig, fit};
 
 fn main() {
     let threads: usize = std::env::args()
@@ -47,25 +48,29 @@ fn main() {
         };
         let mut rng = StdRng::seed_from_u64(0);
         let mut model = TransformerLM::<f32>::new(config, &mut rng);
-        let mut opt = AdamW::new(1e-3);
-        let mut times = Vec::new();
-        for step in 0..steps + 3 {
-            let ids: Vec<usize> = (0..batch * context).map(|_| rng.random_range(0..vocab)).collect();
-            let targets: Vec<usize> = (0..batch * context).map(|_| rng.random_range(0..vocab)).collect();
-            let start = Instant::now();
-            let g = Graph::new();
-            let loss = model.forward(&g, &ids, batch, context).cross_entropy(&targets);
-            let grads = loss.backward();
-            drop(g);
-            let mut params = model.params_mut();
-            grads.assign(&mut params);
-            opt.step(&mut params);
-            if step >= 3 {
-                times.push(start.elapsed().as_secs_f64());
-            }
-        }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
+        let mut cfg = TrainConfig::new(steps + 3, batch, context, 1e-3);
+        cfg.progress = false;
+        cfg.eval_every = usize::MAX;
+        let history = fit(
+            &mut model,
+            &cfg,
+            |_| {
+                let mut random = || (0..batch * context).map(|_| rng.random_range(0..vocab)).collect();
+                (
+                    Batch {
+                        inputs: random(),
+                        targets: random(),
+                        batch,
+                        time: context,
+                    },
+                    true,
+                )
+            },
+            |m, g, b, _| m.forward(g, &b.inputs, b.batch, b.time).cross_entropy(&b.targets),
+            |_| f64::NAN,
+        )
+        .expect("random tokens train without trouble");
+        let median = history.median_step_seconds(3);
         println!(
             "{name:<8} {:>12} {:>12.2} {:>14.0}",
             model.num_params(),

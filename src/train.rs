@@ -96,6 +96,8 @@ pub struct History {
     pub val: Vec<(usize, f64)>,
     /// Wall-clock seconds spent in training steps (validation excluded).
     pub seconds: f64,
+    /// Seconds of each step.
+    pub step_seconds: Vec<f64>,
     /// Tokens processed by training steps.
     pub tokens: usize,
 }
@@ -103,6 +105,16 @@ pub struct History {
 impl History {
     pub fn tokens_per_second(&self) -> f64 {
         self.tokens as f64 / self.seconds.max(1e-9)
+    }
+
+    /// Median seconds per step, skipping the first `warmup` steps.
+    pub fn median_step_seconds(&self, warmup: usize) -> f64 {
+        let mut t: Vec<f64> = self.step_seconds.iter().skip(warmup).copied().collect();
+        if t.is_empty() {
+            return f64::NAN;
+        }
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
     }
 
     pub fn final_val(&self) -> f64 {
@@ -253,38 +265,16 @@ where
         if restart {
             carry = None;
         }
-        let n = cfg
-            .shards
-            .unwrap_or_else(crate::kernels::threads)
-            .clamp(1, batch.batch);
-        let shared: &M = model;
-        let parts = crate::kernels::map_shards(n, |i| {
-            let (part, mut part_carry) = shard(&batch, &carry, i, n);
-            let weight = part.batch as f32 / batch.batch as f32;
-            let g = Graph::new();
-            let l = loss(shared, &g, &part, &mut part_carry);
-            let value = l.item();
-            // Seeding the backward pass with the shard's weight scales its gradients.
-            let grads = g.backward_with(l, Tensor::full(l.shape(), weight));
-            (value * weight as f64, grads, part_carry)
-        });
-        let loss_value: f64 = parts.iter().map(|p| p.0).sum();
+        let shards = cfg.shards.unwrap_or_else(crate::kernels::threads);
+        let (loss_value, next_carry) = batch_gradients(model, &batch, carry.take(), shards, &loss);
         if !loss_value.is_finite() {
             return Err(TrainError::NonFiniteLoss {
                 step,
                 loss: loss_value,
             });
         }
-        let carries: Vec<Tensor> = parts.iter().filter_map(|p| p.2.clone()).collect();
-        carry = (carries.len() == n).then(|| concat_rows(&carries));
+        carry = next_carry;
         let mut params = model.params_mut();
-        for (i, (_, grads, _)) in parts.into_iter().enumerate() {
-            if i == 0 {
-                grads.assign(&mut params);
-            } else {
-                grads.accumulate(&mut params);
-            }
-        }
         if let Some(p) = params.iter().find(|p| {
             p.grad
                 .as_ref()
@@ -299,7 +289,9 @@ where
             clip_grad_norm(&mut params, max_norm);
         }
         opt.step(&mut params);
-        history.seconds += started.elapsed().as_secs_f64();
+        let elapsed = started.elapsed().as_secs_f64();
+        history.seconds += elapsed;
+        history.step_seconds.push(elapsed);
         history.tokens += batch.batch * batch.time;
         history.train.push((step, loss_value));
         if (step + 1) % cfg.eval_every == 0 || step + 1 == cfg.steps {
@@ -317,6 +309,48 @@ where
     Ok(history)
 }
 // ANCHOR_END: training_step
+
+/// The mean loss of a batch and its gradient, left in each parameter's `grad`:
+/// the batch is split into `shards` parts by rows, each part's loss is
+/// back-propagated on its own thread with its own graph, and the parts'
+/// gradients, weighted by their share of the rows, are added up. Returns the
+/// loss and the carried state after the batch (rows rejoined).
+pub fn batch_gradients<M, L>(
+    model: &mut M,
+    batch: &Batch,
+    carry: Option<Tensor>,
+    shards: usize,
+    loss: &L,
+) -> (f64, Option<Tensor>)
+where
+    M: Module<f32> + Sync,
+    L: for<'g> Fn(&M, &'g Graph, &Batch, &mut Option<Tensor>) -> Var<'g> + Sync,
+{
+    let n = shards.clamp(1, batch.batch);
+    let shared: &M = model;
+    let parts = crate::kernels::map_shards(n, |i| {
+        let (part, mut part_carry) = shard(batch, &carry, i, n);
+        let weight = part.batch as f32 / batch.batch as f32;
+        let g = Graph::new();
+        let l = loss(shared, &g, &part, &mut part_carry);
+        let value = l.item();
+        // Seeding the backward pass with the shard's weight scales its gradients.
+        let grads = g.backward_with(l, Tensor::full(l.shape(), weight));
+        (value * weight as f64, grads, part_carry)
+    });
+    let loss_value: f64 = parts.iter().map(|p| p.0).sum();
+    let carries: Vec<Tensor> = parts.iter().filter_map(|p| p.2.clone()).collect();
+    let carry = (carries.len() == n).then(|| concat_rows(&carries));
+    let mut params = model.params_mut();
+    for (i, (_, grads, _)) in parts.into_iter().enumerate() {
+        if i == 0 {
+            grads.assign(&mut params);
+        } else {
+            grads.accumulate(&mut params);
+        }
+    }
+    (loss_value, carry)
+}
 
 /// Stacks tensors `[b_i, …]` into `[Σ b_i, …]`.
 fn concat_rows(parts: &[Tensor]) -> Tensor {

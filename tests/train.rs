@@ -184,3 +184,55 @@ fn per_token_loss_matches_a_single_pass_over_the_text() {
     let b = per_token_loss(&bigram, tokens, 50);
     assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-9) && a.iter().all(|x| x.is_finite()));
 }
+
+#[test]
+fn sharded_gradients_equal_the_whole_batch_gradient() {
+    use shortmem::models::{Activation, Rnn, TransformerConfig, TransformerLM};
+    use shortmem::train::batch_gradients;
+    let data = Dataset::from_text(&cyclic_text());
+    let v = data.vocab_size();
+    let batch = shortmem::data::random_batch(&data.train, 6, 10, &mut StdRng::seed_from_u64(8));
+    fn grads_of<M: Module<f32>>(m: &M) -> Vec<f32> {
+        m.params()
+            .iter()
+            .flat_map(|p| p.grad.as_ref().unwrap().data().to_vec())
+            .collect()
+    }
+    let close = |a: &[f32], b: &[f32], what: &str| {
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-6 + 1e-4 * x.abs().max(y.abs()),
+                "{what}: gradient {i}: {x} vs {y}"
+            );
+        }
+    };
+    let config = TransformerConfig {
+        vocab_size: v,
+        embed_dim: 8,
+        num_heads: 2,
+        ff_dim: 16,
+        num_layers: 1,
+        context: 10,
+        causal: true,
+    };
+    fn lm_loss<'g>(m: &TransformerLM, g: &'g Graph, b: &Batch, _: &mut Option<Tensor>) -> Var<'g> {
+        m.forward(g, &b.inputs, b.batch, b.time).cross_entropy(&b.targets)
+    }
+    let mut whole = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(9));
+    let mut split = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(9));
+    let (l1, _) = batch_gradients(&mut whole, &batch, None, 1, &lm_loss);
+    let (l3, _) = batch_gradients(&mut split, &batch, None, 3, &lm_loss);
+    assert!((l1 - l3).abs() < 1e-6, "losses {l1} vs {l3}");
+    close(&grads_of(&whole), &grads_of(&split), "transformer");
+    // A recurrent model's carried state is split and rejoined by rows too.
+    let h0 = Tensor::<f32>::randn([6, 8], 0.0, 0.5, &mut StdRng::seed_from_u64(11));
+    fn rnn_loss<'g>(m: &Rnn, g: &'g Graph, b: &Batch, c: &mut Option<Tensor>) -> Var<'g> {
+        m.logits(g, b, c).cross_entropy(&b.targets)
+    }
+    let mut whole = Rnn::<f32>::new(v, 8, Activation::Tanh, &mut StdRng::seed_from_u64(10));
+    let mut split = Rnn::<f32>::new(v, 8, Activation::Tanh, &mut StdRng::seed_from_u64(10));
+    let (_, c1) = batch_gradients(&mut whole, &batch, Some(h0.clone()), 1, &rnn_loss);
+    let (_, c2) = batch_gradients(&mut split, &batch, Some(h0), 2, &rnn_loss);
+    close(&grads_of(&whole), &grads_of(&split), "rnn");
+    assert!(c1.unwrap().max_abs_diff(&c2.unwrap()) < 1e-6, "carried state");
+}
