@@ -19,6 +19,7 @@ use shortmem::plot::{self, Figure, Mark, Series};
 use shortmem::sample::Sampling;
 use shortmem::train::{self, History, TrainConfig};
 use shortmem::{Graph, Module, Tensor};
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Parser, Debug, Clone)]
@@ -74,6 +75,15 @@ pub struct Args {
     /// Text to start the samples with (default: the start of the validation text).
     #[arg(long)]
     pub prompt: Option<String>,
+    /// Save the trained model (weights, sizes, alphabet) to this safetensors file.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+    /// Skip training: load a model saved with --save and write --tokens characters after --prompt.
+    #[arg(long, value_name = "FILE")]
+    pub load: Option<PathBuf>,
+    /// How many characters to generate with --load.
+    #[arg(long, default_value_t = 500)]
+    pub tokens: usize,
 }
 
 impl Args {
@@ -104,6 +114,9 @@ impl Args {
         flag("clip", self.clip.to_string(), d.clip.to_string());
         if self.train_only {
             v.push("--train-only".into());
+        }
+        if let Some(p) = &self.save {
+            v.push(format!("--save {}", p.display()));
         }
         v
     }
@@ -146,7 +159,30 @@ fn print_sample(label: &str, text: &str) {
     }
 }
 
+/// `--load FILE`: sample from a saved model, no training.
+fn sample_saved(args: &Args, path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let (model, tokenizer) = TransformerLM::load(path)?;
+    let prompt_text = args.prompt.clone().unwrap_or_else(|| "\n".to_string());
+    let prompt = tokenizer
+        .encode(&prompt_text)
+        .map_err(|e| format!("the prompt has {e}"))?;
+    let out = model.generate(
+        &prompt,
+        args.tokens,
+        args.sampling,
+        &mut StdRng::seed_from_u64(args.common.seed),
+        true,
+    );
+    print!("{prompt_text}{}", tokenizer.decode(&out)?);
+    println!();
+    Ok(())
+}
+
 pub fn run(args: Args) -> ChapterResult {
+    if let Some(path) = &args.load {
+        sample_saved(&args, path)?;
+        return Ok(shortmem::chapter::Summary::new("ch05", "sampling a saved model"));
+    }
     let quick = args.common.quick;
     let mut ch = Chapter::start(
         "ch05",
@@ -216,6 +252,31 @@ pub fn run(args: Args) -> ChapterResult {
         let text = format!("{prompt_text}{}", data.tokenizer.decode(&out)?);
         print_sample(&format!("sample ({how})"), &text);
         ch.summary.record(&format!("sample ({how})"), text);
+    }
+    // Save, load back, and check the copy computes the same logits.
+    let path = match &args.save {
+        Some(p) => p.clone(),
+        None => ch.out.join("model.safetensors"),
+    };
+    model.save(&path, &data.tokenizer)?;
+    let (loaded, tokenizer) = TransformerLM::load(&path)?;
+    let probe = &data.val[..data.val.len().min(config.context)];
+    let (a, b) = (model.next_logits(probe), loaded.next_logits(probe));
+    let diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    println!(
+        "\n   checkpoint: saved to {} ({} KiB), loaded back: same alphabet {}, max |Δlogit| {diff}",
+        path.display(),
+        std::fs::metadata(&path)?.len() / 1024,
+        tokenizer == data.tokenizer
+    );
+    ch.summary
+        .record("checkpoint round trip max |Δlogit|", diff as f64);
+    if args.save.is_none() {
+        std::fs::remove_file(&path)?;
     }
     if args.train_only {
         return ch.finish();

@@ -90,3 +90,55 @@ fn the_tour_runs_quick() {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     assert!(String::from_utf8_lossy(&run.stdout).contains("what the tour found"));
 }
+
+#[test]
+fn ch05_quick_trains_saves_and_samples_a_saved_model() {
+    let out = out_dir("ch05");
+    let model = out.join("model.safetensors");
+    let run = Command::new(env!("CARGO_BIN_EXE_ch05"))
+        .args(["--quick", "--train-only", "--out"])
+        .arg(&out)
+        .arg("--save")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains("max |Δlogit| 0"),
+        "the saved copy computes the same logits:\n{stdout}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["values"]["tokens/s"].as_f64().unwrap() > 0.0);
+    // Sampling the saved model: the prompt comes back, then new characters.
+    let run = Command::new(env!("CARGO_BIN_EXE_ch05"))
+        .arg("--load")
+        .arg(&model)
+        .args([
+            "--prompt",
+            "Mia put the ",
+            "--tokens",
+            "30",
+            "--sampling",
+            "greedy",
+        ])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        text.starts_with("Mia put the ") && text.trim_end().chars().count() >= 30,
+        "{text:?}"
+    );
+    // A prompt character the model never saw is an error that names it.
+    let run = Command::new(env!("CARGO_BIN_EXE_ch05"))
+        .arg("--load")
+        .arg(&model)
+        .args(["--prompt", "Zoë"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("'ë'"), "{err}");
+}
