@@ -188,9 +188,15 @@ impl Writer {
         let verb = self.pick(&["put", "hid", "left", "placed"]);
         self.say(&format!("{a} {verb} the {obj} in the {cont}."));
         self.fillers(5, &people);
-        match self.rng.random_range(0..3) {
+        match self.rng.random_range(0..4) {
             0 => {
                 self.say(&format!(" Where is the {obj}? In the "));
+                self.answer(cont);
+                self.say(".");
+            }
+            3 => {
+                // The answer repeats the statement word for word.
+                self.say(&format!(" Where did {a} put the {obj}? {a} {verb} the {obj} in the "));
                 self.answer(cont);
                 self.say(".");
             }
@@ -232,12 +238,17 @@ impl Writer {
         let n = self.rng.random_range(2..=3);
         let places = self.pick_distinct(PLACES, n);
         self.say(&format!("{a} was in the {}.", places[0]));
+        let mut last_verb = "";
         for p in &places[1..] {
-            let verb = self.pick(&["walked", "ran", "went", "hurried"]);
-            self.say(&format!(" Then {a} {verb} to the {p}."));
+            last_verb = self.pick(&["walked", "ran", "went", "hurried"]);
+            self.say(&format!(" Then {a} {last_verb} to the {p}."));
         }
         self.fillers(4, &[a]);
-        self.say(&format!(" Where is {a} now? {a} is in the "));
+        if self.rng.random::<bool>() {
+            self.say(&format!(" Where is {a} now? {a} is in the "));
+        } else {
+            self.say(&format!(" Where did {a} go last? Then {a} {last_verb} to the "));
+        }
         self.answer(places[n - 1]);
         self.say(".");
     }
