@@ -11,7 +11,7 @@
 use clap::Parser;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, main_with};
+use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Transcript, main_with};
 use shortmem::data::{CharTokenizer, Corpus, Dataset, RecallTask};
 use shortmem::models::{Activation, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM};
 use shortmem::plot::{self, Figure, Legend, Mark, Series};
@@ -47,7 +47,7 @@ fn tiny_tokenizer() -> CharTokenizer {
 }
 
 /// §3.1's four steps on a 4-character alphabet and H = 3, printing every value.
-fn trace_rnn(seed: u64) {
+fn trace_rnn(seed: u64, tr: &mut Transcript) {
     let tok = tiny_tokenizer();
     let rnn = Rnn::<f32>::new(
         tok.vocab_size(),
@@ -55,13 +55,14 @@ fn trace_rnn(seed: u64) {
         Activation::Tanh,
         &mut StdRng::seed_from_u64(seed),
     );
-    println!(
-        "   §3.1 traced: vocabulary {:?} (V = 4), hidden size H = 3, untrained weights",
+    tr.say(format!(
+        "§3.1 traced: vocabulary {:?} (V = 4), hidden size H = 3, untrained weights",
         tok.alphabet()
-    );
-    println!("   U [3×4], W [3×3], b [3], V [4×3], c [4]; h_0 = 0\n");
+    ));
+    tr.say("U [3×4], W [3×3], b [3], V [4×3], c [4]; h_0 = 0");
     let mut h = Tensor::zeros([1, 3]);
     let mut x = tok.id('a').expect("in the alphabet");
+    let ch = |id: usize| tok.char(id).unwrap_or('?');
     for t in 1..=3 {
         let g = Graph::inference();
         let h_prev = g.constant(h.clone());
@@ -70,40 +71,42 @@ fn trace_rnn(seed: u64) {
         let h_t = rnn.step(&g, &[x], h_prev);
         let y_t = rnn.output(&g, h_t).softmax().value();
         let next = argmax(y_t.data());
-        let ch = |id: usize| tok.char(id).unwrap_or('?');
-        println!("   t = {t}");
-        println!(
-            "     1. x_{t} = {:?} (id {x}, one-hot of length 4); h_{} {} = {}",
+        tr.anchor(&format!("rnn_t{t}"));
+        tr.say(format!("t = {t}"));
+        tr.say(format!(
+            "  1. x_{t} = {:?} (id {x}, one-hot of length 4); h_{} {} = {}",
             ch(x),
             t - 1,
             h.shape(),
             fmt_vec(h.data())
-        );
-        println!(
-            "     2. U x_{t} = {}   W h_{} = {}",
+        ));
+        tr.say(format!(
+            "  2. U x_{t} = {}   W h_{} = {}",
             fmt_vec(u_x.value().data()),
             t - 1,
             fmt_vec(w_h.value().data())
-        );
-        println!(
-            "        h_{t} = tanh(U x_{t} + W h_{} + b) {} = {}",
+        ));
+        tr.say(format!(
+            "     h_{t} = tanh(U x_{t} + W h_{} + b) {} = {}",
             t - 1,
             h_t.shape(),
             fmt_vec(h_t.value().data())
-        );
-        println!(
-            "     3. y_{t} = softmax(V h_{t} + c) {} = {}",
+        ));
+        tr.say(format!(
+            "  3. y_{t} = softmax(V h_{t} + c) {} = {}",
             y_t.shape(),
             fmt_vec(y_t.data())
-        );
-        println!("     4. x_{} = argmax y_{t} = {:?}\n", t + 1, ch(next));
+        ));
+        tr.say(format!("  4. x_{} = argmax y_{t} = {:?}", t + 1, ch(next)));
+        tr.end(&format!("rnn_t{t}"));
+        tr.say(String::new());
         h = h_t.value();
         x = next;
     }
 }
 
 /// §3.2's five steps on the same alphabet: D = 4, 2 heads, one block.
-fn trace_gpt(seed: u64) {
+fn trace_gpt(seed: u64, tr: &mut Transcript) {
     let tok = tiny_tokenizer();
     let config = TransformerConfig {
         vocab_size: 4,
@@ -116,7 +119,7 @@ fn trace_gpt(seed: u64) {
     };
     let lm = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(seed));
     let ch = |id: usize| tok.char(id).unwrap_or('?');
-    println!("   §3.2 traced: the same alphabet, D = 4, 2 heads of width 2, one block, untrained weights\n");
+    tr.say("§3.2 traced: the same alphabet, D = 4, 2 heads of width 2, one block, untrained weights");
     let mut ids = vec![
         tok.id('a').expect("in the alphabet"),
         tok.id('b').expect("in the alphabet"),
@@ -125,16 +128,23 @@ fn trace_gpt(seed: u64) {
         let n = ids.len();
         let g = Graph::inference();
         let text: String = ids.iter().map(|&i| ch(i)).collect();
-        println!("   round {round}: X = {text:?} (n = {n})");
+        tr.anchor(&format!("gpt_round{round}"));
+        tr.say(format!("round {round}: X = {text:?} (n = {n})"));
         // 1. X → E: one embedding row per token
         let e = lm.embed.forward(&g, &ids, [1, n]);
         for (t, row) in e.value().data().chunks(4).enumerate() {
-            println!("     1. e_{} = {}", t + 1, fmt_vec(row));
+            tr.say(format!("  1. e_{} = {}", t + 1, fmt_vec(row)));
         }
         // 2. Ẽ = E + P
         let e_tilde = e + g.constant(lm.positions(n));
         for (t, row) in e_tilde.value().data().chunks(4).enumerate() {
-            println!("     2. ẽ_{} = e_{} + p_{} = {}", t + 1, t + 1, t, fmt_vec(row));
+            tr.say(format!(
+                "  2. ẽ_{} = e_{} + p_{} = {}",
+                t + 1,
+                t + 1,
+                t,
+                fmt_vec(row)
+            ));
         }
         // 3. the block: attention (C), then the feed-forward layer (C̃)
         let block = &lm.blocks[0];
@@ -142,31 +152,33 @@ fn trace_gpt(seed: u64) {
         for head in 0..2 {
             let a = &weights.data()[head * n * n..(head + 1) * n * n];
             let rows: Vec<String> = a.chunks(n).map(fmt_vec).collect();
-            println!(
-                "     3. head {head} attention weights (row t: how much position t takes from each): {}",
+            tr.say(format!(
+                "  3. attention weights of head {head} (row t: what position t takes from each): {}",
                 rows.join(" ")
-            );
+            ));
         }
         let c = block.norm1.forward(&g, attended + e_tilde);
         let c_tilde = block.norm2.forward(&g, block.ff.forward(&g, c) + c);
-        println!(
-            "        c_{n} = norm1(attention + ẽ) = {}",
+        tr.say(format!(
+            "     c_{n} = norm1(attention + ẽ) = {}",
             fmt_vec(&c.value().data()[(n - 1) * 4..])
-        );
-        println!(
-            "        c̃_{n} = norm2(ff(c) + c)     = {}",
+        ));
+        tr.say(format!(
+            "     c̃_{n} = norm2(ff(c) + c)     = {}",
             fmt_vec(&c_tilde.value().data()[(n - 1) * 4..])
-        );
+        ));
         // 4. y_n = softmax(c̃_n W_o + b_o)
         let logits = lm.out.forward(&g, c_tilde).value();
         let mut y = logits.data()[(n - 1) * 4..].to_vec();
         let m = y.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let z: f32 = y.iter().map(|v| (v - m).exp()).sum();
         y.iter_mut().for_each(|v| *v = (*v - m).exp() / z);
-        println!("     4. y_{n} = softmax(c̃_{n} W_o + b_o) = {}", fmt_vec(&y));
+        tr.say(format!("  4. y_{n} = softmax(c̃_{n} W_o + b_o) = {}", fmt_vec(&y)));
         // 5. choose x_{n+1} and go again with the longer sequence
         let next = argmax(&y);
-        println!("     5. x_{} = argmax y_{n} = {:?}\n", n + 1, ch(next));
+        tr.say(format!("  5. x_{} = argmax y_{n} = {:?}", n + 1, ch(next)));
+        tr.end(&format!("gpt_round{round}"));
+        tr.say(String::new());
         ids.push(next);
     }
 }
@@ -292,8 +304,10 @@ pub fn run(args: Args) -> ChapterResult {
     let mut ch = Chapter::start("ch03", "The algorithms, step by step", args.common, &extra)?;
     let seed = ch.args.seed;
 
-    trace_rnn(seed);
-    trace_gpt(seed);
+    let mut trace = Transcript::default();
+    trace_rnn(seed, &mut trace);
+    trace_gpt(seed, &mut trace);
+    std::fs::write(ch.figure("trace.txt"), &trace.text)?;
 
     // Both models trained on the same corpus, same batches, same budget.
     let (name, data, corpus) = ch.dataset()?;
@@ -319,20 +333,14 @@ pub fn run(args: Args) -> ChapterResult {
     )?;
     let config = TransformerConfig {
         vocab_size: data.vocab_size(),
-        embed_dim: if quick { 32 } else { 128 },
+        embed_dim: if quick { 32 } else { 64 },
         num_heads: 4,
-        ff_dim: if quick { 64 } else { 512 },
+        ff_dim: if quick { 64 } else { 256 },
         num_layers: 2,
         context: 64,
         causal: true,
     };
     let mut gpt = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(seed));
-    cfg.schedule = shortmem::optim::Schedule::WarmupCosine {
-        max_lr: 1e-3,
-        min_lr: 1e-4,
-        warmup: steps / 20,
-        total: steps,
-    };
     cfg.label = "transformer".into();
     let gpt_key = format!("Transformer (2 blocks, D = {})", config.embed_dim);
     let gpt_hist = train_and_sample(&mut ch, &mut gpt, &data, &cfg, &gpt_key, |m, p| {
@@ -443,6 +451,63 @@ fn answer_losses(
     Ok(())
 }
 
+/// Where each head of the recall-trained Transformer looks from the question mark.
+fn recall_attention(
+    ch: &mut Chapter,
+    gpt: &TransformerLM,
+    task: &RecallTask,
+    k: usize,
+    seed: u64,
+) -> Result<(), Box<dyn Error>> {
+    let batch = task.batch(1, k, &mut StdRng::seed_from_u64(seed ^ 0xa77));
+    let n = batch.time;
+    let maps = gpt.attention_maps(&batch.inputs, 1, n);
+    let heads = gpt.config.num_heads;
+    let mut rows = Vec::new();
+    let mut row_labels = Vec::new();
+    for (l, map) in maps.iter().enumerate() {
+        for h in 0..heads {
+            let last = &map.data()[(h * n + n - 1) * n..(h * n + n) * n];
+            rows.push(last.iter().map(|&w| w as f64).collect::<Vec<f64>>());
+            row_labels.push(format!("block {l} head {h}"));
+        }
+    }
+    let col_labels: Vec<String> = batch
+        .inputs
+        .iter()
+        .map(|&id| {
+            if id < task.symbols {
+                "S".into()
+            } else if id == task.query() {
+                "?".into()
+            } else {
+                "·".into()
+            }
+        })
+        .collect();
+    let fig = Figure::new(
+        &format!("Recall task: where the question mark looks (k = {k})"),
+        "position: S = the symbol, · = distractors, ? = the question",
+        "attention head",
+        &ch.caption(),
+    );
+    plot::heatmap(
+        ch.figure("recall_attention.svg"),
+        &fig,
+        &rows,
+        &row_labels,
+        &col_labels,
+        (0.0, 1.0),
+    )?;
+    let best = rows.iter().map(|r| r[0]).fold(0.0, f64::max);
+    println!(
+        "   recall attention: the strongest head puts {best:.2} of the question's attention on the symbol {k} + 1 steps back\n"
+    );
+    ch.summary
+        .record("recall attention: largest weight on the symbol", best);
+    Ok(())
+}
+
 /// Recall of a symbol after k distractors, for RNNs of a few sizes and a Transformer.
 fn memory_span(ch: &mut Chapter, quick: bool, seed: u64) -> Result<(), Box<dyn Error>> {
     let task = RecallTask::default();
@@ -452,7 +517,7 @@ fn memory_span(ch: &mut Chapter, quick: bool, seed: u64) -> Result<(), Box<dyn E
         vec![1, 2, 4, 8, 12, 16, 24, 32, 48, 64]
     };
     let k_max = *ks.last().expect("non-empty");
-    let steps = if quick { 60 } else { 1500 };
+    let steps = if quick { 60 } else { 1000 };
     let mut series = Vec::new();
     println!(
         "   memory span: recall accuracy after k distractors (chance = {:.3})",
@@ -479,7 +544,7 @@ fn memory_span(ch: &mut Chapter, quick: bool, seed: u64) -> Result<(), Box<dyn E
         let points = ks.iter().zip(acc).map(|(&k, &a)| (k as f64, a)).collect();
         series.push(Series::line(label, points).with_mark(Mark::LinePoints));
     };
-    let sizes: &[usize] = if quick { &[32] } else { &[16, 64, 256] };
+    let sizes: &[usize] = if quick { &[32] } else { &[64, 256] };
     for (i, &h) in sizes.iter().enumerate() {
         let mut model = Rnn::<f32>::new(
             task.vocab(),
@@ -518,6 +583,7 @@ fn memory_span(ch: &mut Chapter, quick: bool, seed: u64) -> Result<(), Box<dyn E
         .map(|&k| recall_accuracy(&gpt, &task, k, 1000, seed ^ 0x5eed))
         .collect();
     row(ch, "Transformer, D = 64", &acc);
+    recall_attention(ch, &gpt, &task, k_max.min(24), seed)?;
     series.push(Series::reference("chance (1 in 8)", 1.0 / task.symbols as f64));
     let fig = Figure::new(
         "Memory span: recall of a symbol seen k steps earlier",

@@ -12,7 +12,7 @@ use clap::Parser;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use shortmem::autograd::gradcheck::GradCheck;
-use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, main_with};
+use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Transcript, main_with};
 use shortmem::data::{Dataset, random_batch};
 use shortmem::models::{Activation, Eq42, Eq42Config, Rnn};
 use shortmem::plot::{self, Figure, Legend, Mark, Series};
@@ -30,7 +30,7 @@ pub struct Args {
 }
 
 /// Eq. 4.1 for a 3-token sequence, by the engine and by plain loops.
-fn eq_4_1_by_hand(ch: &mut Chapter) -> f64 {
+fn eq_4_1_by_hand(ch: &mut Chapter, tr: &mut Transcript) -> f64 {
     // V = 3 tokens, H = 2; weights chosen to be easy to follow.
     let u = [[0.5, -0.3, 0.8], [0.1, 0.7, -0.6]];
     let w = [[0.4, -0.2], [0.3, 0.9]];
@@ -47,11 +47,14 @@ fn eq_4_1_by_hand(ch: &mut Chapter) -> f64 {
     let g = Graph::new();
     let out = rnn.forward(&g, &tokens, 1, 3, None);
     let y = out.logits.softmax().value();
-    println!("   Eq. 4.1 on x = {tokens:?} (V = 3, H = 2): engine | by hand");
-    println!(
-        "   {:>2}  {:>24}  {:>24}  {:>38}  {:>38}",
+    tr.anchor("eq_4_1_by_hand");
+    tr.say(format!(
+        "Eq. 4.1 on x = {tokens:?} (V = 3, H = 2): engine | by hand"
+    ));
+    tr.say(format!(
+        "{:>2}  {:>24}  {:>24}  {:>38}  {:>38}",
         "t", "h_t (engine)", "h_t (hand)", "y_t (engine)", "y_t (hand)"
-    );
+    ));
     let mut h = [0.0f64; 2];
     let mut worst = 0.0f64;
     for (t, &x) in tokens.iter().enumerate() {
@@ -77,32 +80,36 @@ fn eq_4_1_by_hand(ch: &mut Chapter) -> f64 {
                 v.iter().map(|x| format!("{x:.6}")).collect::<Vec<_>>().join(", ")
             )
         };
-        println!(
-            "   {:>2}  {:>24}  {:>24}  {:>38}  {:>38}",
+        tr.say(format!(
+            "{:>2}  {:>24}  {:>24}  {:>38}  {:>38}",
             t + 1,
             f(h_eng.data()),
             f(&h),
             f(y_eng),
             f(&y_hand)
-        );
+        ));
     }
-    println!("   largest difference: {worst:.1e}\n");
+    tr.say(format!("largest difference: {worst:.1e}"));
+    tr.end("eq_4_1_by_hand");
+    tr.say("");
     ch.summary.record("eq 4.1 engine vs hand, max abs diff", worst);
     worst
 }
 
 /// The whole RNN's gradient against finite differences, parameter by parameter.
-fn gradient_check(ch: &mut Chapter) -> Result<(), Box<dyn std::error::Error>> {
+fn gradient_check(ch: &mut Chapter, tr: &mut Transcript) -> Result<(), Box<dyn std::error::Error>> {
     let mut rnn = Rnn::<f64>::new(5, 4, Activation::Tanh, &mut StdRng::seed_from_u64(ch.args.seed));
     let ids = [0usize, 3, 1, 4, 2, 2, 1, 0, 4, 3, 3, 0];
     let targets = [3usize, 1, 4, 2, 2, 0, 0, 4, 3, 3, 0, 1];
     let report = GradCheck::default().check_module(&mut rnn, |m, g| {
         m.forward(g, &ids, 2, 6, None).logits.cross_entropy(&targets)
     })?;
-    println!("   gradient check of Eq. 4.1 through 6 steps (2 sequences), f64, ε = 1e-6:\n");
+    tr.anchor("eq_4_1");
+    tr.say("gradient check of Eq. 4.1 through 6 steps (2 sequences), f64, ε = 1e-6:");
     for line in report.to_string().lines() {
-        println!("   {line}");
+        tr.say(line);
     }
+    tr.end("eq_4_1");
     ch.summary.record("gradcheck elements", report.checked());
     ch.summary.record("gradcheck max rel err", report.max_rel_err());
     Ok(())
@@ -140,7 +147,7 @@ fn gradient_norms(rnn: &Rnn<f64>, data: &Dataset, len: usize, seqs: usize, seed:
 }
 
 /// Eq. 4.2 on a 3-token example: each equation by the engine and by plain loops.
-fn eq_4_2_by_hand(ch: &mut Chapter) -> f64 {
+fn eq_4_2_by_hand(ch: &mut Chapter, tr: &mut Transcript) -> f64 {
     let cfg = Eq42Config {
         vocab_size: 5,
         d_model: 4,
@@ -152,7 +159,7 @@ fn eq_4_2_by_hand(ch: &mut Chapter) -> f64 {
     let ids = [4usize, 1, 3];
     let (t, dm, dk, df, nv) = (3, 4, 3, 6, 5);
     let g = Graph::new();
-    let tr = m.trace(&g, &ids, 1, t);
+    let eq = m.trace(&g, &ids, 1, t);
     // Row-major [r×k]·[k×c] as three loops.
     let mm = |a: &[f64], b: &[f64], r: usize, k: usize, c: usize| -> Vec<f64> {
         (0..r * c)
@@ -189,22 +196,25 @@ fn eq_4_2_by_hand(ch: &mut Chapter) -> f64 {
     o.iter_mut()
         .enumerate()
         .for_each(|(i, x)| *x += m.b_o.value.data()[i % nv]);
-    println!("   Eq. 4.2 on x = {ids:?} (V = 5, d_model = 4, d_k = 3, d_ff = 6): engine against plain loops");
-    println!(
-        "   {:<34} {:>8} {:>22}",
+    tr.anchor("eq_4_2_by_hand");
+    tr.say(format!(
+        "Eq. 4.2 on x = {ids:?} (V = 5, d_model = 4, d_k = 3, d_ff = 6): engine against plain loops"
+    ));
+    tr.say(format!(
+        "{:<34} {:>8} {:>22}",
         "equation", "shape", "max |engine − hand|"
-    );
+    ));
     let mut worst = 0.0f64;
     let rows: [(&str, Var<f64>, &Vec<f64>); 9] = [
-        ("(1) e_t = E x_t", tr.e, &e),
-        ("(2) ẽ_t = e_t + p_t", tr.e_tilde, &et),
-        ("(3) Q = ẼW^Q", tr.q, &q),
-        ("(3) K = ẼW^K", tr.k, &k),
-        ("(3) V = ẼW^V", tr.v, &v),
-        ("(3) A = softmax(QKᵀ/√d_k + M)", tr.a, &a),
-        ("(3) C = AV", tr.c, &c),
-        ("(4) C̃ = ReLU(CW₁ + b₁)W₂ + b₂", tr.c_tilde, &ct),
-        ("(5) c̃_t W_o + b_o (logits of y_t)", tr.logits, &o),
+        ("(1) e_t = E x_t", eq.e, &e),
+        ("(2) ẽ_t = e_t + p_t", eq.e_tilde, &et),
+        ("(3) Q = ẼW^Q", eq.q, &q),
+        ("(3) K = ẼW^K", eq.k, &k),
+        ("(3) V = ẼW^V", eq.v, &v),
+        ("(3) A = softmax(QKᵀ/√d_k + M)", eq.a, &a),
+        ("(3) C = AV", eq.c, &c),
+        ("(4) C̃ = ReLU(CW₁ + b₁)W₂ + b₂", eq.c_tilde, &ct),
+        ("(5) c̃_t W_o + b_o (logits of y_t)", eq.logits, &o),
     ];
     for (label, var, hand) in rows {
         let value = var.value();
@@ -215,7 +225,10 @@ fn eq_4_2_by_hand(ch: &mut Chapter) -> f64 {
             .map(|(x, y)| (x - y).abs())
             .fold(0.0, f64::max);
         worst = worst.max(diff);
-        println!("   {label:<34} {:>8} {diff:>22.1e}", value.shape().to_string());
+        tr.say(format!(
+            "{label:<34} {:>8} {diff:>22.1e}",
+            value.shape().to_string()
+        ));
     }
     let rows: Vec<String> = a
         .chunks(t)
@@ -226,13 +239,18 @@ fn eq_4_2_by_hand(ch: &mut Chapter) -> f64 {
             )
         })
         .collect();
-    println!("   A (causal: zeros above the diagonal) = {}\n", rows.join(" "));
+    tr.say(format!(
+        "A (causal: zeros above the diagonal) = {}",
+        rows.join(" ")
+    ));
+    tr.end("eq_4_2_by_hand");
+    tr.say("");
     ch.summary.record("eq 4.2 engine vs hand, max abs diff", worst);
     worst
 }
 
 /// The §4.2 model's gradient against finite differences.
-fn gradient_check_42(ch: &mut Chapter) -> Result<(), Box<dyn std::error::Error>> {
+fn gradient_check_42(ch: &mut Chapter, tr: &mut Transcript) -> Result<(), Box<dyn std::error::Error>> {
     let cfg = Eq42Config {
         vocab_size: 5,
         d_model: 4,
@@ -246,11 +264,13 @@ fn gradient_check_42(ch: &mut Chapter) -> Result<(), Box<dyn std::error::Error>>
     let report = GradCheck::default().check_module(&mut m, |m, g| {
         m.trace(g, &ids, 2, 5).logits.cross_entropy(&targets)
     })?;
-    println!("   gradient check of Eq. 4.2 (2 sequences of 5 tokens), f64, ε = 1e-6:\n");
+    tr.anchor("eq_4_2");
+    tr.say("gradient check of Eq. 4.2 (2 sequences of 5 tokens), f64, ε = 1e-6:");
     for line in report.to_string().lines() {
-        println!("   {line}");
+        tr.say(line);
     }
-    println!();
+    tr.end("eq_4_2");
+    tr.say("");
     ch.summary.record("eq 4.2 gradcheck elements", report.checked());
     ch.summary
         .record("eq 4.2 gradcheck max rel err", report.max_rel_err());
@@ -295,11 +315,12 @@ pub fn run(args: Args) -> ChapterResult {
     let quick = args.common.quick;
     let mut ch = Chapter::start("ch04", "The equations, evaluated", args.common, &[])?;
     let seed = ch.args.seed;
-    eq_4_1_by_hand(&mut ch);
-    gradient_check(&mut ch)?;
+    let mut tr = Transcript::default();
+    eq_4_1_by_hand(&mut ch, &mut tr);
+    gradient_check(&mut ch, &mut tr)?;
     println!();
-    eq_4_2_by_hand(&mut ch);
-    gradient_check_42(&mut ch)?;
+    eq_4_2_by_hand(&mut ch, &mut tr);
+    gradient_check_42(&mut ch, &mut tr)?;
 
     let (name, data, _) = ch.dataset()?;
     let hidden = if quick { 32 } else { 128 };
@@ -308,26 +329,34 @@ pub fn run(args: Args) -> ChapterResult {
 
     // Vanishing (and exploding) gradients through time.
     let mut series = Vec::new();
-    println!("   ‖∂L_T/∂h_(T−k)‖ on the {name}, H = {hidden}, mean over 16 sequences of {len} characters");
+    tr.anchor("vanishing");
+    tr.say(format!(
+        "‖∂L_T/∂h_(T−k)‖ on the {name}, H = {hidden}, mean over 16 sequences of {len} characters"
+    ));
     let cols = [0, 10, len / 2, len - 1];
-    print!("   {:<34}", "model");
-    cols.iter().for_each(|k| print!(" {:>10}", format!("k = {k}")));
-    println!();
-    let mut report = |label: &str, norms: &[f64], color: usize, mark: Mark, ch: &mut Chapter| {
-        print!("   {label:<34}");
-        cols.iter().for_each(|&k| match norms.get(k) {
-            Some(n) => print!(" {n:>10.2e}"),
-            None => print!(" {:>10}", "-"),
-        });
-        println!();
-        let far = norms.len() - 1;
-        ch.summary.record(
-            &format!("grad norm ratio k={far}/k=0, {label}"),
-            norms[far] / norms[0],
-        );
-        let pts = norms.iter().enumerate().map(|(k, &n)| (k as f64, n)).collect();
-        series.push(Series::line(label, pts).with_mark(mark).with_color(color));
-    };
+    let header: String = cols
+        .iter()
+        .map(|k| format!(" {:>10}", format!("k = {k}")))
+        .collect();
+    tr.say(format!("{:<48}{header}", "model"));
+    let mut report =
+        |label: &str, norms: &[f64], color: usize, mark: Mark, ch: &mut Chapter, tr: &mut Transcript| {
+            let row: String = cols
+                .iter()
+                .map(|&k| match norms.get(k) {
+                    Some(n) => format!(" {n:>10.2e}"),
+                    None => format!(" {:>10}", "-"),
+                })
+                .collect();
+            tr.say(format!("{label:<48}{row}"));
+            let far = norms.len() - 1;
+            ch.summary.record(
+                &format!("grad norm ratio k={far}/k=0, {label}"),
+                norms[far] / norms[0],
+            );
+            let pts = norms.iter().enumerate().map(|(k, &n)| (k as f64, n)).collect();
+            series.push(Series::line(label, pts).with_mark(mark).with_color(color));
+        };
     let mut rnn_history = None;
     for (i, f) in [Activation::Tanh, Activation::Relu].into_iter().enumerate() {
         let init = Rnn::<f32>::new(data.vocab_size(), hidden, f, &mut StdRng::seed_from_u64(seed));
@@ -337,6 +366,7 @@ pub fn run(args: Args) -> ChapterResult {
             i,
             Mark::Dashed,
             &mut ch,
+            &mut tr,
         );
         for (j, clip) in [Some(1.0), None].into_iter().enumerate() {
             let label = format!(
@@ -363,13 +393,14 @@ pub fn run(args: Args) -> ChapterResult {
                         i,
                         mark,
                         &mut ch,
+                        &mut tr,
                     );
                     if f == Activation::Tanh && clip.is_some() {
                         rnn_history = Some(h);
                     }
                 }
                 Err(e @ (TrainError::NonFiniteLoss { .. } | TrainError::NonFiniteGradient { .. })) => {
-                    println!("   {label:<34} diverged: {e}");
+                    tr.say(format!("{label:<34} diverged: {e}"));
                     ch.summary.record(&label, format!("diverged: {e}"));
                 }
             }
@@ -397,7 +428,10 @@ pub fn run(args: Args) -> ChapterResult {
         2,
         Mark::LinePoints,
         &mut ch,
+        &mut tr,
     );
+    tr.end("vanishing");
+    std::fs::write(ch.figure("tables.txt"), &tr.text)?;
     let fig = Figure::new(
         "How far back the gradient reaches",
         "k (steps back from the last prediction)",
@@ -414,10 +448,10 @@ pub fn run(args: Args) -> ChapterResult {
     );
     ch.summary.record("eq 4.2 model val nats/char", h42.final_val());
     if let Some(h41) = &rnn_history {
-        println!(
-            "   §4.1 RNN (tanh, H = {hidden}, clipped):                 validation loss {:.3} nats/char",
+        tr.say(format!(
+            "§4.1 RNN (tanh, H = {hidden}, clipped):                 validation loss {:.3} nats/char",
             h41.final_val()
-        );
+        ));
         let val = |h: &train::History| h.val.iter().map(|&(s, l)| (s as f64, l)).collect::<Vec<_>>();
         let fig = Figure::new(
             &format!("The §4.1 and §4.2 models on the {name}, {steps} steps each"),

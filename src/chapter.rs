@@ -237,6 +237,32 @@ impl Summary {
     }
 }
 
+/// Printed output that is also kept, with anchors, in a text file next to the
+/// figures: book pages include pieces of it (`{{#include figures/ch03/trace.txt:name}}`),
+/// so what a page shows is what the program printed.
+#[derive(Default)]
+pub struct Transcript {
+    pub text: String,
+}
+
+impl Transcript {
+    /// Prints a line (indented like the rest of a chapter's output) and keeps it.
+    pub fn say(&mut self, line: impl Into<String>) {
+        let line = line.into();
+        println!("   {line}");
+        self.text.push_str(&line);
+        self.text.push('\n');
+    }
+    /// Starts a named piece (not printed).
+    pub fn anchor(&mut self, name: &str) {
+        self.text.push_str(&format!("ANCHOR: {name}\n"));
+    }
+    /// Ends a named piece.
+    pub fn end(&mut self, name: &str) {
+        self.text.push_str(&format!("ANCHOR_END: {name}\n"));
+    }
+}
+
 /// A value for a table: numbers with 4 significant digits, strings bare.
 fn show(v: &Value) -> String {
     match v {

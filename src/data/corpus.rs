@@ -196,7 +196,9 @@ impl Writer {
             }
             3 => {
                 // The answer repeats the statement word for word.
-                self.say(&format!(" Where did {a} put the {obj}? {a} {verb} the {obj} in the "));
+                self.say(&format!(
+                    " Where did {a} put the {obj}? {a} {verb} the {obj} in the "
+                ));
                 self.answer(cont);
                 self.say(".");
             }

@@ -205,6 +205,7 @@ impl LanguageModel for Rnn<f32> {
         self.vocab()
     }
 
+    // ANCHOR: tbptt
     /// Truncated backpropagation through time: the state left by the previous
     /// window enters as a constant, so gradients stop at the window's start.
     fn logits<'g>(&self, g: &'g Graph, batch: &Batch, carry: &mut Option<Tensor>) -> Var<'g> {
@@ -215,6 +216,7 @@ impl LanguageModel for Rnn<f32> {
         *carry = out.hidden.last().map(|h| h.value());
         out.logits
     }
+    // ANCHOR_END: tbptt
 
     fn recurrent(&self) -> bool {
         true

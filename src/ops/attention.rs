@@ -75,6 +75,7 @@ impl<'g, E: Float> Var<'g, E> {
         let mut out = scratch(b * t * width);
         let mut weights = scratch(b * h * t * t);
         let q = x.data();
+        // ANCHOR: attention_forward
         for bi in 0..b {
             for hi in 0..h {
                 let (oq, ok, ov) = dims.qkv(bi, hi);
@@ -93,6 +94,7 @@ impl<'g, E: Float> Var<'g, E> {
                 E::gemm(false, false, t, d, t, E::ONE, a, t, &q[ov..], ld, E::ZERO, &mut out[dims.out(bi, hi)..], width);
             }
         }
+        // ANCHOR_END: attention_forward
         let weights = Tensor::from_vec([b, h, t, t], weights);
         let a_all = weights.clone();
         let ix = self.id;

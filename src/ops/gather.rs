@@ -50,6 +50,7 @@ impl<'g, E: Float> Var<'g, E> {
         )
     }
 
+    // ANCHOR: columns
     /// Column lookup: `self` is a matrix `[H, V]`, the result `[N, H]` holds
     /// column `ids[n]` as row n: U·x for one-hot vectors x, without the product.
     /// Backward: each row of the gradient is added to column `ids[n]`.
@@ -84,6 +85,8 @@ impl<'g, E: Float> Var<'g, E> {
             }),
         )
     }
+
+    // ANCHOR_END: columns
 
     /// Inverted dropout: in training mode each element is zeroed with probability
     /// `p` and the survivors are scaled by 1/(1 − p); in eval mode, the identity.
