@@ -9,8 +9,8 @@ as a language model (shortmem's `TransformerLM` is the same model):
    `load_state_dict(strict=True)` accepts a shortmem checkpoint.
 3. A causal mask, so that position t attends only to positions 0..t.
 
-Everything else, names included, is the tutorial's code, so the `state_dict`
-keys are shortmem's parameter names.
+The module and attribute names are the tutorial's, so the `state_dict` keys are
+shortmem's parameter names; the code itself is written anew.
 """
 import math
 
@@ -41,42 +41,35 @@ def causal_mask(seq_len):
 
 
 class TransformerBlock(nn.Module):
+    """Post-norm block: attention and feed-forward, each with a residual and a LayerNorm."""
+
     def __init__(self, embed_dim, num_heads, ff_dim):
         super().__init__()
         self.attention = nn.MultiheadAttention(embed_dim, num_heads, batch_first=True)
-        self.ff = nn.Sequential(
-            nn.Linear(embed_dim, ff_dim),
-            nn.ReLU(),
-            nn.Linear(ff_dim, embed_dim)
-        )
+        self.ff = nn.Sequential(nn.Linear(embed_dim, ff_dim), nn.ReLU(), nn.Linear(ff_dim, embed_dim))
         self.norm1 = nn.LayerNorm(embed_dim)
         self.norm2 = nn.LayerNorm(embed_dim)
 
     def forward(self, x, mask=None):
-        attended = self.attention(x, x, x, attn_mask=mask)[0]
-        x = self.norm1(attended + x)
-        fed_forward = self.ff(x)
-        x = self.norm2(fed_forward + x)
-        return x
+        mixed, _ = self.attention(x, x, x, attn_mask=mask, need_weights=False)
+        x = self.norm1(x + mixed)
+        return self.norm2(x + self.ff(x))
 
 
 class TransformerLM(nn.Module):
+    """Embedding, positions, a stack of blocks, and a projection to the vocabulary."""
+
     def __init__(self, vocab_size, embed_dim, num_heads, ff_dim, num_layers, context, causal=True):
         super().__init__()
         self.causal = causal
         self.embed = nn.Embedding(vocab_size, embed_dim)
         self.pos_encode = PositionalEncoding(embed_dim, context)
-        self.blocks = nn.ModuleList([
-            TransformerBlock(embed_dim, num_heads, ff_dim)
-            for _ in range(num_layers)
-        ])
+        self.blocks = nn.ModuleList(TransformerBlock(embed_dim, num_heads, ff_dim) for _ in range(num_layers))
         self.out = nn.Linear(embed_dim, vocab_size)
 
-    def forward(self, x):  # x: (batch, seq) token ids
-        mask = causal_mask(x.shape[1]) if self.causal else None
-        x = self.embed(x)
-        x = self.pos_encode(x)
+    def forward(self, ids):  # ids: (batch, seq) token ids
+        mask = causal_mask(ids.shape[1]) if self.causal else None
+        h = self.pos_encode(self.embed(ids))
         for block in self.blocks:
-            x = block(x, mask)
-        x = self.out(x)
-        return x
+            h = block(h, mask)
+        return self.out(h)
