@@ -126,16 +126,21 @@ impl Impl {
         v
     }
 
-    /// `c = a·b` for `shape`. `matrixmultiply` uses `MATMUL_NUM_THREADS` threads.
-    fn run(self, threads: usize, s: Shape, a: &[f32], b: &[f32], c: &mut [f32]) {
+    /// `c = a·b` for `shape` (`a·bᵀ`, b stored n×k, when `tb`).
+    /// `matrixmultiply` uses `MATMUL_NUM_THREADS` threads.
+    #[allow(clippy::too_many_arguments)]
+    fn run(self, threads: usize, s: Shape, tb: bool, a: &[f32], b: &[f32], c: &mut [f32]) {
         let (m, k, n) = (s.m, s.k, s.n);
+        // B's leading dimension and its (row, column) strides as op(B).
+        let ldb = if tb { k } else { n };
+        let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
         match self {
-            Impl::Naive => kernels::gemm_reference(false, false, m, n, k, 1.0, a, k, b, n, 0.0, c, n),
+            Impl::Naive => kernels::gemm_reference(false, tb, m, n, k, 1.0, a, k, b, ldb, 0.0, c, n),
             Impl::Shortmem(kk) => kernels::sgemm_with(
                 kk.kernel(),
                 threads,
                 false,
-                false,
+                tb,
                 m,
                 n,
                 k,
@@ -143,7 +148,7 @@ impl Impl {
                 a,
                 k,
                 b,
-                n,
+                ldb,
                 0.0,
                 c,
                 n,
@@ -160,8 +165,8 @@ impl Impl {
                     k as isize,
                     1,
                     b.as_ptr(),
-                    n as isize,
-                    1,
+                    rsb,
+                    csb,
                     0.0,
                     c.as_mut_ptr(),
                     n as isize,
@@ -188,8 +193,8 @@ impl Impl {
                     1,
                     k as isize,
                     b.as_ptr(),
-                    1,
-                    n as isize,
+                    csb,
+                    rsb,
                     0.0,
                     1.0,
                     false,
@@ -200,6 +205,12 @@ impl Impl {
             },
         }
     }
+}
+
+/// `BENCH_TRANS_B=1` multiplies by Bᵀ instead (B stored n×k), the product of a
+/// `Linear` layer and of attention scores.
+fn trans_b() -> bool {
+    std::env::var("BENCH_TRANS_B").is_ok_and(|v| v == "1")
 }
 
 fn operands(s: Shape) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
@@ -252,6 +263,7 @@ fn table_run(threads: usize, args: &[String]) {
             continue;
         }
         let (a, b, mut c) = operands(s);
+        let tb = trans_b();
         for imp in Impl::all(threads) {
             if only.as_ref().is_some_and(|l| !l.contains(&imp.name())) {
                 continue;
@@ -259,7 +271,7 @@ fn table_run(threads: usize, args: &[String]) {
             // The naive loop at 1024³ takes seconds: give it a smaller budget.
             let budget = Duration::from_millis(if imp == Impl::Naive { 200 } else { 400 });
             let secs = median_secs(
-                || imp.run(threads, s, black_box(&a), black_box(&b), black_box(&mut c)),
+                || imp.run(threads, s, tb, black_box(&a), black_box(&b), black_box(&mut c)),
                 budget,
             );
             println!(
@@ -282,6 +294,7 @@ fn table() {
     let peak = peak_kernel.and_then(kernels::fma_peak_gflops);
     let mut results: BTreeMap<(usize, usize, String), f64> = BTreeMap::new();
     for threads in [1, 2] {
+        // (The child inherits BENCH_TRANS_B.)
         let out = std::process::Command::new(std::env::current_exe().unwrap())
             .args(["--table-run", &threads.to_string()])
             .env("MATMUL_NUM_THREADS", threads.to_string())
@@ -365,7 +378,11 @@ fn criterion_benches(c: &mut Criterion) {
                 group.bench_with_input(
                     BenchmarkId::new(imp.name(), format!("{threads}t")),
                     &threads,
-                    |bch, &t| bch.iter(|| imp.run(t, s, black_box(&a), black_box(&b), black_box(&mut out))),
+                    |bch, &t| {
+                        bch.iter(|| {
+                            imp.run(t, s, trans_b(), black_box(&a), black_box(&b), black_box(&mut out))
+                        })
+                    },
                 );
             }
         }
