@@ -258,6 +258,30 @@ fn table_run(threads: usize, args: &[String]) {
         Some(args.get(i + 1)?.split(',').map(str::to_string).collect())
     };
     let (only, shapes) = (list("--only"), list("--shapes"));
+    // Warm up for half a second first: the cores of a VM may be clocked down,
+    // and the pool's threads, caches and page tables are cold.
+    let warm = sq(256);
+    let (a, b, mut c) = operands(warm);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(500) {
+        kernels::sgemm_with(
+            kernels::selected(),
+            threads,
+            false,
+            false,
+            256,
+            256,
+            256,
+            1.0,
+            &a,
+            256,
+            &b,
+            256,
+            0.0,
+            &mut c,
+            256,
+        );
+    }
     for (si, &s) in SHAPES.iter().enumerate() {
         if shapes.as_ref().is_some_and(|l| !l.contains(&si.to_string())) {
             continue;

