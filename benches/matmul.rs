@@ -250,8 +250,8 @@ fn median_secs(mut f: impl FnMut(), budget: Duration) -> f64 {
 
 /// `--table-run T`: measures everything on T threads and prints one
 /// `row|shape|impl|gflops` line per result, for the parent `--table` to collect.
-/// `--only NAME,NAME` and `--shapes I,J` (indices into `SHAPES`) narrow it down
-/// while tuning.
+/// `--only NAME,NAME` and `--shapes I,J` (indices into `SHAPES`, or `batched`)
+/// narrow it down while tuning.
 fn table_run(threads: usize, args: &[String]) {
     let list = |flag: &str| -> Option<Vec<String>> {
         let i = args.iter().position(|a| a == flag)?;
@@ -308,6 +308,49 @@ fn table_run(threads: usize, args: &[String]) {
     }
 }
 
+/// The attention-scores case `sgemm_batched` exists for: `HEADS` products
+/// `Q·Kᵀ` of `T×D` by `T×D`, one per head, as one batched call.
+const HEADS: usize = 16;
+const T: usize = 128;
+const D: usize = 64;
+
+/// Measures the batched heads on `threads` threads and prints a `batched|…` line.
+fn batched_run(threads: usize) {
+    let (q, k, mut s) = (
+        vec![0.5f32; HEADS * T * D],
+        vec![0.25f32; HEADS * T * D],
+        vec![0.0f32; HEADS * T * T],
+    );
+    let kernel = kernels::selected();
+    let secs = median_secs(
+        || {
+            kernels::sgemm_batched_with(
+                kernel,
+                threads,
+                HEADS,
+                false,
+                true,
+                T,
+                T,
+                D,
+                1.0,
+                black_box(&q),
+                D,
+                T * D,
+                black_box(&k),
+                D,
+                T * D,
+                0.0,
+                black_box(&mut s),
+                T,
+                T * T,
+            )
+        },
+        Duration::from_millis(400),
+    );
+    println!("batched|{:.2}", (2 * HEADS * T * T * D) as f64 / secs / 1e9);
+}
+
 /// `--table`: runs `--table-run` for 1 and 2 threads in child processes and prints
 /// the markdown table of the README.
 fn table() {
@@ -317,6 +360,7 @@ fn table() {
         .find(|k| k.is_available());
     let peak = peak_kernel.and_then(kernels::fma_peak_gflops);
     let mut results: BTreeMap<(usize, usize, String), f64> = BTreeMap::new();
+    let mut batched = [f64::NAN; 2];
     for threads in [1, 2] {
         // (The child inherits BENCH_TRANS_B.)
         let out = std::process::Command::new(std::env::current_exe().unwrap())
@@ -332,6 +376,9 @@ fn table() {
         );
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let f: Vec<&str> = line.split('|').collect();
+            if f.len() == 2 && f[0] == "batched" {
+                batched[threads - 1] = f[1].parse().unwrap();
+            }
             if f.len() == 5 && f[0] == "row" {
                 results.insert(
                     (threads, f[1].parse().unwrap(), f[2].to_string()),
@@ -417,7 +464,16 @@ fn criterion_benches(c: &mut Criterion) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--table-run") {
-        table_run(args[i + 1].parse().expect("--table-run THREADS"), &args);
+        let threads = args[i + 1].parse().expect("--table-run THREADS");
+        table_run(threads, &args);
+        // `--shapes …,batched` includes it when filtering.
+        let filtered = args.iter().position(|a| a == "--shapes");
+        if filtered.is_none_or(|i| {
+            args.get(i + 1)
+                .is_some_and(|l| l.split(',').any(|x| x == "batched"))
+        }) {
+            batched_run(threads);
+        }
     } else if args.iter().any(|a| a == "--peak") {
         for k in kernels::available() {
             if let Some(p) = kernels::fma_peak_gflops(k) {

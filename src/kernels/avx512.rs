@@ -31,7 +31,7 @@
 //! This kernel has not been run on the machine it was written on (an AMD Zen 3
 //! without AVX-512); see the README's "Matrix kernels" section.
 
-use super::driver::{MicroKernel, Tile};
+use super::driver::{A_PACKED, MicroKernel, Tile, a_strides};
 use std::arch::x86_64::*;
 
 /// The AVX-512F microkernel (see the module doc).
@@ -48,10 +48,10 @@ impl MicroKernel for Avx512 {
     const NC: usize = 4096;
 
     #[inline]
-    unsafe fn tile<const PACKED_A: bool>(t: &Tile) {
+    unsafe fn tile<const A_LAYOUT: u8>(t: &Tile) {
         // SAFETY: the caller guarantees AVX-512F (Kernel::Avx512 is only run after
         // detecting it) and valid pointers, as `tile_8x32` requires.
-        unsafe { tile_8x32::<PACKED_A>(t) }
+        unsafe { tile_8x32::<A_LAYOUT>(t) }
     }
 }
 
@@ -60,10 +60,16 @@ impl MicroKernel for Avx512 {
 /// # Safety
 /// AVX-512F is available; `t`'s pointers are valid as described on [`Tile`].
 #[target_feature(enable = "avx512f")]
-unsafe fn tile_8x32<const PACKED_A: bool>(t: &Tile) {
-    let (rs_a, cs_a) = if PACKED_A { (1, MR) } else { (t.rs_a, t.cs_a) };
+unsafe fn tile_8x32<const A_LAYOUT: u8>(t: &Tile) {
+    let (rs_a, cs_a) = a_strides::<A_LAYOUT>(t, MR);
     let last = t.mr - 1;
-    let row: [usize; MR] = std::array::from_fn(|i| if PACKED_A { i } else { i.min(last) * rs_a });
+    let row: [usize; MR] = std::array::from_fn(|i| {
+        if A_LAYOUT == A_PACKED {
+            i
+        } else {
+            i.min(last) * rs_a
+        }
+    });
 
     // Ask for the C tile now, so its loads and stores after the k loop do not
     // stall (a row of 32 floats spans at most three cache lines).

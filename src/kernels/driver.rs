@@ -72,14 +72,32 @@ pub(super) trait MicroKernel {
     const NC: usize;
 
     /// `C[..mr, ..nr] = alpha·A·B + beta·C` for one tile (`beta == 0`: C not read).
-    /// `PACKED_A` says that A is a packed panel, which lets the kernel use
-    /// constant offsets.
+    /// `A_LAYOUT` ([`A_PACKED`], [`A_ROWS`] or [`A_COLS`]) fixes one of A's strides
+    /// at compile time, which keeps the unrolled loop's addresses in registers.
     ///
     /// # Safety
     /// The CPU supports the kernel's instructions; the pointers in `t` are valid
     /// for the reads and writes described on [`Tile`], and the C tile is not
     /// accessed by anyone else during the call.
-    unsafe fn tile<const PACKED_A: bool>(t: &Tile);
+    unsafe fn tile<const A_LAYOUT: u8>(t: &Tile);
+}
+
+/// A is a packed panel: `rs_a = 1`, `cs_a = MR`.
+pub(super) const A_PACKED: u8 = 0;
+/// A is read in place, stored untransposed: `cs_a = 1` (rows contiguous).
+pub(super) const A_ROWS: u8 = 1;
+/// A is read in place, stored transposed: `rs_a = 1` (columns contiguous).
+pub(super) const A_COLS: u8 = 2;
+
+/// A's strides `(rs_a, cs_a)` for layout `A_LAYOUT` of a kernel with `MR` rows,
+/// constant wherever the layout fixes them.
+#[inline(always)]
+pub(super) fn a_strides<const A_LAYOUT: u8>(t: &Tile, mr: usize) -> (usize, usize) {
+    match A_LAYOUT {
+        A_PACKED => (1, mr),
+        A_ROWS => (t.rs_a, 1),
+        _ => (1, t.cs_a),
+    }
 }
 
 /// A product to compute, with C as a raw pointer so that threads can each write
@@ -299,12 +317,15 @@ unsafe fn macro_kernel<K: MicroKernel>(
                     nr,
                 };
                 // SAFETY: the tile's pointers cover an mr×nr corner of this share's
-                // part of C and full packed panels (see `Tile`).
+                // part of C and full packed panels (see `Tile`); the layout matches
+                // the strides.
                 unsafe {
                     if pack_a_here {
-                        K::tile::<true>(&tile)
+                        K::tile::<A_PACKED>(&tile)
+                    } else if cs_a == 1 {
+                        K::tile::<A_ROWS>(&tile)
                     } else {
-                        K::tile::<false>(&tile)
+                        K::tile::<A_COLS>(&tile)
                     }
                 }
             }
