@@ -13,8 +13,9 @@
 //!
 //! `matrixmultiply` reads its thread count once per process from
 //! `MATMUL_NUM_THREADS`, so `--table` runs this binary once per thread count with
-//! that variable set. Check that the machine is idle first (`cat /proc/loadavg`):
-//! another busy process on one of the cores ruins the 2-thread figures.
+//! that variable set, one child per shape and thread count, each started only
+//! once `/proc/stat` shows the machine idle: another busy process on one of the
+//! cores ruins the 2-thread figures.
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use shortmem::kernels::{self, Kernel};
@@ -258,12 +259,12 @@ fn table_run(threads: usize, args: &[String]) {
         Some(args.get(i + 1)?.split(',').map(str::to_string).collect())
     };
     let (only, shapes) = (list("--only"), list("--shapes"));
-    // Warm up for half a second first: the cores of a VM may be clocked down,
+    // Warm up for 0.3 s first: the cores of a VM may be clocked down,
     // and the pool's threads, caches and page tables are cold.
     let warm = sq(256);
     let (a, b, mut c) = operands(warm);
     let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(500) {
+    while start.elapsed() < Duration::from_millis(300) {
         kernels::sgemm_with(
             kernels::selected(),
             threads,
@@ -282,29 +283,79 @@ fn table_run(threads: usize, args: &[String]) {
             256,
         );
     }
-    for (si, &s) in SHAPES.iter().enumerate() {
-        if shapes.as_ref().is_some_and(|l| !l.contains(&si.to_string())) {
-            continue;
-        }
-        let (a, b, mut c) = operands(s);
-        let tb = trans_b();
-        for imp in Impl::all(threads) {
-            if only.as_ref().is_some_and(|l| !l.contains(&imp.name())) {
+    // Every cell is measured in ROUNDS rounds spread over the whole run, and the
+    // median of the rounds is printed: a burst of activity from another process
+    // then spoils at most one round of a cell instead of the cell.
+    const ROUNDS: usize = 3;
+    let tb = trans_b();
+    let mut cells: BTreeMap<(usize, String), Vec<f64>> = BTreeMap::new();
+    for _ in 0..ROUNDS {
+        for (si, &s) in SHAPES.iter().enumerate() {
+            if shapes.as_ref().is_some_and(|l| !l.contains(&si.to_string())) {
                 continue;
             }
-            // The naive loop at 1024³ takes seconds: give it a smaller budget.
-            let budget = Duration::from_millis(if imp == Impl::Naive { 200 } else { 400 });
-            let secs = median_secs(
-                || imp.run(threads, s, tb, black_box(&a), black_box(&b), black_box(&mut c)),
-                budget,
-            );
-            println!(
-                "row|{si}|{}|{:.2}|{}",
-                imp.name(),
-                s.flops() / secs / 1e9,
-                s.label()
-            );
+            let (a, b, mut c) = operands(s);
+            for imp in Impl::all(threads) {
+                if only.as_ref().is_some_and(|l| !l.contains(&imp.name())) {
+                    continue;
+                }
+                // The naive loop at 1024³ takes seconds: give it a smaller budget.
+                let budget = Duration::from_millis(if imp == Impl::Naive { 100 } else { 150 });
+                if !wait_for_idle(Duration::from_secs(30)) {
+                    eprintln!("busy|{si}|{}", imp.name());
+                }
+                let secs = median_secs(
+                    || imp.run(threads, s, tb, black_box(&a), black_box(&b), black_box(&mut c)),
+                    budget,
+                );
+                cells
+                    .entry((si, imp.name()))
+                    .or_default()
+                    .push(s.flops() / secs / 1e9);
+            }
         }
+    }
+    for ((si, name), mut v) in cells {
+        v.sort_by(f64::total_cmp);
+        println!("row|{si}|{name}|{:.2}|{}", v[v.len() / 2], SHAPES[si].label());
+    }
+}
+
+/// Busy and total jiffies of all CPUs, from the first line of `/proc/stat`.
+fn cpu_jiffies() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let v: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().sum();
+    let idle = v.get(3)? + v.get(4).unwrap_or(&0);
+    Some((total - idle, total))
+}
+
+/// Waits until the CPUs are at least 95 % idle over half a second (nothing else
+/// running), for at most `max`; false if that never happened. Always true where
+/// `/proc/stat` does not exist.
+fn wait_for_idle(max: Duration) -> bool {
+    let start = Instant::now();
+    loop {
+        let Some((b0, t0)) = cpu_jiffies() else {
+            return true;
+        };
+        std::thread::sleep(Duration::from_millis(500));
+        let Some((b1, t1)) = cpu_jiffies() else {
+            return true;
+        };
+        if (b1 - b0) as f64 <= 0.05 * (t1 - t0).max(1) as f64 {
+            return true;
+        }
+        if start.elapsed() > max {
+            return false;
+        }
+        std::thread::sleep(Duration::from_secs(2));
     }
 }
 
@@ -354,36 +405,49 @@ fn batched_run(threads: usize) {
 /// `--table`: runs `--table-run` for 1 and 2 threads in child processes and prints
 /// the markdown table of the README.
 fn table() {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let peak_kernel = [Kernel::Avx512, Kernel::Avx2, Kernel::Neon]
         .into_iter()
         .find(|k| k.is_available());
     let peak = peak_kernel.and_then(kernels::fma_peak_gflops);
     let mut results: BTreeMap<(usize, usize, String), f64> = BTreeMap::new();
     let mut batched = [f64::NAN; 2];
-    for threads in [1, 2] {
-        // (The child inherits BENCH_TRANS_B.)
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--table-run", &threads.to_string()])
-            .env("MATMUL_NUM_THREADS", threads.to_string())
-            .env("RAYON_NUM_THREADS", threads.to_string())
-            .output()
-            .expect("could not run the benchmark child process");
-        assert!(
-            out.status.success(),
-            "child failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let f: Vec<&str> = line.split('|').collect();
-            if f.len() == 2 && f[0] == "batched" {
-                batched[threads - 1] = f[1].parse().unwrap();
+    let mut not_idle: Vec<String> = Vec::new();
+    // One child per thread count and shape, each started only once both cores
+    // are idle (others' builds on a shared machine ruin 2-thread figures).
+    let jobs = (0..SHAPES.len())
+        .map(|i| i.to_string())
+        .chain(["batched".to_string()]);
+    for job in jobs {
+        for threads in [1, 2] {
+            if !wait_for_idle(Duration::from_secs(90)) {
+                not_idle.push(format!("{job}/{threads}t"));
             }
-            if f.len() == 5 && f[0] == "row" {
-                results.insert(
-                    (threads, f[1].parse().unwrap(), f[2].to_string()),
-                    f[3].parse().unwrap(),
-                );
+            // (The child inherits BENCH_TRANS_B.)
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--table-run", &threads.to_string(), "--shapes", &job])
+                .env("MATMUL_NUM_THREADS", threads.to_string())
+                .env("RAYON_NUM_THREADS", threads.to_string())
+                .output()
+                .expect("could not run the benchmark child process");
+            assert!(
+                out.status.success(),
+                "child failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if String::from_utf8_lossy(&out.stderr).contains("busy|") {
+                not_idle.push(format!("{job}/{threads}t (a round)"));
+            }
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let f: Vec<&str> = line.split('|').collect();
+                if f.len() == 2 && f[0] == "batched" {
+                    batched[threads - 1] = f[1].parse().unwrap();
+                }
+                if f.len() == 5 && f[0] == "row" {
+                    results.insert(
+                        (threads, f[1].parse().unwrap(), f[2].to_string()),
+                        f[3].parse().unwrap(),
+                    );
+                }
             }
         }
     }
@@ -392,10 +456,8 @@ fn table() {
     let mut cols: Vec<String> = vec!["naive".into()];
     cols.extend(kernels::available().iter().map(|k| format!("shortmem-{k}")));
     cols.extend(["matrixmultiply".into(), "gemm".into()]);
-    println!(
-        "GFLOP/s (2·m·n·k / median time), C = A·B, shapes m×k×n; load before the run: {}",
-        load.trim()
-    );
+    let product = if trans_b() { "C = A·Bᵀ" } else { "C = A·B" };
+    println!("GFLOP/s (2·m·n·k, median time), {product}, shapes m×k×n, each cell started on an idle machine");
     match (peak_kernel, peak) {
         (Some(k), Some(p)) => println!("measured {k} FMA peak: {p:.1} GFLOP/s per core\n"),
         _ => println!("no FMA peak probe for this CPU\n"),
@@ -425,6 +487,15 @@ fn table() {
                 ratio("matrixmultiply")
             );
         }
+    }
+    println!(
+        "\nsgemm_batched, {HEADS} heads of Q·Kᵀ ({T}×{D} by {D}×{T}): {:.1} GFLOP/s on 1 thread, {:.1} on 2 ({:.2}×)",
+        batched[0],
+        batched[1],
+        batched[1] / batched[0]
+    );
+    if !not_idle.is_empty() {
+        println!("(measured while the machine was busy: {})", not_idle.join(", "));
     }
 }
 
