@@ -301,7 +301,7 @@ fn table_run(threads: usize, args: &[String]) {
                 }
                 // The naive loop at 1024³ takes seconds: give it a smaller budget.
                 let budget = Duration::from_millis(if imp == Impl::Naive { 100 } else { 150 });
-                if !wait_for_idle(Duration::from_secs(30)) {
+                if !wait_for_idle(Duration::from_secs(5)) {
                     eprintln!("busy|{si}|{}", imp.name());
                 }
                 let secs = median_secs(
@@ -355,7 +355,7 @@ fn wait_for_idle(max: Duration) -> bool {
         if start.elapsed() > max {
             return false;
         }
-        std::thread::sleep(Duration::from_secs(2));
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 
@@ -419,7 +419,7 @@ fn table() {
         .chain(["batched".to_string()]);
     for job in jobs {
         for threads in [1, 2] {
-            if !wait_for_idle(Duration::from_secs(90)) {
+            if !wait_for_idle(Duration::from_secs(60)) {
                 not_idle.push(format!("{job}/{threads}t"));
             }
             // (The child inherits BENCH_TRANS_B.)
