@@ -238,7 +238,7 @@ pub(crate) fn check_gemm_args(
 }
 
 /// Single-precision GEMM: `C = alpha·op(A)·op(B) + beta·C`, row-major, on the
-/// [`selected`] kernel and [`threads`] threads.
+/// [`selected`] kernel and [`threads()`] threads.
 ///
 /// # Panics
 /// If a leading dimension is smaller than its matrix's row length, or a slice is
