@@ -168,18 +168,20 @@ fn run(kernel: Kernel, threads: usize, p: &Problem) {
     if p.m == 0 || p.n == 0 {
         return;
     }
-    // SAFETY (every arm): the caller has checked that the CPU supports `kernel`,
-    // and `p` comes from checked slices with C borrowed mutably.
-    match kernel {
-        Kernel::Scalar => unsafe { gemm::<scalar::Scalar>(p, threads) },
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => unsafe { gemm::<avx2::Avx2>(p, threads) },
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => unsafe { gemm::<avx512::Avx512>(p, threads) },
-        #[cfg(target_arch = "aarch64")]
-        Kernel::Neon => unsafe { gemm::<neon::Neon>(p, threads) },
-        #[allow(unreachable_patterns)]
-        _ => unreachable!("kernel {kernel} is not compiled for this architecture"),
+    // SAFETY: the caller has checked that the CPU supports `kernel`, and `p` comes
+    // from checked slices with C borrowed mutably.
+    unsafe {
+        match kernel {
+            Kernel::Scalar => gemm::<scalar::Scalar>(p, threads),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => gemm::<avx2::Avx2>(p, threads),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => gemm::<avx512::Avx512>(p, threads),
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => gemm::<neon::Neon>(p, threads),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("kernel {kernel} is not compiled for this architecture"),
+        }
     }
 }
 
