@@ -13,8 +13,9 @@
 //!
 //! `matrixmultiply` reads its thread count once per process from
 //! `MATMUL_NUM_THREADS`, so `--table` runs this binary once per thread count with
-//! that variable set. Check that the machine is idle first (`cat /proc/loadavg`):
-//! another busy process on one of the cores ruins the 2-thread figures.
+//! that variable set, one child per shape and thread count, each started only
+//! once `/proc/stat` shows the machine idle: another busy process on one of the
+//! cores ruins the 2-thread figures.
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use shortmem::kernels::{self, Kernel};
@@ -126,16 +127,21 @@ impl Impl {
         v
     }
 
-    /// `c = a·b` for `shape`. `matrixmultiply` uses `MATMUL_NUM_THREADS` threads.
-    fn run(self, threads: usize, s: Shape, a: &[f32], b: &[f32], c: &mut [f32]) {
+    /// `c = a·b` for `shape` (`a·bᵀ`, b stored n×k, when `tb`).
+    /// `matrixmultiply` uses `MATMUL_NUM_THREADS` threads.
+    #[allow(clippy::too_many_arguments)]
+    fn run(self, threads: usize, s: Shape, tb: bool, a: &[f32], b: &[f32], c: &mut [f32]) {
         let (m, k, n) = (s.m, s.k, s.n);
+        // B's leading dimension and its (row, column) strides as op(B).
+        let ldb = if tb { k } else { n };
+        let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
         match self {
-            Impl::Naive => kernels::gemm_reference(false, false, m, n, k, 1.0, a, k, b, n, 0.0, c, n),
+            Impl::Naive => kernels::gemm_reference(false, tb, m, n, k, 1.0, a, k, b, ldb, 0.0, c, n),
             Impl::Shortmem(kk) => kernels::sgemm_with(
                 kk.kernel(),
                 threads,
                 false,
-                false,
+                tb,
                 m,
                 n,
                 k,
@@ -143,7 +149,7 @@ impl Impl {
                 a,
                 k,
                 b,
-                n,
+                ldb,
                 0.0,
                 c,
                 n,
@@ -160,8 +166,8 @@ impl Impl {
                     k as isize,
                     1,
                     b.as_ptr(),
-                    n as isize,
-                    1,
+                    rsb,
+                    csb,
                     0.0,
                     c.as_mut_ptr(),
                     n as isize,
@@ -188,8 +194,8 @@ impl Impl {
                     1,
                     k as isize,
                     b.as_ptr(),
-                    1,
-                    n as isize,
+                    csb,
+                    rsb,
                     0.0,
                     1.0,
                     false,
@@ -200,6 +206,12 @@ impl Impl {
             },
         }
     }
+}
+
+/// `BENCH_TRANS_B=1` multiplies by Bᵀ instead (B stored n×k), the product of a
+/// `Linear` layer and of attention scores.
+fn trans_b() -> bool {
+    std::env::var("BENCH_TRANS_B").is_ok_and(|v| v == "1")
 }
 
 fn operands(s: Shape) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
@@ -239,67 +251,203 @@ fn median_secs(mut f: impl FnMut(), budget: Duration) -> f64 {
 
 /// `--table-run T`: measures everything on T threads and prints one
 /// `row|shape|impl|gflops` line per result, for the parent `--table` to collect.
-/// `--only NAME,NAME` and `--shapes I,J` (indices into `SHAPES`) narrow it down
-/// while tuning.
+/// `--only NAME,NAME` and `--shapes I,J` (indices into `SHAPES`, or `batched`)
+/// narrow it down while tuning.
 fn table_run(threads: usize, args: &[String]) {
     let list = |flag: &str| -> Option<Vec<String>> {
         let i = args.iter().position(|a| a == flag)?;
         Some(args.get(i + 1)?.split(',').map(str::to_string).collect())
     };
     let (only, shapes) = (list("--only"), list("--shapes"));
-    for (si, &s) in SHAPES.iter().enumerate() {
-        if shapes.as_ref().is_some_and(|l| !l.contains(&si.to_string())) {
-            continue;
-        }
-        let (a, b, mut c) = operands(s);
-        for imp in Impl::all(threads) {
-            if only.as_ref().is_some_and(|l| !l.contains(&imp.name())) {
+    // Warm up for 0.3 s first: the cores of a VM may be clocked down,
+    // and the pool's threads, caches and page tables are cold.
+    let warm = sq(256);
+    let (a, b, mut c) = operands(warm);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(300) {
+        kernels::sgemm_with(
+            kernels::selected(),
+            threads,
+            false,
+            false,
+            256,
+            256,
+            256,
+            1.0,
+            &a,
+            256,
+            &b,
+            256,
+            0.0,
+            &mut c,
+            256,
+        );
+    }
+    // Every cell is measured in ROUNDS rounds spread over the whole run, and the
+    // median of the rounds is printed: a burst of activity from another process
+    // then spoils at most one round of a cell instead of the cell.
+    const ROUNDS: usize = 3;
+    let tb = trans_b();
+    let mut cells: BTreeMap<(usize, String), Vec<f64>> = BTreeMap::new();
+    for _ in 0..ROUNDS {
+        for (si, &s) in SHAPES.iter().enumerate() {
+            if shapes.as_ref().is_some_and(|l| !l.contains(&si.to_string())) {
                 continue;
             }
-            // The naive loop at 1024³ takes seconds: give it a smaller budget.
-            let budget = Duration::from_millis(if imp == Impl::Naive { 200 } else { 400 });
-            let secs = median_secs(
-                || imp.run(threads, s, black_box(&a), black_box(&b), black_box(&mut c)),
-                budget,
-            );
-            println!(
-                "row|{si}|{}|{:.2}|{}",
-                imp.name(),
-                s.flops() / secs / 1e9,
-                s.label()
-            );
+            let (a, b, mut c) = operands(s);
+            for imp in Impl::all(threads) {
+                if only.as_ref().is_some_and(|l| !l.contains(&imp.name())) {
+                    continue;
+                }
+                // The naive loop at 1024³ takes seconds: give it a smaller budget.
+                let budget = Duration::from_millis(if imp == Impl::Naive { 100 } else { 150 });
+                if !wait_for_idle(Duration::from_secs(5)) {
+                    eprintln!("busy|{si}|{}", imp.name());
+                }
+                let secs = median_secs(
+                    || imp.run(threads, s, tb, black_box(&a), black_box(&b), black_box(&mut c)),
+                    budget,
+                );
+                cells
+                    .entry((si, imp.name()))
+                    .or_default()
+                    .push(s.flops() / secs / 1e9);
+            }
         }
     }
+    for ((si, name), mut v) in cells {
+        v.sort_by(f64::total_cmp);
+        println!("row|{si}|{name}|{:.2}|{}", v[v.len() / 2], SHAPES[si].label());
+    }
+}
+
+/// Busy and total jiffies of all CPUs, from the first line of `/proc/stat`.
+fn cpu_jiffies() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let v: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().sum();
+    let idle = v.get(3)? + v.get(4).unwrap_or(&0);
+    Some((total - idle, total))
+}
+
+/// Waits until the CPUs are at least 95 % idle over half a second (nothing else
+/// running), for at most `max`; false if that never happened. Always true where
+/// `/proc/stat` does not exist.
+fn wait_for_idle(max: Duration) -> bool {
+    let start = Instant::now();
+    loop {
+        let Some((b0, t0)) = cpu_jiffies() else {
+            return true;
+        };
+        std::thread::sleep(Duration::from_millis(500));
+        let Some((b1, t1)) = cpu_jiffies() else {
+            return true;
+        };
+        if (b1 - b0) as f64 <= 0.05 * (t1 - t0).max(1) as f64 {
+            return true;
+        }
+        if start.elapsed() > max {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The attention-scores case `sgemm_batched` exists for: `HEADS` products
+/// `Q·Kᵀ` of `T×D` by `T×D`, one per head, as one batched call.
+const HEADS: usize = 16;
+const T: usize = 128;
+const D: usize = 64;
+
+/// Measures the batched heads on `threads` threads and prints a `batched|…` line.
+fn batched_run(threads: usize) {
+    let (q, k, mut s) = (
+        vec![0.5f32; HEADS * T * D],
+        vec![0.25f32; HEADS * T * D],
+        vec![0.0f32; HEADS * T * T],
+    );
+    let kernel = kernels::selected();
+    let secs = median_secs(
+        || {
+            kernels::sgemm_batched_with(
+                kernel,
+                threads,
+                HEADS,
+                false,
+                true,
+                T,
+                T,
+                D,
+                1.0,
+                black_box(&q),
+                D,
+                T * D,
+                black_box(&k),
+                D,
+                T * D,
+                0.0,
+                black_box(&mut s),
+                T,
+                T * T,
+            )
+        },
+        Duration::from_millis(400),
+    );
+    println!("batched|{:.2}", (2 * HEADS * T * T * D) as f64 / secs / 1e9);
 }
 
 /// `--table`: runs `--table-run` for 1 and 2 threads in child processes and prints
 /// the markdown table of the README.
 fn table() {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let peak_kernel = [Kernel::Avx512, Kernel::Avx2, Kernel::Neon]
         .into_iter()
         .find(|k| k.is_available());
     let peak = peak_kernel.and_then(kernels::fma_peak_gflops);
     let mut results: BTreeMap<(usize, usize, String), f64> = BTreeMap::new();
-    for threads in [1, 2] {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--table-run", &threads.to_string()])
-            .env("MATMUL_NUM_THREADS", threads.to_string())
-            .env("RAYON_NUM_THREADS", threads.to_string())
-            .output()
-            .expect("could not run the benchmark child process");
-        assert!(
-            out.status.success(),
-            "child failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let f: Vec<&str> = line.split('|').collect();
-            if f.len() == 5 && f[0] == "row" {
-                results.insert(
-                    (threads, f[1].parse().unwrap(), f[2].to_string()),
-                    f[3].parse().unwrap(),
-                );
+    let mut batched = [f64::NAN; 2];
+    let mut not_idle: Vec<String> = Vec::new();
+    // One child per thread count and shape, each started only once both cores
+    // are idle (others' builds on a shared machine ruin 2-thread figures).
+    let jobs = (0..SHAPES.len())
+        .map(|i| i.to_string())
+        .chain(["batched".to_string()]);
+    for job in jobs {
+        for threads in [1, 2] {
+            if !wait_for_idle(Duration::from_secs(60)) {
+                not_idle.push(format!("{job}/{threads}t"));
+            }
+            // (The child inherits BENCH_TRANS_B.)
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--table-run", &threads.to_string(), "--shapes", &job])
+                .env("MATMUL_NUM_THREADS", threads.to_string())
+                .env("RAYON_NUM_THREADS", threads.to_string())
+                .output()
+                .expect("could not run the benchmark child process");
+            assert!(
+                out.status.success(),
+                "child failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if String::from_utf8_lossy(&out.stderr).contains("busy|") {
+                not_idle.push(format!("{job}/{threads}t (a round)"));
+            }
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let f: Vec<&str> = line.split('|').collect();
+                if f.len() == 2 && f[0] == "batched" {
+                    batched[threads - 1] = f[1].parse().unwrap();
+                }
+                if f.len() == 5 && f[0] == "row" {
+                    results.insert(
+                        (threads, f[1].parse().unwrap(), f[2].to_string()),
+                        f[3].parse().unwrap(),
+                    );
+                }
             }
         }
     }
@@ -308,10 +456,8 @@ fn table() {
     let mut cols: Vec<String> = vec!["naive".into()];
     cols.extend(kernels::available().iter().map(|k| format!("shortmem-{k}")));
     cols.extend(["matrixmultiply".into(), "gemm".into()]);
-    println!(
-        "GFLOP/s (2·m·n·k / median time), C = A·B, shapes m×k×n; load before the run: {}",
-        load.trim()
-    );
+    let product = if trans_b() { "C = A·Bᵀ" } else { "C = A·B" };
+    println!("GFLOP/s (2·m·n·k, median time), {product}, shapes m×k×n, each cell started on an idle machine");
     match (peak_kernel, peak) {
         (Some(k), Some(p)) => println!("measured {k} FMA peak: {p:.1} GFLOP/s per core\n"),
         _ => println!("no FMA peak probe for this CPU\n"),
@@ -342,6 +488,15 @@ fn table() {
             );
         }
     }
+    println!(
+        "\nsgemm_batched, {HEADS} heads of Q·Kᵀ ({T}×{D} by {D}×{T}): {:.1} GFLOP/s on 1 thread, {:.1} on 2 ({:.2}×)",
+        batched[0],
+        batched[1],
+        batched[1] / batched[0]
+    );
+    if !not_idle.is_empty() {
+        println!("(measured while the machine was busy: {})", not_idle.join(", "));
+    }
 }
 
 fn criterion_benches(c: &mut Criterion) {
@@ -365,7 +520,11 @@ fn criterion_benches(c: &mut Criterion) {
                 group.bench_with_input(
                     BenchmarkId::new(imp.name(), format!("{threads}t")),
                     &threads,
-                    |bch, &t| bch.iter(|| imp.run(t, s, black_box(&a), black_box(&b), black_box(&mut out))),
+                    |bch, &t| {
+                        bch.iter(|| {
+                            imp.run(t, s, trans_b(), black_box(&a), black_box(&b), black_box(&mut out))
+                        })
+                    },
                 );
             }
         }
@@ -376,7 +535,16 @@ fn criterion_benches(c: &mut Criterion) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--table-run") {
-        table_run(args[i + 1].parse().expect("--table-run THREADS"), &args);
+        let threads = args[i + 1].parse().expect("--table-run THREADS");
+        table_run(threads, &args);
+        // `--shapes …,batched` includes it when filtering.
+        let filtered = args.iter().position(|a| a == "--shapes");
+        if filtered.is_none_or(|i| {
+            args.get(i + 1)
+                .is_some_and(|l| l.split(',').any(|x| x == "batched"))
+        }) {
+            batched_run(threads);
+        }
     } else if args.iter().any(|a| a == "--peak") {
         for k in kernels::available() {
             if let Some(p) = kernels::fma_peak_gflops(k) {

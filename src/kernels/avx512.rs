@@ -31,7 +31,7 @@
 //! This kernel has not been run on the machine it was written on (an AMD Zen 3
 //! without AVX-512); see the README's "Matrix kernels" section.
 
-use super::driver::{MicroKernel, Tile};
+use super::driver::{A_PACKED, MicroKernel, Tile, a_strides};
 use std::arch::x86_64::*;
 
 /// The AVX-512F microkernel (see the module doc).
@@ -48,10 +48,10 @@ impl MicroKernel for Avx512 {
     const NC: usize = 4096;
 
     #[inline]
-    unsafe fn tile<const PACKED_A: bool>(t: &Tile) {
+    unsafe fn tile<const A_LAYOUT: u8>(t: &Tile) {
         // SAFETY: the caller guarantees AVX-512F (Kernel::Avx512 is only run after
         // detecting it) and valid pointers, as `tile_8x32` requires.
-        unsafe { tile_8x32::<PACKED_A>(t) }
+        unsafe { tile_8x32::<A_LAYOUT>(t) }
     }
 }
 
@@ -60,27 +60,52 @@ impl MicroKernel for Avx512 {
 /// # Safety
 /// AVX-512F is available; `t`'s pointers are valid as described on [`Tile`].
 #[target_feature(enable = "avx512f")]
-unsafe fn tile_8x32<const PACKED_A: bool>(t: &Tile) {
-    let (rs_a, cs_a) = if PACKED_A { (1, MR) } else { (t.rs_a, t.cs_a) };
+unsafe fn tile_8x32<const A_LAYOUT: u8>(t: &Tile) {
+    let (rs_a, cs_a) = a_strides::<A_LAYOUT>(t, MR);
     let last = t.mr - 1;
-    let row: [usize; MR] = std::array::from_fn(|i| if PACKED_A { i } else { i.min(last) * rs_a });
+    let row: [usize; MR] = std::array::from_fn(|i| {
+        if A_LAYOUT == A_PACKED {
+            i
+        } else {
+            i.min(last) * rs_a
+        }
+    });
+
+    // Ask for the C tile now, so its loads and stores after the k loop do not
+    // stall (a row of 32 floats spans at most three cache lines).
+    for i in 0..t.mr {
+        let c = t.c.wrapping_add(i * t.ldc) as *const i8;
+        for line in [0, 64, 127] {
+            _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(line));
+        }
+    }
 
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-    let (mut a, mut b) = (t.a, t.b);
-    for _ in 0..t.k {
+    // One step of k: two vectors of B, eight broadcasts of A, sixteen FMAs.
+    let step = |acc: &mut [[__m512; 2]; MR], a: *const f32, b: *const f32, u: usize| {
         // SAFETY: B is a packed panel of k rows of 32 values; A has k columns at
-        // stride cs_a and the rows in `row` (see `Tile`).
+        // stride cs_a and the rows in `row` (see `Tile`); the caller keeps u < k.
         unsafe {
-            let b0 = _mm512_loadu_ps(b);
-            let b1 = _mm512_loadu_ps(b.add(16));
+            let b0 = _mm512_loadu_ps(b.add(u * NR));
+            let b1 = _mm512_loadu_ps(b.add(u * NR + 16));
             for i in 0..MR {
-                let ai = _mm512_set1_ps(*a.add(row[i]));
+                let ai = _mm512_set1_ps(*a.add(u * cs_a + row[i]));
                 acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
                 acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
             }
-            a = a.add(cs_a);
-            b = b.add(NR);
         }
+    };
+    let (mut a, mut b) = (t.a, t.b);
+    // Four steps per trip, as in the AVX2 kernel.
+    for _ in 0..t.k / 4 {
+        for u in 0..4 {
+            step(&mut acc, a, b, u);
+        }
+        a = a.wrapping_add(4 * cs_a);
+        b = b.wrapping_add(4 * NR);
+    }
+    for u in 0..t.k % 4 {
+        step(&mut acc, a, b, u);
     }
 
     let alpha = _mm512_set1_ps(t.alpha);

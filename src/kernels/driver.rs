@@ -32,6 +32,7 @@
 //! 64×256×1024).
 
 use super::pack::{AlignedBuf, View, pack_a, pack_b};
+use super::threads::run_shares;
 use std::cell::RefCell;
 use std::ops::Range;
 
@@ -71,14 +72,32 @@ pub(super) trait MicroKernel {
     const NC: usize;
 
     /// `C[..mr, ..nr] = alpha·A·B + beta·C` for one tile (`beta == 0`: C not read).
-    /// `PACKED_A` says that A is a packed panel, which lets the kernel use
-    /// constant offsets.
+    /// `A_LAYOUT` ([`A_PACKED`], [`A_ROWS`] or [`A_COLS`]) fixes one of A's strides
+    /// at compile time, which keeps the unrolled loop's addresses in registers.
     ///
     /// # Safety
     /// The CPU supports the kernel's instructions; the pointers in `t` are valid
     /// for the reads and writes described on [`Tile`], and the C tile is not
     /// accessed by anyone else during the call.
-    unsafe fn tile<const PACKED_A: bool>(t: &Tile);
+    unsafe fn tile<const A_LAYOUT: u8>(t: &Tile);
+}
+
+/// A is a packed panel: `rs_a = 1`, `cs_a = MR`.
+pub(super) const A_PACKED: u8 = 0;
+/// A is read in place, stored untransposed: `cs_a = 1` (rows contiguous).
+pub(super) const A_ROWS: u8 = 1;
+/// A is read in place, stored transposed: `rs_a = 1` (columns contiguous).
+pub(super) const A_COLS: u8 = 2;
+
+/// A's strides `(rs_a, cs_a)` for layout `A_LAYOUT` of a kernel with `MR` rows,
+/// constant wherever the layout fixes them.
+#[inline(always)]
+pub(super) fn a_strides<const A_LAYOUT: u8>(t: &Tile, mr: usize) -> (usize, usize) {
+    match A_LAYOUT {
+        A_PACKED => (1, mr),
+        A_ROWS => (t.rs_a, 1),
+        _ => (1, t.cs_a),
+    }
 }
 
 /// A product to compute, with C as a raw pointer so that threads can each write
@@ -96,7 +115,7 @@ pub(super) struct Problem<'a> {
 }
 
 // SAFETY: `Problem` is shared between the threads of one product only, and each of
-// them writes a disjoint rectangle of C (see `gemm_rect`); A and B are only read.
+// them writes disjoint tiles of C (see `blocked`); A and B are only read.
 unsafe impl Sync for Problem<'_> {}
 // SAFETY: as above; the pointer is only dereferenced inside disjoint rectangles.
 unsafe impl Send for Problem<'_> {}
@@ -130,111 +149,183 @@ pub(super) fn pack_a_pays(a: View, m: usize, k: usize, n: usize, nr: usize) -> b
 thread_local! {
     /// Per-thread packing buffers, reused from call to call (a fresh allocation
     /// of a few hundred KiB per product would be a page-faulting `mmap`).
-    static BUFFERS: RefCell<(AlignedBuf, AlignedBuf)> = RefCell::default();
+    static A_BUF: RefCell<AlignedBuf> = RefCell::default();
+    static B_BUF: RefCell<AlignedBuf> = RefCell::default();
 }
 
-/// Computes rows `rows` and columns `cols` of `p`'s C with microkernel `K` on the
-/// calling thread.
+/// Runs `f` with this thread's buffer from `key`, or with a fresh one if it is
+/// already in use further up this thread's stack (cannot happen today).
+fn with_buffer<R>(
+    key: &'static std::thread::LocalKey<RefCell<AlignedBuf>>,
+    f: impl FnOnce(&mut AlignedBuf) -> R,
+) -> R {
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => f(&mut buf),
+        Err(_) => f(&mut AlignedBuf::default()),
+    })
+}
+
+/// A product is split across threads only when each thread gets at least this
+/// many flops (2·m·n·k): about 45 µs of work for one AVX2 core, long enough to
+/// hide the wake-up of a sleeping worker. 128³ (4.2 Mflop) stays on one thread.
+pub(super) const MIN_FLOPS_PER_THREAD: usize = 4 << 20;
+
+/// Computes `p` with microkernel `K` on up to `threads` threads (the caller and
+/// `threads - 1` pool workers).
+///
+/// Each thread computes its own rectangle of C with the whole loop nest, packing
+/// its own blocks, so a product costs exactly one fork-join. (Sharing one packed
+/// B block between threads would save a copy but cost a fork-join per K block,
+/// and waking a helper whose virtual CPU has gone idle takes tens of
+/// microseconds on the VMs this was measured on.) C is cut along the side that
+/// makes the threads duplicate the least packing: by columns, each thread packs
+/// only its own B panels and reads A (in place, or packs it: then A is packed
+/// twice); by rows, each packs its own A rows but all of B.
 ///
 /// # Safety
 /// `K`'s instructions are supported; `p.c` points to a C of at least
-/// `(m - 1)·ldc + n` values, valid for writes, whose `rows × cols` rectangle no
-/// one else accesses during the call; A and B hold the matrices `p` describes.
-pub(super) unsafe fn gemm_rect<K: MicroKernel>(p: &Problem, rows: Range<usize>, cols: Range<usize>) {
-    if rows.is_empty() || cols.is_empty() {
+/// `(m - 1)·ldc + n` values, valid for writes and not accessed by anyone else
+/// during the call; A and B hold the matrices `p` describes.
+pub(super) unsafe fn gemm<K: MicroKernel>(p: &Problem, threads: usize) {
+    if p.m == 0 || p.n == 0 {
         return;
     }
     if p.k == 0 || p.alpha == 0.0 {
         // SAFETY: same contract as this function.
-        unsafe { scale_rect(p, rows, cols) };
+        unsafe { scale_rect(p, 0..p.m, 0..p.n) };
         return;
     }
-    BUFFERS.with(|cell| match cell.try_borrow_mut() {
-        // SAFETY: forwarded contract.
-        Ok(mut bufs) => unsafe {
-            let (abuf, bbuf) = &mut *bufs;
-            blocked::<K>(p, rows, cols, abuf, bbuf)
-        },
-        // Re-entered on this thread (cannot happen today): use fresh buffers.
-        // SAFETY: forwarded contract.
-        Err(_) => unsafe {
-            blocked::<K>(
-                p,
-                rows,
-                cols,
-                &mut AlignedBuf::default(),
-                &mut AlignedBuf::default(),
-            )
-        },
+    let flops = 2 * p.m * p.n * p.k;
+    let threads = threads.min(flops / MIN_FLOPS_PER_THREAD).max(1);
+    let (row_tiles, b_panels) = (p.m.div_ceil(K::MR), p.n.div_ceil(K::NR));
+    // Values each thread packs beyond its own share, for each way of cutting.
+    let (m, n, k) = (p.m, p.n, p.k);
+    let extra_by_cols = if pack_a_pays(p.a, m, k, n / threads, K::NR) {
+        m * k
+    } else {
+        0
+    };
+    let extra_by_rows = k * n;
+    let by_rows = (extra_by_rows < extra_by_cols && row_tiles >= threads) || b_panels < threads;
+    let units = if by_rows { row_tiles } else { b_panels };
+    let per = units.div_ceil(threads);
+    let shares = units.div_ceil(per);
+    // SAFETY: the shares are disjoint rectangles of C; the rest is the caller's
+    // contract.
+    run_shares(shares, threads, |s| unsafe {
+        let (u0, u1) = (s * per, ((s + 1) * per).min(units));
+        if by_rows {
+            rect::<K>(p, u0 * K::MR..(u1 * K::MR).min(m), 0..n)
+        } else {
+            rect::<K>(p, 0..m, u0 * K::NR..(u1 * K::NR).min(n))
+        }
+    });
+}
+
+/// The loop nest of the module doc for rows `rows` × columns `cols` of C, on the
+/// calling thread, with its packing buffers.
+///
+/// # Safety
+/// As [`gemm`], with that rectangle of C touched by this call only.
+unsafe fn rect<K: MicroKernel>(p: &Problem, rows: Range<usize>, cols: Range<usize>) {
+    let nr = K::NR;
+    with_buffer(&B_BUF, |bbuf| {
+        with_buffer(&A_BUF, |abuf| {
+            for jc in cols.clone().step_by(K::NC) {
+                let nc = K::NC.min(cols.end - jc);
+                let b_panels = nc.div_ceil(nr);
+                for pc in (0..p.k).step_by(K::KC) {
+                    let kc = K::KC.min(p.k - pc);
+                    let bpack = bbuf.get(b_panels * nr * kc);
+                    pack_b(nr, p.b, pc..pc + kc, jc..jc + nc, bpack);
+                    let beta = if pc == 0 { p.beta } else { 1.0 };
+                    let block = Block {
+                        jc,
+                        nc,
+                        pc,
+                        kc,
+                        bpack,
+                        beta,
+                    };
+                    // SAFETY: forwarded contract.
+                    unsafe { macro_kernel::<K>(p, &block, rows.clone(), 0..b_panels, abuf) };
+                }
+            }
+        })
     })
 }
 
-/// The loop nest of the module doc, for one rectangle of C.
+/// One packed B block: columns `jc..jc + nc` and depth `pc..pc + kc` of op(B),
+/// and the `beta` that applies to this pass over C.
+struct Block<'a> {
+    jc: usize,
+    nc: usize,
+    pc: usize,
+    kc: usize,
+    bpack: &'a [f32],
+    beta: f32,
+}
+
+/// The inner loops: for rows `rows` of C and B panels `panels` of the block,
+/// pack (or locate) A blocks and run the microkernel over every tile.
 ///
 /// # Safety
-/// As [`gemm_rect`].
-unsafe fn blocked<K: MicroKernel>(
+/// As [`gemm`], with C's tiles in `rows × panels` touched by this call only.
+unsafe fn macro_kernel<K: MicroKernel>(
     p: &Problem,
+    blk: &Block,
     rows: Range<usize>,
-    cols: Range<usize>,
+    panels: Range<usize>,
     abuf: &mut AlignedBuf,
-    bbuf: &mut AlignedBuf,
 ) {
-    let (mr_, nr_) = (K::MR, K::NR);
-    let pack_a_here = pack_a_pays(p.a, rows.len(), p.k, cols.len(), nr_);
-    for jc in cols.clone().step_by(K::NC) {
-        let nc = K::NC.min(cols.end - jc);
-        let b_panels = nc.div_ceil(nr_);
-        for pc in (0..p.k).step_by(K::KC) {
-            let kc = K::KC.min(p.k - pc);
-            let bpack = bbuf.get(b_panels * nr_ * kc);
-            pack_b(nr_, p.b, pc..pc + kc, jc..jc + nc, bpack);
-            let beta = if pc == 0 { p.beta } else { 1.0 };
-            for ic in rows.clone().step_by(K::MC) {
-                let mc = K::MC.min(rows.end - ic);
-                let a_panels = mc.div_ceil(mr_);
-                let (a_ptr, rs_a, cs_a) = if pack_a_here {
-                    let apack = abuf.get(a_panels * mr_ * kc);
-                    pack_a(mr_, p.a, ic..ic + mc, pc..pc + kc, apack);
-                    (apack.as_ptr(), 1, mr_)
+    let (mr_, nr_, kc) = (K::MR, K::NR, blk.kc);
+    let pack_a_here = pack_a_pays(p.a, rows.len(), p.k, panels.len() * nr_, nr_);
+    for ic in rows.clone().step_by(K::MC) {
+        let mc = K::MC.min(rows.end - ic);
+        let a_panels = mc.div_ceil(mr_);
+        let (a_ptr, rs_a, cs_a) = if pack_a_here {
+            let apack = abuf.get(a_panels * mr_ * kc);
+            pack_a(mr_, p.a, ic..ic + mc, blk.pc..blk.pc + kc, apack);
+            (apack.as_ptr(), 1, mr_)
+        } else {
+            (p.a.data[ic * p.a.rs + blk.pc * p.a.cs..].as_ptr(), p.a.rs, p.a.cs)
+        };
+        for jp in panels.clone() {
+            let nr = nr_.min(blk.nc - jp * nr_);
+            let b = blk.bpack[jp * nr_ * kc..].as_ptr();
+            for ip in 0..a_panels {
+                let mr = mr_.min(mc - ip * mr_);
+                let a_offset = if pack_a_here {
+                    ip * mr_ * kc
                 } else {
-                    (p.a.data[ic * p.a.rs + pc * p.a.cs..].as_ptr(), p.a.rs, p.a.cs)
+                    ip * mr_ * rs_a
                 };
-                for jp in 0..b_panels {
-                    let nr = nr_.min(nc - jp * nr_);
-                    let b = bpack[jp * nr_ * kc..].as_ptr();
-                    for ip in 0..a_panels {
-                        let mr = mr_.min(mc - ip * mr_);
-                        let a_offset = if pack_a_here {
-                            ip * mr_ * kc
-                        } else {
-                            ip * mr_ * rs_a
-                        };
-                        let tile = Tile {
-                            k: kc,
-                            // SAFETY: `a_offset` is the start of panel `ip`, inside the
-                            // packed buffer or inside A (row ic + ip·MR < m).
-                            a: unsafe { a_ptr.add(a_offset) },
-                            rs_a,
-                            cs_a,
-                            b,
-                            // SAFETY: (ic + ip·MR, jc + jp·NR) is inside C's rectangle.
-                            c: unsafe { p.c.add((ic + ip * mr_) * p.ldc + jc + jp * nr_) },
-                            ldc: p.ldc,
-                            alpha: p.alpha,
-                            beta,
-                            mr,
-                            nr,
-                        };
-                        // SAFETY: the tile's pointers cover an mr×nr corner of this
-                        // thread's rectangle and full packed panels (see `Tile`).
-                        unsafe {
-                            if pack_a_here {
-                                K::tile::<true>(&tile)
-                            } else {
-                                K::tile::<false>(&tile)
-                            }
-                        }
+                let tile = Tile {
+                    k: kc,
+                    // SAFETY: `a_offset` is the start of panel `ip`, inside the
+                    // packed buffer or inside A (row ic + ip·MR < m).
+                    a: unsafe { a_ptr.add(a_offset) },
+                    rs_a,
+                    cs_a,
+                    b,
+                    // SAFETY: (ic + ip·MR, jc + jp·NR) is inside C.
+                    c: unsafe { p.c.add((ic + ip * mr_) * p.ldc + blk.jc + jp * nr_) },
+                    ldc: p.ldc,
+                    alpha: p.alpha,
+                    beta: blk.beta,
+                    mr,
+                    nr,
+                };
+                // SAFETY: the tile's pointers cover an mr×nr corner of this share's
+                // part of C and full packed panels (see `Tile`); the layout matches
+                // the strides.
+                unsafe {
+                    if pack_a_here {
+                        K::tile::<A_PACKED>(&tile)
+                    } else if cs_a == 1 {
+                        K::tile::<A_ROWS>(&tile)
+                    } else {
+                        K::tile::<A_COLS>(&tile)
                     }
                 }
             }
@@ -246,10 +337,10 @@ unsafe fn blocked<K: MicroKernel>(
 /// `alpha == 0`); `beta == 0` writes zeros without reading C.
 ///
 /// # Safety
-/// As [`gemm_rect`].
+/// As [`gemm`].
 unsafe fn scale_rect(p: &Problem, rows: Range<usize>, cols: Range<usize>) {
     for i in rows {
-        // SAFETY: row i, columns `cols` are inside this thread's rectangle of C.
+        // SAFETY: row i, columns `cols` are inside C.
         let row = unsafe { std::slice::from_raw_parts_mut(p.c.add(i * p.ldc + cols.start), cols.len()) };
         if p.beta == 0.0 {
             row.fill(0.0);

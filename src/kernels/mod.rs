@@ -22,8 +22,11 @@
 //!    AVX2) entirely in vector registers with fused multiply-adds: the only code
 //!    that must run at the speed of the hardware. There is one per instruction
 //!    set: `avx512.rs`, `avx2.rs`, `neon.rs`, and the portable `scalar.rs`.
-//! 4. **Threads.** A large product is cut into one rectangle of C per thread;
-//!    small ones stay on the calling thread (`threads.rs`).
+//! 4. **Threads.** A large product is cut into one rectangle of C per thread,
+//!    each computed with the whole loop nest above; products under about
+//!    4 Mflop per thread (128³ and smaller) stay on the calling thread. Batches of
+//!    small products (attention heads) are spread over the threads instead
+//!    (`threads.rs`, `driver.rs`).
 //!
 //! ## Choosing a kernel
 //!
@@ -48,10 +51,9 @@ mod avx512;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 
-use driver::{MicroKernel, Problem, gemm_rect};
+use driver::{MIN_FLOPS_PER_THREAD, Problem, gemm};
 use pack::View;
 use std::fmt;
-use std::ops::Range;
 use std::sync::OnceLock;
 
 pub use peak::fma_peak_gflops;
@@ -161,73 +163,25 @@ pub fn selected() -> Kernel {
     })
 }
 
-/// A product is split across threads only when each thread gets at least this
-/// many flops (2·m·n·k): about 60 µs of work for one AVX2 core, long enough
-/// to dwarf the wake-up of a sleeping worker. 128³ (4.2 Mflop) stays on one thread.
-const MIN_FLOPS_PER_THREAD: usize = 4 << 20;
-
-/// Cuts C (`m×n`) into at most `threads` rectangles of whole `mr×nr` tiles, one
-/// per thread, or a single one when the product is too small to be worth
-/// splitting. The longer side is cut, so the operand every thread packs a copy of
-/// is the smaller one.
-fn split(
-    m: usize,
-    n: usize,
-    k: usize,
-    threads: usize,
-    (mr, nr): (usize, usize),
-) -> Vec<(Range<usize>, Range<usize>)> {
-    let flops = 2 * m * n * k;
-    let (row_tiles, col_tiles) = (m.div_ceil(mr), n.div_ceil(nr));
-    let by_rows = row_tiles * mr >= col_tiles * nr;
-    let tiles = if by_rows { row_tiles } else { col_tiles };
-    let parts = threads.min(flops / MIN_FLOPS_PER_THREAD).min(tiles).max(1);
-    if parts == 1 {
-        return vec![(0..m, 0..n)];
-    }
-    let per = tiles.div_ceil(parts);
-    (0..parts)
-        .map(|i| {
-            if by_rows {
-                (i * per * mr..((i + 1) * per * mr).min(m), 0..n)
-            } else {
-                (0..m, i * per * nr..((i + 1) * per * nr).min(n))
-            }
-        })
-        .filter(|(r, c)| !r.is_empty() && !c.is_empty())
-        .collect()
-}
-
-/// Runs one product with microkernel `K` on up to `threads` threads.
-///
-/// # Safety
-/// `K` runs on this CPU, and `p` describes valid matrices with C not aliased.
-unsafe fn run_on<K: MicroKernel>(p: &Problem, threads: usize) {
-    let parts = split(p.m, p.n, p.k, threads, (K::MR, K::NR));
-    // SAFETY: the rectangles of `split` are disjoint, so each share writes its own
-    // part of C; the rest is the caller's contract.
-    threads::run_shares(parts.len(), threads, |i| unsafe {
-        gemm_rect::<K>(p, parts[i].0.clone(), parts[i].1.clone())
-    });
-}
-
 /// Runs one checked product on `kernel` (whose availability has been checked).
 fn run(kernel: Kernel, threads: usize, p: &Problem) {
     if p.m == 0 || p.n == 0 {
         return;
     }
-    // SAFETY (every arm): the caller has checked that the CPU supports `kernel`,
-    // and `p` comes from checked slices with C borrowed mutably.
-    match kernel {
-        Kernel::Scalar => unsafe { run_on::<scalar::Scalar>(p, threads) },
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => unsafe { run_on::<avx2::Avx2>(p, threads) },
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => unsafe { run_on::<avx512::Avx512>(p, threads) },
-        #[cfg(target_arch = "aarch64")]
-        Kernel::Neon => unsafe { run_on::<neon::Neon>(p, threads) },
-        #[allow(unreachable_patterns)]
-        _ => unreachable!("kernel {kernel} is not compiled for this architecture"),
+    // SAFETY: the caller has checked that the CPU supports `kernel`, and `p` comes
+    // from checked slices with C borrowed mutably.
+    unsafe {
+        match kernel {
+            Kernel::Scalar => gemm::<scalar::Scalar>(p, threads),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => gemm::<avx2::Avx2>(p, threads),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => gemm::<avx512::Avx512>(p, threads),
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => gemm::<neon::Neon>(p, threads),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("kernel {kernel} is not compiled for this architecture"),
+        }
     }
 }
 
@@ -286,7 +240,7 @@ pub(crate) fn check_gemm_args(
 }
 
 /// Single-precision GEMM: `C = alpha·op(A)·op(B) + beta·C`, row-major, on the
-/// [`selected`] kernel and [`threads`] threads.
+/// [`selected`] kernel and [`threads()`] threads.
 ///
 /// # Panics
 /// If a leading dimension is smaller than its matrix's row length, or a slice is

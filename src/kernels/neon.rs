@@ -32,7 +32,7 @@
 //! This kernel has not been compiled or run on the machine it was written on (an
 //! x86-64 host without an aarch64 toolchain); see the README's "Matrix kernels".
 
-use super::driver::{MicroKernel, Tile};
+use super::driver::{A_PACKED, MicroKernel, Tile, a_strides};
 use std::arch::aarch64::*;
 
 /// The NEON microkernel (see the module doc).
@@ -49,10 +49,10 @@ impl MicroKernel for Neon {
     const NC: usize = 4092;
 
     #[inline]
-    unsafe fn tile<const PACKED_A: bool>(t: &Tile) {
+    unsafe fn tile<const A_LAYOUT: u8>(t: &Tile) {
         // SAFETY: NEON is part of every aarch64 CPU; the caller guarantees valid
         // pointers, as `tile_8x12` requires.
-        unsafe { tile_8x12::<PACKED_A>(t) }
+        unsafe { tile_8x12::<A_LAYOUT>(t) }
     }
 }
 
@@ -61,10 +61,16 @@ impl MicroKernel for Neon {
 /// # Safety
 /// `t`'s pointers are valid as described on [`Tile`].
 #[target_feature(enable = "neon")]
-unsafe fn tile_8x12<const PACKED_A: bool>(t: &Tile) {
-    let (rs_a, cs_a) = if PACKED_A { (1, MR) } else { (t.rs_a, t.cs_a) };
+unsafe fn tile_8x12<const A_LAYOUT: u8>(t: &Tile) {
+    let (rs_a, cs_a) = a_strides::<A_LAYOUT>(t, MR);
     let last = t.mr - 1;
-    let row: [usize; MR] = std::array::from_fn(|i| if PACKED_A { i } else { i.min(last) * rs_a });
+    let row: [usize; MR] = std::array::from_fn(|i| {
+        if A_LAYOUT == A_PACKED {
+            i
+        } else {
+            i.min(last) * rs_a
+        }
+    });
 
     let mut acc = [[vdupq_n_f32(0.0); 3]; MR];
     let (mut a, mut b) = (t.a, t.b);
@@ -79,8 +85,8 @@ unsafe fn tile_8x12<const PACKED_A: bool>(t: &Tile) {
                     *acc_ij = vfmaq_f32(*acc_ij, ai, bj);
                 }
             }
-            a = a.add(cs_a);
-            b = b.add(NR);
+            a = a.wrapping_add(cs_a);
+            b = b.wrapping_add(NR);
         }
     }
 

@@ -10,7 +10,7 @@
 //! Block sizes: the same cache reasoning as the AVX2 kernel (`KC·NR·4 B = 8 KiB`
 //! of B panel in L1, `MC·KC·4 B = 128 KiB` of A block in L2).
 
-use super::driver::{MicroKernel, Tile};
+use super::driver::{A_PACKED, MicroKernel, Tile, a_strides};
 
 /// The portable microkernel (see the module doc).
 pub(super) struct Scalar;
@@ -26,10 +26,16 @@ impl MicroKernel for Scalar {
     const NC: usize = 4096;
 
     #[inline]
-    unsafe fn tile<const PACKED_A: bool>(t: &Tile) {
-        let (rs_a, cs_a) = if PACKED_A { (1, MR) } else { (t.rs_a, t.cs_a) };
+    unsafe fn tile<const A_LAYOUT: u8>(t: &Tile) {
+        let (rs_a, cs_a) = a_strides::<A_LAYOUT>(t, MR);
         let last = t.mr - 1;
-        let row: [usize; MR] = std::array::from_fn(|i| if PACKED_A { i } else { i.min(last) * rs_a });
+        let row: [usize; MR] = std::array::from_fn(|i| {
+            if A_LAYOUT == A_PACKED {
+                i
+            } else {
+                i.min(last) * rs_a
+            }
+        });
         let mut acc = [[0.0f32; NR]; MR];
         for p in 0..t.k {
             // SAFETY: B is a packed panel of k rows of NR values; A has k columns
