@@ -15,7 +15,7 @@ use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, main_with};
 use shortmem::data::Dataset;
 use shortmem::models::{KvCache, TransformerConfig, TransformerLM};
 use shortmem::optim::{DecayFilter, Schedule};
-use shortmem::plot::{self, Figure, Mark, Series};
+use shortmem::plot::{self, Figure, Legend, Mark, Series};
 use shortmem::sample::Sampling;
 use shortmem::train::{self, History, TrainConfig};
 use shortmem::{Graph, Module, Tensor};
@@ -298,7 +298,7 @@ fn mask_experiment(
     data: &Dataset,
     quick: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let steps = if quick { 30 } else { 400 };
+    let steps = if quick { 30 } else { 600 };
     let mut curves: Vec<(bool, History, TransformerLM)> = Vec::new();
     for causal in [true, false] {
         let config = TransformerConfig {
@@ -311,8 +311,14 @@ fn mask_experiment(
             causal,
         };
         let mut model = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(ch.args.seed));
+        // A small model learns faster with a larger step: 3e-3 for width 64.
+        let small = Args {
+            lr: 3e-3,
+            min_lr: 3e-4,
+            ..args.clone()
+        };
         let cfg = train_config(
-            args,
+            &small,
             steps,
             ch.args.seed,
             if causal { "masked" } else { "unmasked" },
@@ -373,14 +379,19 @@ fn mask_experiment(
     );
     plot::lines(ch.figure("mask_experiment.svg"), &fig, &series)?;
     let (masked, unmasked) = (&curves[0], &curves[1]);
-    ch.summary.finding(format!(
-        "Without the mask the model reads the answer: training loss {:.2} vs {:.2} nats/char with it, but when the \
-         future is hidden, as in generation, its loss is {:.2} against {:.2}.",
-        unmasked.1.final_train(20),
-        masked.1.final_train(20),
-        honest_loss(&unmasked.2, probe),
-        honest_loss(&masked.2, probe)
-    ));
+    let (m_train, u_train) = (masked.1.final_train(20), unmasked.1.final_train(20));
+    let (m_hidden, u_hidden) = (honest_loss(&masked.2, probe), honest_loss(&unmasked.2, probe));
+    ch.summary.finding(if u_train < m_train && u_hidden > m_hidden {
+        format!(
+            "Without the mask the model reads the answer: training loss {u_train:.2} vs {m_train:.2} nats/char with \
+             it, but when the future is hidden, as in generation, it pays {u_hidden:.2} against {m_hidden:.2}."
+        )
+    } else {
+        format!(
+            "After {steps} steps the unmasked model has not yet learned to read the answer: training loss \
+             {u_train:.2} vs {m_train:.2} with the mask; with the future hidden {u_hidden:.2} vs {m_hidden:.2}."
+        )
+    });
     Ok(())
 }
 
@@ -432,7 +443,7 @@ fn cache_timing(
     config: &TransformerConfig,
     quick: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let context = if quick { 64 } else { 512 };
+    let context = if quick { 64 } else { 384 };
     let cfg = TransformerConfig { context, ..*config };
     let model = TransformerLM::<f32>::new(cfg, &mut StdRng::seed_from_u64(1));
     let tokens: Vec<usize> = (0..context).map(|i| (i * 7) % cfg.vocab_size).collect();
@@ -466,7 +477,8 @@ fn cache_timing(
         "position of the new token",
         "milliseconds per token",
         &ch.caption_timed(),
-    );
+    )
+    .legend(Legend::UpperLeft);
     plot::lines(
         ch.figure("kv_cache.svg"),
         &fig,

@@ -12,6 +12,15 @@ use std::time::Instant;
 #[path = "../chapters/ch01_background.rs"]
 #[allow(dead_code)]
 mod ch01;
+#[path = "../chapters/ch03_algorithms.rs"]
+#[allow(dead_code)]
+mod ch03;
+#[path = "../chapters/ch04_equations.rs"]
+#[allow(dead_code)]
+mod ch04;
+#[path = "../chapters/ch05_code.rs"]
+#[allow(dead_code)]
+mod ch05;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -33,10 +42,36 @@ fn main() {
 fn tour(args: Args) -> Result<(), Box<dyn Error>> {
     println!("shortmem: how language models remember what came before\n");
     let started = Instant::now();
-    let done: Vec<Summary> = vec![ch01::run(ch01::Args {
-        common: args.common.clone(),
-        max_k: 8,
-    })?];
+    if !args.common.quick {
+        println!(
+            "(the full tour takes about 7 minutes on a 2-core machine; --quick runs it in about 30 seconds)\n"
+        );
+    }
+    // Each chapter with its own defaults, as `cargo run --release --bin chNN` would.
+    let common = |bin: &str| {
+        let mut c = args.common.clone();
+        c.out = args.common.out.as_ref().map(|o| o.join(bin));
+        c
+    };
+    let mut done: Vec<Summary> = Vec::new();
+    done.push(ch01::run(ch01::Args {
+        common: common("ch01"),
+        ..ch01::Args::parse_from(["ch01"])
+    })?);
+    println!();
+    done.push(ch03::run(ch03::Args {
+        common: common("ch03"),
+        ..ch03::Args::parse_from(["ch03"])
+    })?);
+    println!();
+    done.push(ch04::run(ch04::Args {
+        common: common("ch04"),
+    })?);
+    println!();
+    done.push(ch05::run(ch05::Args {
+        common: common("ch05"),
+        ..ch05::Args::parse_from(["ch05"])
+    })?);
     println!(
         "\n================ what the tour found ({:.0} s) ================",
         started.elapsed().as_secs_f64()

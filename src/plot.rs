@@ -254,7 +254,11 @@ pub fn lines(path: impl AsRef<Path>, fig: &Figure, series: &[Series]) -> Result<
         .configure_mesh()
         .x_desc(&fig.x_label)
         .y_desc(&fig.y_label)
-        .x_labels(if integer_x { (x_hi - x_lo) as usize + 1 } else { 10 })
+        .x_labels(if integer_x {
+            ((x_hi - x_lo) as usize + 1).min(17)
+        } else {
+            10
+        })
         .x_label_formatter(&|v| {
             if integer_x {
                 format!("{v:.0}")
@@ -493,13 +497,17 @@ pub fn heatmap(
         row_labels.len(),
         col_labels.len()
     );
-    let side = (WIDTH - 120).min(HEIGHT + 200);
-    let (area, root) = canvas(path, &fig.caption, (side + 120, side + 60))?;
+    // Square cells, as large as fit in about 860×640, never smaller than 12 px;
+    // room on the left for the longest row label.
+    let cell = (860 / cols.max(1)).min(640 / rows.max(1)).clamp(12, 48) as u32;
+    let label_width = 40 + 7 * row_labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as u32;
+    let size = (cell * cols as u32 + label_width + 40, cell * rows as u32 + 140);
+    let (area, root) = canvas(path, &fig.caption, size)?;
     let mut chart = ChartBuilder::on(&area)
         .caption(&fig.title, ("sans-serif", 20))
         .margin(10)
         .x_label_area_size(44)
-        .y_label_area_size(60)
+        .y_label_area_size(label_width)
         .build_cartesian_2d(0.0..cols as f64, rows as f64..0.0)
         .map_err(|e| err(path, e))?;
     let (rl, cl) = (row_labels.to_vec(), col_labels.to_vec());

@@ -151,12 +151,28 @@ fn ch03_ch04_ch05_quick_runs_write_their_figures() {
         (env!("CARGO_BIN_EXE_ch05"), "checkpoint round trip max |Δlogit|"),
     ] {
         let out = out_dir(bin.rsplit('/').next().unwrap());
-        let run = Command::new(bin).args(["--quick", "--out"]).arg(&out).output().unwrap();
-        assert!(run.status.success(), "{bin}: {}", String::from_utf8_lossy(&run.stderr));
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-        assert!(json["values"][key].is_number(), "{bin}: summary lacks {key:?}: {}", json["values"]);
+        let run = Command::new(bin)
+            .args(["--quick", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{bin}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        assert!(
+            json["values"][key].is_number(),
+            "{bin}: summary lacks {key:?}: {}",
+            json["values"]
+        );
         for f in json["figures"].as_array().unwrap() {
-            assert!(out.join(f.as_str().unwrap()).exists(), "{bin}: figure {f} missing");
+            assert!(
+                out.join(f.as_str().unwrap()).exists(),
+                "{bin}: figure {f} missing"
+            );
         }
     }
 }
