@@ -227,6 +227,7 @@ pub(super) unsafe fn gemm<K: MicroKernel>(p: &Problem, threads: usize) {
 ///
 /// # Safety
 /// As [`gemm`], with that rectangle of C touched by this call only.
+// ANCHOR: loop_nest
 unsafe fn rect<K: MicroKernel>(p: &Problem, rows: Range<usize>, cols: Range<usize>) {
     let nr = K::NR;
     with_buffer(&B_BUF, |bbuf| {
@@ -254,6 +255,7 @@ unsafe fn rect<K: MicroKernel>(p: &Problem, rows: Range<usize>, cols: Range<usiz
         })
     })
 }
+// ANCHOR_END: loop_nest
 
 /// One packed B block: columns `jc..jc + nc` and depth `pc..pc + kc` of op(B),
 /// and the `beta` that applies to this pass over C.

@@ -104,10 +104,13 @@ impl<'g, E: Float> Var<'g, E> {
         self.map(move |x| s * x, move |_, _| s)
     }
 
+    // ANCHOR: unary_examples
     /// tanh x. Backward: dy/dx = 1 − y².
     pub fn tanh(self) -> Var<'g, E> {
         self.map(|x| x.tanh(), |_, y| E::ONE - y * y)
     }
+
+    // ANCHOR_END: unary_examples
 
     /// max(x, 0). Backward: dy/dx = 1 if x > 0, else 0.
     pub fn relu(self) -> Var<'g, E> {
