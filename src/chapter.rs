@@ -33,6 +33,22 @@ pub struct CommonArgs {
     pub out: Option<PathBuf>,
 }
 
+/// Where a chapter writes its figures: `--out DIR` if given; a temporary folder
+/// for `--quick`; `book/src/figures/chNN/` for the book's own runs; and, so that
+/// a run on your own text never overwrites the book's figures,
+/// `book/src/figures/chNN/<corpus file name>/` with `--corpus`.
+pub fn output_dir(id: &str, args: &CommonArgs) -> PathBuf {
+    let figures = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures").join(id);
+    match (&args.out, args.quick, &args.corpus) {
+        (Some(dir), _, _) => dir.clone(),
+        (None, true, _) => std::env::temp_dir().join(format!("shortmem-quick-{id}")),
+        (None, false, Some(corpus)) => {
+            figures.join(corpus.file_stem().map_or("corpus".into(), |s| s.to_string_lossy().into_owned()))
+        }
+        (None, false, None) => figures,
+    }
+}
+
 /// The result of a chapter run, or the reason it failed.
 pub type ChapterResult = Result<Summary, Box<dyn Error>>;
 
@@ -58,13 +74,7 @@ impl Chapter {
         if let Some(t) = args.threads {
             crate::kernels::set_threads(t);
         }
-        let out = match (&args.out, args.quick) {
-            (Some(dir), _) => dir.clone(),
-            (None, true) => std::env::temp_dir().join(format!("shortmem-quick-{id}")),
-            (None, false) => Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("book/src/figures")
-                .join(id),
-        };
+        let out = output_dir(id, &args);
         std::fs::create_dir_all(&out)
             .map_err(|e| format!("cannot create output folder {}: {e}", out.display()))?;
         let mut flags = Vec::new();
