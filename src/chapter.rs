@@ -38,13 +38,17 @@ pub struct CommonArgs {
 /// a run on your own text never overwrites the book's figures,
 /// `book/src/figures/chNN/<corpus file name>/` with `--corpus`.
 pub fn output_dir(id: &str, args: &CommonArgs) -> PathBuf {
-    let figures = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures").join(id);
+    let figures = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("book/src/figures")
+        .join(id);
     match (&args.out, args.quick, &args.corpus) {
         (Some(dir), _, _) => dir.clone(),
         (None, true, _) => std::env::temp_dir().join(format!("shortmem-quick-{id}")),
-        (None, false, Some(corpus)) => {
-            figures.join(corpus.file_stem().map_or("corpus".into(), |s| s.to_string_lossy().into_owned()))
-        }
+        (None, false, Some(corpus)) => figures.join(
+            corpus
+                .file_stem()
+                .map_or("corpus".into(), |s| s.to_string_lossy().into_owned()),
+        ),
         (None, false, None) => figures,
     }
 }

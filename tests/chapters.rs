@@ -182,9 +182,15 @@ fn runs_on_your_own_corpus_write_beside_the_books_figures() {
     use shortmem::chapter::{CommonArgs, output_dir};
     let book = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures/ch05");
     assert_eq!(output_dir("ch05", &CommonArgs::default()), book);
-    let mine = CommonArgs { corpus: Some("/data/my_novel.txt".into()), ..CommonArgs::default() };
+    let mine = CommonArgs {
+        corpus: Some("/data/my_novel.txt".into()),
+        ..CommonArgs::default()
+    };
     assert_eq!(output_dir("ch05", &mine), book.join("my_novel"));
-    let explicit = CommonArgs { out: Some("/tmp/x".into()), ..mine.clone() };
+    let explicit = CommonArgs {
+        out: Some("/tmp/x".into()),
+        ..mine.clone()
+    };
     assert_eq!(output_dir("ch05", &explicit), std::path::PathBuf::from("/tmp/x"));
     let quick = CommonArgs { quick: true, ..mine };
     assert!(output_dir("ch05", &quick).starts_with(std::env::temp_dir()));

@@ -117,7 +117,7 @@ unsafe fn tile_6x16<const A_LAYOUT: u8>(t: &Tile) {
         _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(63));
     }
 
-// ANCHOR: avx2_k_loop
+    // ANCHOR: avx2_k_loop
     let mut acc = [[_mm256_setzero_ps(); 2]; MR];
     // One step of k: two vectors of B, six broadcasts of A, twelve FMAs.
     // `u` is the step's offset from the current position.
@@ -146,7 +146,7 @@ unsafe fn tile_6x16<const A_LAYOUT: u8>(t: &Tile) {
     for u in 0..t.k % 4 {
         step(&mut acc, a, b, u);
     }
-// ANCHOR_END: avx2_k_loop
+    // ANCHOR_END: avx2_k_loop
 
     let alpha = _mm256_set1_ps(t.alpha);
     let beta = _mm256_set1_ps(t.beta);
