@@ -63,7 +63,33 @@ pub fn latex_to_mathml(latex: &str, display: bool) -> Result<String, String> {
     };
     let mut mathml = String::new();
     push_mathml(&mut mathml, events.into_iter(), config).map_err(|e| e.to_string())?;
+    // pulldown-latex 0.8 also escapes the entity it writes for `\ ` (a space).
+    let mathml = separate_attributes(&mathml).replace("&amp;nbsp;", "\u{a0}");
     Ok(protect(&mathml))
+}
+
+/// `pulldown-latex` 0.8 writes some sized delimiters (`\big(`) with two attributes
+/// run together, `stretchy="true"minsize="1.2em"`, which is not valid HTML:
+/// put a space after every attribute value that is directly followed by a name.
+fn separate_attributes(mathml: &str) -> String {
+    let mut out = String::with_capacity(mathml.len() + 8);
+    let (mut in_tag, mut in_value) = (false, false);
+    let mut chars = mathml.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        match c {
+            '<' if !in_value => in_tag = true,
+            '>' if !in_value => in_tag = false,
+            '"' if in_tag => {
+                in_value = !in_value;
+                if !in_value && chars.peek().is_some_and(|n| n.is_ascii_alphabetic()) {
+                    out.push(' ');
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The element names `pulldown-latex` writes. A `<` followed by anything else is text.
@@ -397,6 +423,20 @@ mod tests {
         r"\text{loss} \ge 0 \le 1 < 2 > 1",
         r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}",
     ];
+
+    #[test]
+    fn a_control_space_is_a_space_not_an_entity_name() {
+        let m = latex_to_mathml(r"a\ b", false).unwrap();
+        assert!(!m.contains("nbsp"), "{m}");
+        assert!(m.contains('\u{a0}'), "{m}");
+    }
+
+    #[test]
+    fn sized_delimiters_have_well_formed_attributes() {
+        let m = latex_to_mathml(r"\mathrm{diag}\big(f'(a_s)\big)", true).unwrap();
+        assert!(!m.contains("\"minsize"), "attributes run together: {m}");
+        assert!(m.contains("stretchy=\"true\" minsize"), "{m}");
+    }
 
     #[test]
     fn every_book_formula_renders() {
