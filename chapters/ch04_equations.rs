@@ -115,6 +115,24 @@ fn gradient_check(ch: &mut Chapter, tr: &mut Transcript) -> Result<(), Box<dyn s
     Ok(())
 }
 
+/// The loss of the last prediction of every sequence only: L_T.
+fn last_loss<'g>(logits: Var<'g, f64>, targets: &[usize], seqs: usize, len: usize) -> Var<'g, f64> {
+    let v = logits.shape().last();
+    let last: Vec<usize> = targets.chunks(len).map(|r| r[len - 1]).collect();
+    logits
+        .slice(1, len - 1, len)
+        .reshape([seqs, v])
+        .cross_entropy(&last)
+}
+
+/// The mean of the rows' Euclidean norms.
+fn mean_norm<'a>(rows: impl ExactSizeIterator<Item = &'a [f64]>) -> f64 {
+    let n = rows.len().max(1) as f64;
+    rows.map(|r| r.iter().map(|x| x * x).sum::<f64>().sqrt())
+        .sum::<f64>()
+        / n
+}
+
 /// ‖∂L_T/∂h_{T−k}‖ for k = 0..len−1, averaged over sequences, where L_T is the
 /// loss of the last prediction only. Measured in f64: the norms span many decades.
 fn gradient_norms(rnn: &Rnn<f64>, data: &Dataset, len: usize, seqs: usize, seed: u64) -> Vec<f64> {
@@ -124,24 +142,17 @@ fn gradient_norms(rnn: &Rnn<f64>, data: &Dataset, len: usize, seqs: usize, seed:
     for h in &out.hidden {
         g.retain_grad(*h);
     }
-    let last: Vec<usize> = batch.targets.chunks(len).map(|r| r[len - 1]).collect();
-    let v = rnn.vocab();
-    let loss = out
-        .logits
-        .slice(1, len - 1, len)
-        .reshape([seqs, v])
-        .cross_entropy(&last);
-    let grads = loss.backward();
+    let grads = last_loss(out.logits, &batch.targets, seqs, len).backward();
+    let hs = rnn.hidden_size();
     (0..len)
         .map(|k| {
-            let h = out.hidden[len - 1 - k];
-            let gh = grads.wrt(h).expect("retained");
-            let hs = rnn.hidden_size();
-            gh.data()
-                .chunks(hs)
-                .map(|row| row.iter().map(|x| x * x).sum::<f64>().sqrt())
-                .sum::<f64>()
-                / seqs as f64
+            mean_norm(
+                grads
+                    .wrt(out.hidden[len - 1 - k])
+                    .expect("retained")
+                    .data()
+                    .chunks(hs),
+            )
         })
         .collect()
 }
@@ -284,29 +295,12 @@ fn attention_gradient_norms(m: &Eq42<f64>, data: &Dataset, len: usize, seqs: usi
     let g = Graph::<f64>::new();
     let tr = m.trace(&g, &batch.inputs, seqs, len);
     g.retain_grad(tr.e_tilde);
-    let last: Vec<usize> = batch.targets.chunks(len).map(|r| r[len - 1]).collect();
-    let nv = m.config.vocab_size;
-    let loss = tr
-        .logits
-        .slice(1, len - 1, len)
-        .reshape([seqs, nv])
-        .cross_entropy(&last);
-    let grads = loss.backward();
+    let grads = last_loss(tr.logits, &batch.targets, seqs, len).backward();
     let ge = grads.wrt(tr.e_tilde).expect("retained");
     let dm = m.config.d_model;
     (0..len)
         .map(|k| {
-            let t = len - 1 - k;
-            (0..seqs)
-                .map(|b| {
-                    ge.data()[(b * len + t) * dm..(b * len + t + 1) * dm]
-                        .iter()
-                        .map(|x| x * x)
-                        .sum::<f64>()
-                        .sqrt()
-                })
-                .sum::<f64>()
-                / seqs as f64
+            mean_norm((0..seqs).map(|b| &ge.data()[(b * len + len - 1 - k) * dm..(b * len + len - k) * dm]))
         })
         .collect()
 }
