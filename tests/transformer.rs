@@ -392,3 +392,132 @@ fn generation_past_the_context_keeps_going() {
     assert_eq!(out.len(), 40);
     assert!(out.iter().all(|&t| t < 7));
 }
+
+// ---------------------------------------------------------------- §3.2 traced in plain loops
+
+/// y = x Wᵀ + b for a PyTorch-layout weight `[out, in]`, in plain loops.
+fn linear_row(x: &[f64], w: &[f64], b: &[f64]) -> Vec<f64> {
+    let n_in = x.len();
+    (0..b.len())
+        .map(|o| b[o] + (0..n_in).map(|i| w[o * n_in + i] * x[i]).sum::<f64>())
+        .collect()
+}
+
+/// Layer norm of one row with the biased variance and eps = 1e-5, as PyTorch.
+fn layer_norm_row(x: &[f64], gamma: &[f64], beta: &[f64]) -> Vec<f64> {
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    let inv = 1.0 / (var + 1e-5).sqrt();
+    (0..x.len())
+        .map(|i| (x[i] - mean) * inv * gamma[i] + beta[i])
+        .collect()
+}
+
+/// §3.2's five steps for the newest token only, one position at a time, with
+/// every earlier position's keys and values kept in `memory` (one list per
+/// block). No engine op is used: only the parameters' numbers.
+fn five_steps_for_one_token(
+    lm: &TransformerLM<f64>,
+    memory: &mut [(Vec<Vec<f64>>, Vec<Vec<f64>>)],
+    token: usize,
+    t: usize,
+) -> Vec<f64> {
+    let d = lm.config.embed_dim;
+    let heads = lm.config.num_heads;
+    let dh = d / heads;
+    // Step 1: the token's embedding row e_t = E x_t.
+    let e = &lm.embed.weight.value.data()[token * d..(token + 1) * d];
+    // Step 2: add the position, ẽ_t = e_t + p_t, with p_t written out from its formula.
+    let mut x: Vec<f64> = (0..d)
+        .map(|i| {
+            let angle = t as f64 / 10000f64.powf((2 * (i / 2)) as f64 / d as f64);
+            e[i] + if i % 2 == 0 { angle.sin() } else { angle.cos() }
+        })
+        .collect();
+    // Step 3: each block. The query of position t looks at keys 0..=t only:
+    // this loop never sees a later position, which is what the mask is for.
+    for (block, (keys, values)) in lm.blocks.iter().zip(memory.iter_mut()) {
+        let at = &block.attention;
+        let qkv = linear_row(&x, at.in_proj_weight.value.data(), at.in_proj_bias.value.data());
+        let (q, kv) = qkv.split_at(d);
+        keys.push(kv[..d].to_vec());
+        values.push(kv[d..].to_vec());
+        let mut concat = vec![0.0; d];
+        for h in 0..heads {
+            let span = h * dh..(h + 1) * dh;
+            let scores: Vec<f64> = keys
+                .iter()
+                .map(|k| {
+                    span.clone().map(|i| q[i] * k[i]).sum::<f64>() / (dh as f64).sqrt()
+                })
+                .collect();
+            let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = scores.iter().map(|s| (s - top).exp()).sum();
+            for (s, v) in scores.iter().zip(values.iter()) {
+                let a = (s - top).exp() / z;
+                for i in span.clone() {
+                    concat[i] += a * v[i];
+                }
+            }
+        }
+        let out_b = at.out_proj.bias.as_ref().expect("out_proj has a bias");
+        let attended = linear_row(&concat, at.out_proj.weight.value.data(), out_b.value.data());
+        let res1: Vec<f64> = attended.iter().zip(&x).map(|(a, b)| a + b).collect();
+        let c = layer_norm_row(
+            &res1,
+            block.norm1.weight.value.data(),
+            block.norm1.bias.value.data(),
+        );
+        let l1 = &block.ff.l1;
+        let l2 = &block.ff.l2;
+        let hidden: Vec<f64> = linear_row(
+            &c,
+            l1.weight.value.data(),
+            l1.bias.as_ref().expect("bias").value.data(),
+        )
+        .into_iter()
+        .map(|v| v.max(0.0))
+        .collect();
+        let fed = linear_row(
+            &hidden,
+            l2.weight.value.data(),
+            l2.bias.as_ref().expect("bias").value.data(),
+        );
+        let res2: Vec<f64> = fed.iter().zip(&c).map(|(a, b)| a + b).collect();
+        x = layer_norm_row(
+            &res2,
+            block.norm2.weight.value.data(),
+            block.norm2.bias.value.data(),
+        );
+    }
+    // Step 4: the logits of y_t (softmax of them is the next-token distribution).
+    linear_row(
+        &x,
+        lm.out.weight.value.data(),
+        lm.out.bias.as_ref().expect("out has a bias").value.data(),
+    )
+}
+
+#[test]
+fn step_3_2_five_steps_traced_equal_the_batched_forward() {
+    let lm = TransformerLM::<f64>::new(tiny_config(true), &mut StdRng::seed_from_u64(17));
+    let v = lm.config.vocab_size;
+    let tokens = [3usize, 1, 4, 1, 5, 0, 2, 6, 5, 3];
+    let g = Graph::new();
+    let batched = lm.forward(&g, &tokens, 1, tokens.len()).value();
+    let mut memory = vec![(Vec::new(), Vec::new()); lm.config.num_layers];
+    for (t, &token) in tokens.iter().enumerate() {
+        let traced = five_steps_for_one_token(&lm, &mut memory, token, t);
+        let want = &batched.data()[t * v..(t + 1) * v];
+        for (i, (a, b)) in traced.iter().zip(want).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-10,
+                "position {t}, logit {i}: traced {a}, batched {b}"
+            );
+        }
+        // Step 5: the greedy choice agrees as well.
+        let pick = |l: &[f64]| argmax(&l.iter().map(|&x| x as f32).collect::<Vec<_>>());
+        assert_eq!(pick(&traced), pick(want), "position {t}");
+    }
+}
