@@ -1,5 +1,6 @@
 //! Engine overhead: one tiny op (forward + backward on 1-element tensors) and
-//! one training step of a small MLP.
+//! one training step of a small MLP; and the fused attention op at the medium
+//! model's shape, with and without the causal mask.
 //!
 //!     cargo bench --bench ops
 
@@ -57,5 +58,25 @@ fn mlp_step(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tiny_ops, mlp_step);
+fn attention(c: &mut Criterion) {
+    // The medium model of the README's speed table: 8 sequences of 256 tokens,
+    // D = 256 in 8 heads of 32, packed projections [B, T, 3D].
+    let qkv = Tensor::<f32>::randn([8, 256, 3 * 256], 0.0, 1.0, &mut StdRng::seed_from_u64(1));
+    let mut group = c.benchmark_group("attention/8x256x256_8_heads_fwd+bwd");
+    group.sample_size(20);
+    for causal in [true, false] {
+        let name = if causal { "causal" } else { "full" };
+        group.bench_function(name, |bench| {
+            bench.iter(|| {
+                let g = Graph::new();
+                let x = g.input(black_box(qkv.clone()));
+                let y = x.attention(8, causal).sum();
+                black_box(y.backward());
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, tiny_ops, mlp_step, attention);
 criterion_main!(benches);

@@ -98,3 +98,46 @@ fn shape_helpers() {
     assert_eq!(s.around(1), (2, 3, 4));
     assert_eq!(s.to_string(), "[2, 3, 4]");
 }
+
+/// Distance in units in the last place between two finite positive f32.
+fn ulps(a: f32, b: f32) -> u32 {
+    (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs() as u32
+}
+
+#[test]
+fn exp_f32_is_within_one_ulp() {
+    use shortmem::tensor::exp_f32;
+    // Every 64th f32 bit pattern between −87.3 and 88.7: about 33 million arguments
+    // of both signs, against the f64 exponential rounded to f32.
+    let mut worst = (0, 0.0f32);
+    for bits in (0..u32::MAX).step_by(64) {
+        let x = f32::from_bits(bits);
+        if !x.is_finite() || !(-87.33..=88.72).contains(&x) {
+            continue;
+        }
+        let want = (x as f64).exp() as f32;
+        let got = exp_f32(x);
+        let d = ulps(got, want);
+        if d > worst.0 {
+            worst = (d, x);
+        }
+    }
+    assert!(worst.0 <= 1, "exp_f32({}) is {} ulp off", worst.1, worst.0);
+}
+
+#[test]
+fn exp_f32_edges() {
+    use shortmem::tensor::exp_f32;
+    assert_eq!(exp_f32(0.0), 1.0);
+    assert_eq!(exp_f32(-0.0), 1.0);
+    assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+    assert_eq!(exp_f32(-1000.0), 0.0);
+    assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
+    assert_eq!(exp_f32(89.0), f32::INFINITY);
+    assert!(exp_f32(f32::NAN).is_nan());
+    // The ends of the range: the largest finite and the smallest normal results.
+    assert!(exp_f32(88.722_83).is_finite() && exp_f32(88.722_83) > 3.4e38);
+    let low = exp_f32(-87.336_5);
+    assert!((f32::MIN_POSITIVE..1.2e-38).contains(&low), "{low}");
+    assert_eq!(exp_f32(1.0), std::f32::consts::E);
+}

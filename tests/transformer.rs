@@ -195,30 +195,36 @@ fn unfused<'g>(qkv: Var<'g, f64>, heads: usize, causal: bool) -> Var<'g, f64> {
 
 #[test]
 fn sec_5_fused_attention_equals_its_definition_and_gradchecks() {
-    for causal in [true, false] {
-        let qkv = rand(&[2, 5, 3 * 6], 4);
+    // T = 70 spans three of the causal op's row blocks, the last one partial.
+    for (t, causal) in [(5, true), (5, false), (70, true), (70, false)] {
+        let qkv = rand(&[2, t, 3 * 6], 4);
         let g = Graph::new();
         let x = g.constant(qkv.clone());
         let fused = x.attention(3, causal).value();
         let reference = unfused(x, 3, causal).value();
-        assert!(fused.max_abs_diff(&reference) < 1e-12, "causal = {causal}");
+        assert!(
+            fused.max_abs_diff(&reference) < 1e-12,
+            "T = {t}, causal = {causal}"
+        );
         GradCheck::default()
             .check_inputs(&[qkv], move |_g, v| v[0].attention(3, causal))
-            .unwrap_or_else(|e| panic!("causal = {causal}: {e}"));
+            .unwrap_or_else(|e| panic!("T = {t}, causal = {causal}: {e}"));
     }
 }
 
 #[test]
 fn sec_5_attention_weights_rows_sum_to_one_masked_exactly_zero() {
-    let g = Graph::new();
-    let (_, w) = g
-        .constant(rand(&[2, 6, 3 * 8], 5))
-        .attention_with_weights(4, true);
-    assert_eq!(w.dims(), &[2, 4, 6, 6]);
-    for block in w.data().chunks(36) {
-        for (i, row) in block.chunks(6).enumerate() {
-            assert!(row[i + 1..].iter().all(|&x| x == 0.0));
-            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    for t in [6, 45] {
+        let g = Graph::new();
+        let (_, w) = g
+            .constant(rand(&[2, t, 3 * 8], 5))
+            .attention_with_weights(4, true);
+        assert_eq!(w.dims(), &[2, 4, t, t]);
+        for block in w.data().chunks(t * t) {
+            for (i, row) in block.chunks(t).enumerate() {
+                assert!(row[i + 1..].iter().all(|&x| x == 0.0), "T = {t}, row {i}");
+                assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+            }
         }
     }
 }
@@ -414,12 +420,15 @@ fn layer_norm_row(x: &[f64], gamma: &[f64], beta: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// The keys and the values of every position seen so far, in one block.
+type KeysAndValues = (Vec<Vec<f64>>, Vec<Vec<f64>>);
+
 /// §3.2's five steps for the newest token only, one position at a time, with
 /// every earlier position's keys and values kept in `memory` (one list per
 /// block). No engine op is used: only the parameters' numbers.
 fn five_steps_for_one_token(
     lm: &TransformerLM<f64>,
-    memory: &mut [(Vec<Vec<f64>>, Vec<Vec<f64>>)],
+    memory: &mut [KeysAndValues],
     token: usize,
     t: usize,
 ) -> Vec<f64> {
@@ -448,9 +457,7 @@ fn five_steps_for_one_token(
             let span = h * dh..(h + 1) * dh;
             let scores: Vec<f64> = keys
                 .iter()
-                .map(|k| {
-                    span.clone().map(|i| q[i] * k[i]).sum::<f64>() / (dh as f64).sqrt()
-                })
+                .map(|k| span.clone().map(|i| q[i] * k[i]).sum::<f64>() / (dh as f64).sqrt())
                 .collect();
             let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let z: f64 = scores.iter().map(|s| (s - top).exp()).sum();

@@ -1,6 +1,7 @@
 //! Layer normalisation over the last axis, forward and backward fused.
 
 use crate::autograd::Var;
+use crate::ops::softmax::{dot_lanes, sum_by_lanes, sum_lanes};
 use crate::tensor::{Float, Tensor, scratch};
 
 impl<'g, E: Float> Var<'g, E> {
@@ -33,8 +34,8 @@ impl<'g, E: Float> Var<'g, E> {
             .zip(y.chunks_mut(d))
             .enumerate()
         {
-            let mean = xr.iter().copied().sum::<E>() * inv_d;
-            let var = xr.iter().map(|&v| (v - mean) * (v - mean)).sum::<E>() * inv_d;
+            let mean = sum_lanes(xr) * inv_d;
+            let var = sum_by_lanes(d, |i| (xr[i] - mean) * (xr[i] - mean)) * inv_d;
             rstd[r] = (var + eps).sqrt().recip();
             for i in 0..d {
                 hr[i] = (xr[i] - mean) * rstd[r];
@@ -66,14 +67,9 @@ impl<'g, E: Float> Var<'g, E> {
                     for (r, ((dr, hr), gr)) in
                         dy.chunks(d).zip(xhat.chunks(d)).zip(gx.chunks_mut(d)).enumerate()
                     {
-                        let (mut mean_g, mut mean_gh) = (E::ZERO, E::ZERO);
-                        for i in 0..d {
-                            let gh = dr[i] * w[i];
-                            mean_g += gh;
-                            mean_gh += gh * hr[i];
-                        }
-                        mean_g *= inv_d;
-                        mean_gh *= inv_d;
+                        let (dr, hr, w) = (&dr[..d], &hr[..d], &w[..d]);
+                        let mean_g = dot_lanes(dr, w) * inv_d;
+                        let mean_gh = sum_by_lanes(d, |i| dr[i] * w[i] * hr[i]) * inv_d;
                         for i in 0..d {
                             gr[i] += rstd[r] * (dr[i] * w[i] - mean_g - hr[i] * mean_gh);
                         }

@@ -1,38 +1,103 @@
 //! Softmax, log-softmax and cross-entropy over the last axis, and the causal mask.
 
 use crate::autograd::Var;
-use crate::tensor::{Float, Tensor, copied};
+use crate::tensor::{Float, Tensor, copied, recycle, scratch};
+
+/// Σ xᵢ in eight interleaved partial sums, so that the compiler can keep them
+/// in one vector register (a single running sum forces one add at a time).
+#[inline(always)]
+pub(crate) fn sum_lanes<E: Float>(xs: &[E]) -> E {
+    let mut acc = [E::ZERO; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for j in 0..8 {
+            acc[j] += c[j];
+        }
+    }
+    acc.into_iter().chain(tail.iter().copied()).sum()
+}
+
+/// Σ xᵢ·yᵢ, with the same eight partial sums as [`sum_lanes`].
+#[inline(always)]
+pub(crate) fn dot_lanes<E: Float>(xs: &[E], ys: &[E]) -> E {
+    let mut acc = [E::ZERO; 8];
+    let (xc, yc) = (xs.chunks_exact(8), ys.chunks_exact(8));
+    let tail: E = xc
+        .remainder()
+        .iter()
+        .zip(yc.remainder())
+        .map(|(&x, &y)| x * y)
+        .sum();
+    for (x, y) in xc.zip(yc) {
+        for j in 0..8 {
+            acc[j] += x[j] * y[j];
+        }
+    }
+    acc.into_iter().sum::<E>() + tail
+}
+
+/// Σᵢ f(i) for i in 0..n, with the same eight partial sums as [`sum_lanes`]
+/// (for sums of a few rows combined element by element).
+#[inline(always)]
+pub(crate) fn sum_by_lanes<E: Float>(n: usize, f: impl Fn(usize) -> E) -> E {
+    let mut acc = [E::ZERO; 8];
+    let full = n - n % 8;
+    for i in (0..full).step_by(8) {
+        for j in 0..8 {
+            acc[j] += f(i + j);
+        }
+    }
+    acc.into_iter().chain((full..n).map(f)).sum()
+}
+
+/// maxᵢ xᵢ (−∞ for an empty row), with eight partial maxima.
+#[inline(always)]
+pub(crate) fn max_lanes<E: Float>(xs: &[E]) -> E {
+    let mut acc = [E::NEG_INFINITY; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for j in 0..8 {
+            acc[j] = acc[j].max(c[j]);
+        }
+    }
+    acc.into_iter()
+        .chain(tail.iter().copied())
+        .fold(E::NEG_INFINITY, E::max)
+}
 
 /// softmax of one row, in place: subtract the max so `exp` cannot overflow.
 /// A row that is entirely −∞ (nothing to attend to) becomes all zeros, not NaN.
 pub(crate) fn softmax_row<E: Float>(row: &mut [E]) {
-    let m = row.iter().copied().fold(E::NEG_INFINITY, E::max);
+    let m = max_lanes(row);
     if m == E::NEG_INFINITY {
         row.iter_mut().for_each(|v| *v = E::ZERO);
         return;
     }
-    let mut s = E::ZERO;
-    for v in row.iter_mut() {
-        *v = (*v - m).exp();
-        s += *v;
-    }
-    let inv = E::ONE / s;
+    row.iter_mut().for_each(|v| *v = (*v - m).exp());
+    let inv = E::ONE / sum_lanes(row);
     row.iter_mut().for_each(|v| *v *= inv);
 }
 
 /// The row's maximum m and log Σ exp(row − m): log-sum-exp = m + that, kept
 /// apart so callers can subtract m from xᵢ first and lose no precision.
-pub(crate) fn max_and_log_sum<E: Float>(row: &[E]) -> (E, E) {
-    let m = row.iter().copied().fold(E::NEG_INFINITY, E::max);
+/// `scratch` (as long as the row) receives exp(row − m).
+pub(crate) fn max_and_log_sum<E: Float>(row: &[E], scratch: &mut [E]) -> (E, E) {
+    let m = max_lanes(row);
     if m == E::NEG_INFINITY {
+        scratch.iter_mut().for_each(|s| *s = E::ZERO);
         return (m, E::ZERO);
     }
-    (m, row.iter().map(|&v| (v - m).exp()).sum::<E>().ln())
+    for (s, &v) in scratch.iter_mut().zip(row) {
+        *s = (v - m).exp();
+    }
+    (m, sum_lanes(&scratch[..row.len()]).ln())
 }
 
 /// Backward of softmax for one row: dx = y ⊙ (dy − Σ dy⊙y).
 pub(crate) fn softmax_row_backward<E: Float>(y: &[E], dy: &[E], dx: &mut [E]) {
-    let dot: E = y.iter().zip(dy).map(|(&y, &d)| y * d).sum();
+    let dot = dot_lanes(y, dy);
     for ((g, &y), &d) in dx.iter_mut().zip(y).zip(dy) {
         *g += y * (d - dot);
     }
@@ -68,10 +133,12 @@ impl<'g, E: Float> Var<'g, E> {
         let x = self.value();
         let n = x.shape().last();
         let mut y = copied(x.data());
+        let mut exps = scratch(n);
         for row in y.chunks_mut(n) {
-            let (m, log_sum) = max_and_log_sum(row);
+            let (m, log_sum) = max_and_log_sum(row, &mut exps);
             row.iter_mut().for_each(|v| *v = (*v - m) - log_sum);
         }
+        recycle(exps);
         let y = Tensor::from_vec(x.shape(), y);
         let yv = y.clone();
         let ix = self.id;
@@ -81,7 +148,7 @@ impl<'g, E: Float> Var<'g, E> {
             Box::new(move |dy, grads| {
                 if let Some(gx) = grads.slot(ix) {
                     for ((y, d), g) in yv.data().chunks(n).zip(dy.data().chunks(n)).zip(gx.chunks_mut(n)) {
-                        let total: E = d.iter().copied().sum();
+                        let total = sum_lanes(d);
                         for ((g, &y), &d) in g.iter_mut().zip(y).zip(d) {
                             *g += d - y.exp() * total;
                         }
@@ -110,11 +177,15 @@ impl<'g, E: Float> Var<'g, E> {
         // Forward keeps the probabilities: the backward pass is then one subtraction.
         let mut probs = copied(z.data());
         let mut total = 0.0f64;
+        let mut exps = scratch(v);
         for (row, &t) in probs.chunks_mut(v).zip(targets) {
-            let (m, log_sum) = max_and_log_sum(row);
+            let (m, log_sum) = max_and_log_sum(row, &mut exps);
             total += (log_sum - (row[t] - m)).to_f64();
-            row.iter_mut().for_each(|x| *x = ((*x - m) - log_sum).exp());
+            // softmax = exp(z − m) / e^{log_sum}: reuse the exponentials
+            let inv = (-log_sum).exp();
+            row.iter_mut().zip(&exps).for_each(|(x, &e)| *x = e * inv);
         }
+        recycle(exps);
         let inv_n = E::from_f64(1.0 / rows.max(1) as f64);
         let targets = targets.to_vec();
         let iz = self.id;
