@@ -3,6 +3,7 @@
 use crate::autograd::Var;
 use crate::tensor::{Float, Tensor, copied, recycle, scratch};
 
+// ANCHOR: sum_lanes
 /// Σ xᵢ in eight interleaved partial sums, so that the compiler can keep them
 /// in one vector register (a single running sum forces one add at a time).
 #[inline(always)]
@@ -17,6 +18,7 @@ pub(crate) fn sum_lanes<E: Float>(xs: &[E]) -> E {
     }
     acc.into_iter().chain(tail.iter().copied()).sum()
 }
+// ANCHOR_END: sum_lanes
 
 /// Σ xᵢ·yᵢ, with the same eight partial sums as [`sum_lanes`].
 #[inline(always)]

@@ -228,6 +228,7 @@ impl_float!(
 /// coefficients) and 2ⁿ is built directly in the exponent bits. Arguments
 /// above ln(f32::MAX) give +∞, those below ln of the smallest normal give 0,
 /// and NaN stays NaN. Every step is a plain arithmetic or a select: no branch.
+// ANCHOR: exp_f32
 #[inline(always)]
 pub fn exp_f32(x: f32) -> f32 {
     const HI: f32 = 88.722_83; // ln(f32::MAX)
@@ -264,3 +265,4 @@ pub fn exp_f32(x: f32) -> f32 {
         y
     }
 }
+// ANCHOR_END: exp_f32
