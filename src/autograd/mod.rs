@@ -27,6 +27,7 @@ mod param;
 
 pub use param::{Module, Param, ParamId};
 
+use crate::ops::lanes::add_into;
 use crate::tensor::{Float, Shape, Tensor};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -324,16 +325,8 @@ impl<E: Float> Grads<E> {
     /// Adds `g` (same number of elements) into the gradient of node `id`.
     pub fn add(&mut self, id: usize, g: &[E]) {
         if let Some(s) = self.slot(id) {
-            debug_assert_eq!(s.len(), g.len());
-            for (s, g) in s.iter_mut().zip(g) {
-                *s += *g;
-            }
+            add_into(s, g);
         }
-    }
-
-    /// Whether node `id` needs a gradient.
-    pub fn needs(&self, id: usize) -> bool {
-        self.needs[id]
     }
 
     /// Gradient with respect to a leaf or retained value, if any reached it.
@@ -360,11 +353,7 @@ impl<E: Float> Grads<E> {
                 continue;
             };
             match p.grad.as_mut() {
-                Some(acc) => acc
-                    .data_mut()
-                    .iter_mut()
-                    .zip(g.data())
-                    .for_each(|(a, b)| *a += *b),
+                Some(acc) => add_into(acc.data_mut(), g.data()),
                 None => p.grad = Some(g),
             }
         }

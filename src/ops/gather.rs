@@ -1,6 +1,7 @@
 //! Embedding lookup (gather rows), column lookup, and dropout.
 
 use crate::autograd::Var;
+use crate::ops::lanes::add_into;
 use crate::tensor::{Float, Shape, Tensor, scratch};
 use rand::RngExt;
 
@@ -40,10 +41,7 @@ impl<'g, E: Float> Var<'g, E> {
             Box::new(move |dy, grads| {
                 if let Some(gt) = grads.slot(it) {
                     for (&id, dr) in ids.iter().zip(dy.data().chunks(d)) {
-                        gt[id * d..(id + 1) * d]
-                            .iter_mut()
-                            .zip(dr)
-                            .for_each(|(g, d)| *g += *d);
+                        add_into(&mut gt[id * d..(id + 1) * d], dr);
                     }
                 }
             }),
@@ -65,9 +63,11 @@ impl<'g, E: Float> Var<'g, E> {
         if let Some((pos, &id)) = ids.iter().enumerate().find(|(_, id)| **id >= v) {
             panic!("columns: token id {id} at position {pos} is out of range for a vocabulary of {v}");
         }
-        let mut y = Vec::with_capacity(ids.len() * h);
-        for &id in ids {
-            y.extend((0..h).map(|r| m.data()[r * v + id]));
+        let mut y = scratch(ids.len() * h);
+        for (row, &id) in y.chunks_mut(h.max(1)).zip(ids) {
+            row.iter_mut()
+                .enumerate()
+                .for_each(|(r, y)| *y = m.data()[r * v + id]);
         }
         let ids = ids.to_vec();
         let im = self.id;

@@ -14,11 +14,13 @@
 //! | `norm.rs` | layer norm |
 //! | `shape.rs` | reshape, transpose, split/merge heads, slice, concat |
 //! | `gather.rs` | embedding lookup (rows), column lookup, dropout |
+//! | `lanes.rs` | (helpers) row sums, dot products and maxima in eight lanes; `add_into` |
 //! | `attention.rs` | fused multi-head self-attention (scale, mask, softmax, A·V) |
 
 mod attention;
 mod elementwise;
 mod gather;
+pub(crate) mod lanes;
 mod matmul;
 mod norm;
 mod reduce;

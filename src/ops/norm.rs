@@ -1,7 +1,7 @@
 //! Layer normalisation over the last axis, forward and backward fused.
 
 use crate::autograd::Var;
-use crate::ops::softmax::{dot_lanes, sum_by_lanes, sum_lanes};
+use crate::ops::lanes::{add_into, dot_lanes, sum_by_lanes, sum_lanes};
 use crate::tensor::{Float, Tensor, scratch};
 
 impl<'g, E: Float> Var<'g, E> {
@@ -23,10 +23,12 @@ impl<'g, E: Float> Var<'g, E> {
         let eps = E::from_f64(eps);
         let inv_d = E::from_usize(d).recip();
         let rows = x.shape().rows();
-        // Keep x̂ and 1/σ per row for the backward pass.
+        // Keep x̂ and 1/σ per row for the backward pass (as tensors, so that
+        // their buffers return to the pool when the graph is dropped).
         let mut xhat = scratch(x.numel());
-        let mut rstd = vec![E::ZERO; rows];
+        let mut rstd = scratch(rows);
         let mut y = scratch(x.numel());
+        let (wd, bd) = (&w.data()[..d], &b.data()[..d]);
         for (r, ((xr, hr), yr)) in x
             .data()
             .chunks(d)
@@ -39,15 +41,16 @@ impl<'g, E: Float> Var<'g, E> {
             rstd[r] = (var + eps).sqrt().recip();
             for i in 0..d {
                 hr[i] = (xr[i] - mean) * rstd[r];
-                yr[i] = hr[i] * w.data()[i] + b.data()[i];
+                yr[i] = hr[i] * wd[i] + bd[i];
             }
         }
+        let (xhat, rstd) = (Tensor::from_vec(x.shape(), xhat), Tensor::from_vec([rows], rstd));
         let (ix, iw, ib) = (self.id, weight.id, bias.id);
         self.g.op(
             Tensor::from_vec(x.shape(), y),
             &[self, weight, bias],
             Box::new(move |dy, grads| {
-                let dy = dy.data();
+                let (dy, xhat, rstd) = (dy.data(), xhat.data(), rstd.data());
                 if let Some(gw) = grads.slot(iw) {
                     for (dr, hr) in dy.chunks(d).zip(xhat.chunks(d)) {
                         for i in 0..d {
@@ -57,9 +60,7 @@ impl<'g, E: Float> Var<'g, E> {
                 }
                 if let Some(gb) = grads.slot(ib) {
                     for dr in dy.chunks(d) {
-                        for i in 0..d {
-                            gb[i] += dr[i];
-                        }
+                        add_into(gb, dr);
                     }
                 }
                 if let Some(gx) = grads.slot(ix) {

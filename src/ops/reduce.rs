@@ -1,7 +1,8 @@
 //! Sums and means, over everything or over the last axis.
 
 use crate::autograd::Var;
-use crate::tensor::{Float, Shape, Tensor};
+use crate::ops::lanes::sum_lanes;
+use crate::tensor::{Float, Shape, Tensor, scratch};
 
 impl<'g, E: Float> Var<'g, E> {
     /// Σ of all elements, a scalar. Backward: ∂y/∂xᵢ = 1.
@@ -19,7 +20,7 @@ impl<'g, E: Float> Var<'g, E> {
     fn sum_all_scaled(self, s: f64) -> Var<'g, E> {
         let x = self.value();
         let s = E::from_f64(s);
-        let y = x.data().iter().copied().sum::<E>() * s;
+        let y = sum_lanes(x.data()) * s;
         let ix = self.id;
         self.g.op(
             Tensor::scalar(y),
@@ -55,12 +56,11 @@ impl<'g, E: Float> Var<'g, E> {
         );
         let n = shape.last();
         let s = E::from_f64(s);
-        let out: Vec<E> = x
-            .data()
-            .chunks(n.max(1))
-            .map(|row| row.iter().copied().sum::<E>() * s)
-            .collect();
         let out_shape: Shape = shape.drop_last();
+        let mut out = scratch(out_shape.numel());
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = sum_lanes(&x.data()[i * n..(i + 1) * n]) * s;
+        }
         let ix = self.id;
         self.g.op(
             Tensor::from_vec(out_shape, out),

@@ -2,6 +2,7 @@
 //! splitting and merging attention heads, slicing and concatenating.
 
 use crate::autograd::Var;
+use crate::ops::lanes::add_into;
 use crate::tensor::{Float, Shape, Tensor, scratch};
 
 /// Copies (or, with `add`, accumulates) `[rows, cols]` blocks of `src` into their
@@ -45,7 +46,7 @@ fn permute_heads<E: Float>(
                 };
                 let (s, o) = (&src[from..from + d], &mut dst[to..to + d]);
                 if add {
-                    o.iter_mut().zip(s).for_each(|(o, s)| *o += *s);
+                    add_into(o, s);
                 } else {
                     o.copy_from_slice(s);
                 }
@@ -58,22 +59,11 @@ impl<'g, E: Float> Var<'g, E> {
     /// The same numbers under a new shape, without copying.
     /// Backward: the gradient is reshaped back.
     pub fn reshape(self, shape: impl Into<Shape>) -> Var<'g, E> {
-        let x = self.value();
-        let shape = shape.into();
-        assert!(
-            shape.numel() == x.numel(),
-            "reshape: cannot view {} ({} elements) as {} ({} elements)",
-            x.shape(),
-            x.numel(),
-            shape,
-            shape.numel()
-        );
+        // Tensor::reshape checks that the element counts agree.
+        let y = self.value().reshape(shape);
         let ix = self.id;
-        self.g.op(
-            x.reshape(shape),
-            &[self],
-            Box::new(move |dy, grads| grads.add(ix, dy.data())),
-        )
+        self.g
+            .op(y, &[self], Box::new(move |dy, grads| grads.add(ix, dy.data())))
     }
 
     /// Swaps the last two axes: `[…, m, n]` → `[…, n, m]`.
@@ -167,10 +157,7 @@ impl<'g, E: Float> Var<'g, E> {
                 if let Some(gx) = grads.slot(ix) {
                     for (o, d) in dy.data().chunks(len * inner).enumerate() {
                         let base = (o * size + start) * inner;
-                        gx[base..base + len * inner]
-                            .iter_mut()
-                            .zip(d)
-                            .for_each(|(g, d)| *g += *d);
+                        add_into(&mut gx[base..base + len * inner], d);
                     }
                 }
             }),
@@ -218,10 +205,7 @@ impl<'g, E: Float> Var<'g, E> {
                     if let Some(g) = grads.slot(id) {
                         for o in 0..outer {
                             let src = &dy[(o * total + offset) * inner..(o * total + offset + n) * inner];
-                            g[o * n * inner..(o + 1) * n * inner]
-                                .iter_mut()
-                                .zip(src)
-                                .for_each(|(g, d)| *g += *d);
+                            add_into(&mut g[o * n * inner..(o + 1) * n * inner], src);
                         }
                     }
                     offset += n;

@@ -1,73 +1,8 @@
 //! Softmax, log-softmax and cross-entropy over the last axis, and the causal mask.
 
 use crate::autograd::Var;
-use crate::tensor::{Float, Tensor, copied, recycle, scratch};
-
-// ANCHOR: sum_lanes
-/// Σ xᵢ in eight interleaved partial sums, so that the compiler can keep them
-/// in one vector register (a single running sum forces one add at a time).
-#[inline(always)]
-pub(crate) fn sum_lanes<E: Float>(xs: &[E]) -> E {
-    let mut acc = [E::ZERO; 8];
-    let chunks = xs.chunks_exact(8);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for j in 0..8 {
-            acc[j] += c[j];
-        }
-    }
-    acc.into_iter().chain(tail.iter().copied()).sum()
-}
-// ANCHOR_END: sum_lanes
-
-/// Σ xᵢ·yᵢ, with the same eight partial sums as [`sum_lanes`].
-#[inline(always)]
-pub(crate) fn dot_lanes<E: Float>(xs: &[E], ys: &[E]) -> E {
-    let mut acc = [E::ZERO; 8];
-    let (xc, yc) = (xs.chunks_exact(8), ys.chunks_exact(8));
-    let tail: E = xc
-        .remainder()
-        .iter()
-        .zip(yc.remainder())
-        .map(|(&x, &y)| x * y)
-        .sum();
-    for (x, y) in xc.zip(yc) {
-        for j in 0..8 {
-            acc[j] += x[j] * y[j];
-        }
-    }
-    acc.into_iter().sum::<E>() + tail
-}
-
-/// Σᵢ f(i) for i in 0..n, with the same eight partial sums as [`sum_lanes`]
-/// (for sums of a few rows combined element by element).
-#[inline(always)]
-pub(crate) fn sum_by_lanes<E: Float>(n: usize, f: impl Fn(usize) -> E) -> E {
-    let mut acc = [E::ZERO; 8];
-    let full = n - n % 8;
-    for i in (0..full).step_by(8) {
-        for j in 0..8 {
-            acc[j] += f(i + j);
-        }
-    }
-    acc.into_iter().chain((full..n).map(f)).sum()
-}
-
-/// maxᵢ xᵢ (−∞ for an empty row), with eight partial maxima.
-#[inline(always)]
-pub(crate) fn max_lanes<E: Float>(xs: &[E]) -> E {
-    let mut acc = [E::NEG_INFINITY; 8];
-    let chunks = xs.chunks_exact(8);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for j in 0..8 {
-            acc[j] = acc[j].max(c[j]);
-        }
-    }
-    acc.into_iter()
-        .chain(tail.iter().copied())
-        .fold(E::NEG_INFINITY, E::max)
-}
+use crate::ops::lanes::{dot_lanes, max_lanes, sum_by_lanes, sum_lanes};
+use crate::tensor::{Float, Tensor, copied, scratch};
 
 /// softmax of one row, in place: subtract the max so `exp` cannot overflow.
 /// A row that is entirely −∞ (nothing to attend to) becomes all zeros, not NaN.
@@ -84,17 +19,12 @@ pub(crate) fn softmax_row<E: Float>(row: &mut [E]) {
 
 /// The row's maximum m and log Σ exp(row − m): log-sum-exp = m + that, kept
 /// apart so callers can subtract m from xᵢ first and lose no precision.
-/// `scratch` (as long as the row) receives exp(row − m).
-pub(crate) fn max_and_log_sum<E: Float>(row: &[E], scratch: &mut [E]) -> (E, E) {
+pub(crate) fn max_and_log_sum<E: Float>(row: &[E]) -> (E, E) {
     let m = max_lanes(row);
     if m == E::NEG_INFINITY {
-        scratch.iter_mut().for_each(|s| *s = E::ZERO);
         return (m, E::ZERO);
     }
-    for (s, &v) in scratch.iter_mut().zip(row) {
-        *s = (v - m).exp();
-    }
-    (m, sum_lanes(&scratch[..row.len()]).ln())
+    (m, sum_by_lanes(row.len(), |i| (row[i] - m).exp()).ln())
 }
 
 /// Backward of softmax for one row: dx = y ⊙ (dy − Σ dy⊙y).
@@ -135,12 +65,10 @@ impl<'g, E: Float> Var<'g, E> {
         let x = self.value();
         let n = x.shape().last();
         let mut y = copied(x.data());
-        let mut exps = scratch(n);
         for row in y.chunks_mut(n) {
-            let (m, log_sum) = max_and_log_sum(row, &mut exps);
+            let (m, log_sum) = max_and_log_sum(row);
             row.iter_mut().for_each(|v| *v = (*v - m) - log_sum);
         }
-        recycle(exps);
         let y = Tensor::from_vec(x.shape(), y);
         let yv = y.clone();
         let ix = self.id;
@@ -177,17 +105,20 @@ impl<'g, E: Float> Var<'g, E> {
             panic!("cross_entropy: target {t} at position {pos} is out of range for {v} classes");
         }
         // Forward keeps the probabilities: the backward pass is then one subtraction.
-        let mut probs = copied(z.data());
+        // (A tensor, so that its buffer returns to the pool with the graph.)
+        let mut probs = scratch(z.numel());
         let mut total = 0.0f64;
-        let mut exps = scratch(v);
-        for (row, &t) in probs.chunks_mut(v).zip(targets) {
-            let (m, log_sum) = max_and_log_sum(row, &mut exps);
-            total += (log_sum - (row[t] - m)).to_f64();
-            // softmax = exp(z − m) / e^{log_sum}: reuse the exponentials
-            let inv = (-log_sum).exp();
-            row.iter_mut().zip(&exps).for_each(|(x, &e)| *x = e * inv);
+        for ((zr, pr), &t) in z.data().chunks(v).zip(probs.chunks_mut(v)).zip(targets) {
+            // pᵢ = exp(zᵢ − m) / Σⱼ exp(zⱼ − m), m the row's maximum;
+            // the row's loss is log Σⱼ exp(zⱼ − m) − (z_target − m).
+            let m = max_lanes(zr);
+            pr.iter_mut().zip(zr).for_each(|(p, &x)| *p = (x - m).exp());
+            let sum = sum_lanes(pr);
+            total += (sum.ln() - (zr[t] - m)).to_f64();
+            let inv = sum.recip();
+            pr.iter_mut().for_each(|p| *p *= inv);
         }
-        recycle(exps);
+        let probs = Tensor::from_vec(shape, probs);
         let inv_n = E::from_f64(1.0 / rows.max(1) as f64);
         let targets = targets.to_vec();
         let iz = self.id;
@@ -197,7 +128,7 @@ impl<'g, E: Float> Var<'g, E> {
             Box::new(move |dy, grads| {
                 let scale = dy.item() * inv_n;
                 if let Some(gz) = grads.slot(iz) {
-                    for ((g, p), &t) in gz.chunks_mut(v).zip(probs.chunks(v)).zip(&targets) {
+                    for ((g, p), &t) in gz.chunks_mut(v).zip(probs.data().chunks(v)).zip(&targets) {
                         for (g, &p) in g.iter_mut().zip(p) {
                             *g += p * scale;
                         }

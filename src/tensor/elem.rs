@@ -96,10 +96,6 @@ pub trait Float:
     fn recip(self) -> Self {
         Self::ONE / self
     }
-    /// Converts from `f32` (exact for both types).
-    fn from_f32(x: f32) -> Self {
-        Self::from_f64(x as f64)
-    }
     /// Converts a count, e.g. to divide by the number of elements.
     fn from_usize(x: usize) -> Self {
         Self::from_f64(x as f64)
