@@ -524,3 +524,128 @@ fn shortmem_kernel_env_forces_or_refuses() {
         );
     }
 }
+
+/// The message of the panic `f` raises.
+fn panic_message(f: impl FnOnce()) -> String {
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("expected a panic");
+    err.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+/// k = 0: every entry's C becomes beta·C (zeros for beta = 0, even over NaN), with
+/// empty A and B slices whose strides point past their ends, in f64 exactly as
+/// in f32; C's padding columns and the gaps between entries are left alone.
+#[test]
+fn dgemm_batched_with_k_0_scales_c_like_sgemm_batched() {
+    let (batch, m, n, ldc, stride_c) = (3, 2, 3, 4, 9);
+    let len = (batch - 1) * stride_c + m * ldc;
+    for beta in [0.0, 0.5] {
+        let c0: Vec<f64> = (0..len)
+            .map(|i| if beta == 0.0 { f64::NAN } else { i as f64 + 1.0 })
+            .collect();
+        let mut c64 = c0.clone();
+        kernels::dgemm_batched(
+            batch,
+            false,
+            false,
+            m,
+            n,
+            0,
+            2.0,
+            &[],
+            1,
+            4,
+            &[],
+            n,
+            5,
+            beta,
+            &mut c64,
+            ldc,
+            stride_c,
+        );
+        let mut c32: Vec<f32> = c0.iter().map(|&v| v as f32).collect();
+        kernels::sgemm_batched(
+            batch,
+            false,
+            false,
+            m,
+            n,
+            0,
+            2.0,
+            &[],
+            1,
+            4,
+            &[],
+            n,
+            5,
+            beta as f32,
+            &mut c32,
+            ldc,
+            stride_c,
+        );
+        for idx in 0..len {
+            let (entry, within) = (idx / stride_c, idx % stride_c);
+            let in_c = entry < batch && within < m * ldc && within % ldc < n;
+            let want = if !in_c {
+                c0[idx]
+            } else if beta == 0.0 {
+                0.0
+            } else {
+                beta * c0[idx]
+            };
+            for (what, got) in [("dgemm_batched", c64[idx]), ("sgemm_batched", c32[idx] as f64)] {
+                assert!(
+                    got == want || (got.is_nan() && want.is_nan()),
+                    "{what}, k = 0, beta = {beta}: element {idx} is {got}, expected {want}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn dgemm_batched_overlap_panics_like_sgemm_batched() {
+    let f32_msg = panic_message(|| {
+        let mut c = [0.0f32; 16];
+        kernels::sgemm_batched(
+            3, false, false, 2, 2, 2, 1.0, &[0.0; 4], 2, 0, &[0.0; 4], 2, 0, 0.0, &mut c, 2, 3,
+        );
+    });
+    let f64_msg = panic_message(|| {
+        let mut c = [0.0f64; 16];
+        kernels::dgemm_batched(
+            3, false, false, 2, 2, 2, 1.0, &[0.0; 4], 2, 0, &[0.0; 4], 2, 0, 0.0, &mut c, 2, 3,
+        );
+    });
+    assert!(
+        f64_msg.starts_with("dgemm_batched: stride_c = 3 is smaller than the 4 elements of one C"),
+        "{f64_msg}"
+    );
+    assert_eq!(f64_msg, f32_msg.replace("sgemm_batched", "dgemm_batched"));
+}
+
+#[test]
+#[should_panic(expected = "dgemm_batched (entry 2 of 0..3): A is 2×2 with lda = 2, which needs 4 elements")]
+fn short_dgemm_batched_a_panics_with_the_entry() {
+    let mut c = [0.0f64; 12];
+    kernels::dgemm_batched(
+        3, false, false, 2, 2, 2, 1.0, &[0.0; 11], 2, 4, &[0.0; 4], 2, 0, 0.0, &mut c, 2, 4,
+    );
+}
+
+/// A panic inside `with_threads` must not leave this thread's limit changed.
+#[test]
+fn with_threads_restores_the_limit_after_a_panic() {
+    let before = kernels::threads();
+    let limit = before + 2;
+    let msg = panic_message(|| {
+        kernels::with_threads(limit, || {
+            assert_eq!(kernels::threads(), limit);
+            panic!("inside with_threads");
+        });
+    });
+    assert_eq!(msg, "inside with_threads");
+    assert_eq!(kernels::threads(), before);
+}

@@ -31,7 +31,7 @@
 //! This kernel has not been run on the machine it was written on (an AMD Zen 3
 //! without AVX-512); see the README's "Matrix kernels" section.
 
-use super::driver::{A_PACKED, MicroKernel, Tile, a_strides};
+use super::driver::{MicroKernel, Tile, a_rows};
 use std::arch::x86_64::*;
 
 /// The AVX-512F microkernel (see the module doc).
@@ -61,15 +61,7 @@ impl MicroKernel for Avx512 {
 /// AVX-512F is available; `t`'s pointers are valid as described on [`Tile`].
 #[target_feature(enable = "avx512f")]
 unsafe fn tile_8x32<const A_LAYOUT: u8>(t: &Tile) {
-    let (rs_a, cs_a) = a_strides::<A_LAYOUT>(t, MR);
-    let last = t.mr - 1;
-    let row: [usize; MR] = std::array::from_fn(|i| {
-        if A_LAYOUT == A_PACKED {
-            i
-        } else {
-            i.min(last) * rs_a
-        }
-    });
+    let (row, cs_a) = a_rows::<A_LAYOUT, MR>(t);
 
     // Ask for the C tile now, so its loads and stores after the k loop do not
     // stall (a row of 32 floats spans at most three cache lines).

@@ -28,8 +28,8 @@
 //! layout, which it can since it reads A one broadcast value at a time. B is
 //! always packed: its panels are what the microkernel loads as whole vectors,
 //! packing zero-pads the ragged right edge, and a B panel read in place from a
-//! wide matrix would have all its rows in one L1 set (measured: 2× slower at
-//! 64×256×1024).
+//! wide matrix (rows a multiple of 4 KiB apart) would have all its rows in one
+//! L1 set, where they evict one another long before the panel is read again.
 
 use super::pack::{AlignedBuf, View, pack_a, pack_b};
 use super::threads::run_shares;
@@ -89,15 +89,28 @@ pub(super) const A_ROWS: u8 = 1;
 /// A is read in place, stored transposed: `rs_a = 1` (columns contiguous).
 pub(super) const A_COLS: u8 = 2;
 
-/// A's strides `(rs_a, cs_a)` for layout `A_LAYOUT` of a kernel with `MR` rows,
-/// constant wherever the layout fixes them.
+/// Where a microkernel with `MR` rows finds A in layout `A_LAYOUT`: the offset
+/// of each of its rows from `t.a`, and the stride `cs_a` from one step of k to
+/// the next, both constant wherever the layout fixes them (with a packed panel,
+/// the rows become fixed offsets from one pointer). Rows past the live ones
+/// (`t.mr`) repeat the last live row, so an unpacked A is never read beyond its
+/// end (those rows' results are dropped at the store).
 #[inline(always)]
-pub(super) fn a_strides<const A_LAYOUT: u8>(t: &Tile, mr: usize) -> (usize, usize) {
-    match A_LAYOUT {
-        A_PACKED => (1, mr),
+pub(super) fn a_rows<const A_LAYOUT: u8, const MR: usize>(t: &Tile) -> ([usize; MR], usize) {
+    let (rs_a, cs_a) = match A_LAYOUT {
+        A_PACKED => (1, MR),
         A_ROWS => (t.rs_a, 1),
         _ => (1, t.cs_a),
-    }
+    };
+    let last = t.mr - 1;
+    let row = std::array::from_fn(|i| {
+        if A_LAYOUT == A_PACKED {
+            i
+        } else {
+            i.min(last) * rs_a
+        }
+    });
+    (row, cs_a)
 }
 
 /// A product to compute, with C as a raw pointer so that threads can each write
@@ -176,11 +189,11 @@ pub(super) const MIN_FLOPS_PER_THREAD: usize = 4 << 20;
 /// Each thread computes its own rectangle of C with the whole loop nest, packing
 /// its own blocks, so a product costs exactly one fork-join. (Sharing one packed
 /// B block between threads would save a copy but cost a fork-join per K block,
-/// and waking a helper whose virtual CPU has gone idle takes tens of
-/// microseconds on the VMs this was measured on.) C is cut along the side that
-/// makes the threads duplicate the least packing: by columns, each thread packs
-/// only its own B panels and reads A (in place, or packs it: then A is packed
-/// twice); by rows, each packs its own A rows but all of B.
+/// and every fork-join wakes the helpers: on a VM whose virtual CPUs have gone
+/// idle, that waits for the hypervisor to run them again.) C is cut along the
+/// side that makes the threads duplicate the least packing: by columns, each
+/// thread packs only its own B panels and reads A (in place, or packs it: then A
+/// is packed twice); by rows, each packs its own A rows but all of B.
 ///
 /// # Safety
 /// `K`'s instructions are supported; `p.c` points to a C of at least

@@ -61,7 +61,8 @@ pub use reference::gemm_reference;
 pub use threads::{map_shards, set_threads, threads, with_threads};
 
 /// A microkernel implementation, i.e. an instruction set the product can run on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Ordered as declared (the order of [`Kernel::ALL`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kernel {
     /// Plain Rust, any CPU (4×8 tile).
     Scalar,
@@ -107,16 +108,6 @@ impl Kernel {
             Kernel::Neon => true,
             #[allow(unreachable_patterns)]
             _ => false,
-        }
-    }
-
-    /// The register tile (`MR` rows × `NR` columns) of the kernel's microkernel.
-    pub fn tile(self) -> (usize, usize) {
-        match self {
-            Kernel::Scalar => (4, 8),
-            Kernel::Avx2 => (6, 16),
-            Kernel::Avx512 => (8, 32),
-            Kernel::Neon => (8, 12),
         }
     }
 }
@@ -195,9 +186,10 @@ fn assert_available(name: &str, kernel: Kernel, threads: usize) {
 }
 
 /// Panics with a clear message unless the arguments describe valid matrices.
+/// `name` (the function, for the message) is only formatted if a check fails.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn check_gemm_args(
-    name: &str,
+fn check_gemm_args(
+    name: impl fmt::Display,
     trans_a: bool,
     trans_b: bool,
     m: usize,
@@ -237,6 +229,49 @@ pub(crate) fn check_gemm_args(
             need(rows, cols, ld)
         );
     }
+}
+
+/// The checks of a batched product (`name` is the function): every entry's
+/// matrices fit in its slices, and entries of C do not overlap. Each operand is
+/// given as `(slice length, leading dimension, stride between entries)`.
+#[allow(clippy::too_many_arguments)]
+fn check_batched_args(
+    name: &str,
+    batch: usize,
+    trans_a: bool,
+    trans_b: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    (a_len, lda, stride_a): (usize, usize, usize),
+    (b_len, ldb, stride_b): (usize, usize, usize),
+    (c_len, ldc, stride_c): (usize, usize, usize),
+) {
+    if batch == 0 {
+        return;
+    }
+    // The last entry has the least room left, so checking it checks them all.
+    let last = batch - 1;
+    let room = |len: usize, stride: usize| len.saturating_sub(last * stride);
+    check_gemm_args(
+        format_args!("{name} (entry {last} of 0..{batch})"),
+        trans_a,
+        trans_b,
+        m,
+        n,
+        k,
+        room(a_len, stride_a),
+        lda,
+        room(b_len, stride_b),
+        ldb,
+        room(c_len, stride_c),
+        ldc,
+    );
+    let c_extent = if m == 0 || n == 0 { 0 } else { (m - 1) * ldc + n };
+    assert!(
+        stride_c == 0 || stride_c >= c_extent || batch == 1,
+        "{name}: stride_c = {stride_c} is smaller than the {c_extent} elements of one C ({m}×{n} with ldc = {ldc}), so entries would overlap (stride_c = 0 accumulates into one C)"
+    );
 }
 
 /// Single-precision GEMM: `C = alpha·op(A)·op(B) + beta·C`, row-major, on the
@@ -415,22 +450,17 @@ pub fn sgemm_batched_with(
     if batch == 0 {
         return;
     }
-    // The last entry has the least room left, so checking it checks them all.
-    let last = batch - 1;
-    let room = |len: usize, stride: usize| len.saturating_sub(last * stride);
-    let (a_room, b_room, c_room) = (
-        room(a.len(), stride_a),
-        room(b.len(), stride_b),
-        room(c.len(), stride_c),
-    );
-    let name = format!("sgemm_batched (entry {last} of 0..{batch})");
-    check_gemm_args(
-        &name, trans_a, trans_b, m, n, k, a_room, lda, b_room, ldb, c_room, ldc,
-    );
-    let c_extent = if m == 0 || n == 0 { 0 } else { (m - 1) * ldc + n };
-    assert!(
-        stride_c == 0 || stride_c >= c_extent || batch == 1,
-        "sgemm_batched: stride_c = {stride_c} is smaller than the {c_extent} elements of one C ({m}×{n} with ldc = {ldc}), so entries would overlap (stride_c = 0 accumulates into one C)"
+    check_batched_args(
+        "sgemm_batched",
+        batch,
+        trans_a,
+        trans_b,
+        m,
+        n,
+        k,
+        (a.len(), lda, stride_a),
+        (b.len(), ldb, stride_b),
+        (c.len(), ldc, stride_c),
     );
     assert_available("sgemm_batched", kernel, threads);
     if m == 0 || n == 0 {
@@ -507,6 +537,10 @@ pub fn dgemm(
         c.len(),
         ldc,
     );
+    if m == 0 || n == 0 {
+        // (C may then be shorter than m rows of ldc: nothing to touch.)
+        return;
+    }
     gemm_reference(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
@@ -532,19 +566,39 @@ pub fn dgemm_batched(
     ldc: usize,
     stride_c: usize,
 ) {
+    if batch == 0 {
+        return;
+    }
+    check_batched_args(
+        "dgemm_batched",
+        batch,
+        trans_a,
+        trans_b,
+        m,
+        n,
+        k,
+        (a.len(), lda, stride_a),
+        (b.len(), ldb, stride_b),
+        (c.len(), ldc, stride_c),
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
     for i in 0..batch {
-        dgemm(
+        // (An operand with no elements, k = 0, may have no room at all.)
+        gemm_reference(
             trans_a,
             trans_b,
             m,
             n,
             k,
             alpha,
-            &a[i * stride_a..],
+            a.get(i * stride_a..).unwrap_or_default(),
             lda,
-            &b[i * stride_b..],
+            b.get(i * stride_b..).unwrap_or_default(),
             ldb,
             beta,
+            // (In range: the last entry's C was checked to fit.)
             &mut c[i * stride_c..],
             ldc,
         );

@@ -32,7 +32,7 @@
 //! This kernel has not been compiled or run on the machine it was written on (an
 //! x86-64 host without an aarch64 toolchain); see the README's "Matrix kernels".
 
-use super::driver::{A_PACKED, MicroKernel, Tile, a_strides};
+use super::driver::{MicroKernel, Tile, a_rows};
 use std::arch::aarch64::*;
 
 /// The NEON microkernel (see the module doc).
@@ -62,15 +62,7 @@ impl MicroKernel for Neon {
 /// `t`'s pointers are valid as described on [`Tile`].
 #[target_feature(enable = "neon")]
 unsafe fn tile_8x12<const A_LAYOUT: u8>(t: &Tile) {
-    let (rs_a, cs_a) = a_strides::<A_LAYOUT>(t, MR);
-    let last = t.mr - 1;
-    let row: [usize; MR] = std::array::from_fn(|i| {
-        if A_LAYOUT == A_PACKED {
-            i
-        } else {
-            i.min(last) * rs_a
-        }
-    });
+    let (row, cs_a) = a_rows::<A_LAYOUT, MR>(t);
 
     let mut acc = [[vdupq_n_f32(0.0); 3]; MR];
     let (mut a, mut b) = (t.a, t.b);

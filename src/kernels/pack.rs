@@ -84,14 +84,14 @@ pub(super) fn pack_a(
             }
         } else {
             // Columns are contiguous (A stored transposed): copy `live` values per step.
+            // (`View::new` gives `rs = 1` whenever `cs != 1`.)
+            debug_assert_eq!(a.rs, 1, "pack_a: a view with neither rows nor columns contiguous");
             for (p, out_col) in out.chunks_exact_mut(mr).enumerate() {
                 let src = &a.data[base + p * a.cs..];
-                if live == mr && a.rs == 1 {
+                if live == mr {
                     out_col.copy_from_slice(&src[..mr]);
                 } else {
-                    for (i, v) in out_col[..live].iter_mut().enumerate() {
-                        *v = src[i * a.rs];
-                    }
+                    out_col[..live].copy_from_slice(&src[..live]);
                 }
             }
         }
@@ -117,10 +117,11 @@ pub(super) fn pack_b(
     let kc = rows.len();
     let panels = cols.len().div_ceil(nr);
     if b.cs == 1 && b.rs > 256 {
-        // Long rows of B: read each row once, front to back, and deal it out to
-        // the panels (one cache line per panel for AVX2). Going panel by panel
-        // instead would walk down B a whole row at a time, a new page per access
-        // once rows are 4 KiB long.
+        // Long rows of B (more than 256 floats, 1 KiB): read each row once, front
+        // to back, and deal it out to the panels (one cache line per panel for
+        // AVX2). Going panel by panel instead would walk down B a whole row per
+        // access: a new page every few accesses, and every access once rows
+        // reach 4 KiB.
         for p in 0..kc {
             let src = &b.data[(rows.start + p) * b.rs + cols.start..][..cols.len()];
             for (panel, chunk) in src.chunks(nr).enumerate() {

@@ -10,7 +10,7 @@
 //! Block sizes: the same cache reasoning as the AVX2 kernel (`KC·NR·4 B = 8 KiB`
 //! of B panel in L1, `MC·KC·4 B = 128 KiB` of A block in L2).
 
-use super::driver::{A_PACKED, MicroKernel, Tile, a_strides};
+use super::driver::{MicroKernel, Tile, a_rows};
 
 /// The portable microkernel (see the module doc).
 pub(super) struct Scalar;
@@ -27,15 +27,7 @@ impl MicroKernel for Scalar {
 
     #[inline]
     unsafe fn tile<const A_LAYOUT: u8>(t: &Tile) {
-        let (rs_a, cs_a) = a_strides::<A_LAYOUT>(t, MR);
-        let last = t.mr - 1;
-        let row: [usize; MR] = std::array::from_fn(|i| {
-            if A_LAYOUT == A_PACKED {
-                i
-            } else {
-                i.min(last) * rs_a
-            }
-        });
+        let (row, cs_a) = a_rows::<A_LAYOUT, MR>(t);
         let mut acc = [[0.0f32; NR]; MR];
         for p in 0..t.k {
             // SAFETY: B is a packed panel of k rows of NR values; A has k columns

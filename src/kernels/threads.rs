@@ -71,12 +71,18 @@ thread_local! {
 
 /// Runs `f` with the products it starts on this thread limited to `n` threads,
 /// e.g. `n = 1` inside a data-parallel shard that already has a core to itself.
+/// The previous limit is restored afterwards, even if `f` panics.
 pub fn with_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
     assert!(n >= 1, "with_threads: the thread count must be at least 1, got 0");
-    let before = LOCAL_THREADS.with(|c| c.replace(n));
-    let out = f();
-    LOCAL_THREADS.with(|c| c.set(before));
-    out
+    /// Puts the previous limit back when dropped, on return or on unwinding.
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LOCAL_THREADS.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(LOCAL_THREADS.with(|c| c.replace(n)));
+    f()
 }
 
 /// Runs `job(0)`, …, `job(n − 1)` at the same time, one per thread (the caller
