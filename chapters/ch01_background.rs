@@ -40,6 +40,8 @@ struct Curve {
     witten_bell: Vec<f64>,
     /// Witten–Bell on the training text itself: how well it memorises.
     train_wb: Vec<f64>,
+    /// The fitted counts (orders 0..=max_k), reused for the story-answer scores.
+    model: NGram,
 }
 
 fn ngram_curve(name: &str, data: &Dataset, max_k: usize) -> Curve {
@@ -51,14 +53,21 @@ fn ngram_curve(name: &str, data: &Dataset, max_k: usize) -> Curve {
         add_one: vec![],
         witten_bell: vec![],
         train_wb: vec![],
+        model,
     };
     for k in 0..=max_k {
-        c.add_one
-            .push(model.cross_entropy(&data.val, max_k, k, Smoothing::AddOne, None));
-        c.witten_bell
-            .push(model.cross_entropy(&data.val, max_k, k, Smoothing::WittenBell, None));
-        c.train_wb
-            .push(model.cross_entropy(train_sample, max_k, k, Smoothing::WittenBell, None));
+        c.add_one.push(
+            c.model
+                .cross_entropy(&data.val, max_k, k, Smoothing::AddOne, None),
+        );
+        c.witten_bell.push(
+            c.model
+                .cross_entropy(&data.val, max_k, k, Smoothing::WittenBell, None),
+        );
+        c.train_wb.push(
+            c.model
+                .cross_entropy(train_sample, max_k, k, Smoothing::WittenBell, None),
+        );
     }
     c
 }
@@ -236,7 +245,7 @@ pub fn run(args: Args) -> ChapterResult {
         let starts = val_part(corpus.answer_start_mask());
         let answers = val_part(corpus.answer_mask());
         let others: Vec<bool> = answers.iter().map(|m| !m).collect();
-        let model = NGram::fit(&data.train, data.vocab_size(), max_k);
+        let model = &curves[0].model; // the built-in corpus's counts
         let ce = |mask: &[bool]| -> Vec<f64> {
             (0..=max_k)
                 .map(|k| model.cross_entropy(&data.val, max_k, k, Smoothing::WittenBell, Some(mask)))

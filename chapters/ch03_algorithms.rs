@@ -15,7 +15,7 @@ use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Transcript, main_wit
 use shortmem::data::{CharTokenizer, Corpus, Dataset, RecallTask};
 use shortmem::models::{Activation, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM};
 use shortmem::plot::{self, Figure, Legend, Mark, Series};
-use shortmem::sample::{Sampling, argmax};
+use shortmem::sample::{Sampling, argmax, probabilities};
 use shortmem::train::{self, LanguageModel, TrainConfig, per_token_loss, recall_accuracy, train_recall};
 use shortmem::{Graph, Tensor};
 use std::error::Error;
@@ -169,10 +169,10 @@ fn trace_gpt(seed: u64, tr: &mut Transcript) {
         ));
         // 4. y_n = softmax(c̃_n W_o + b_o)
         let logits = lm.out.forward(&g, c_tilde).value();
-        let mut y = logits.data()[(n - 1) * 4..].to_vec();
-        let m = y.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let z: f32 = y.iter().map(|v| (v - m).exp()).sum();
-        y.iter_mut().for_each(|v| *v = (*v - m).exp() / z);
+        let y: Vec<f32> = probabilities(&logits.data()[(n - 1) * 4..])
+            .into_iter()
+            .map(|p| p as f32)
+            .collect();
         tr.say(format!("  4. y_{n} = softmax(c̃_{n} W_o + b_o) = {}", fmt_vec(&y)));
         // 5. choose x_{n+1} and go again with the longer sequence
         let next = argmax(&y);

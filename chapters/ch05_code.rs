@@ -16,7 +16,7 @@ use shortmem::data::Dataset;
 use shortmem::models::{KvCache, TransformerConfig, TransformerLM};
 use shortmem::optim::{DecayFilter, Schedule};
 use shortmem::plot::{self, Figure, Legend, Mark, Series};
-use shortmem::sample::Sampling;
+use shortmem::sample::{Sampling, nll};
 use shortmem::train::{self, History, TrainConfig};
 use shortmem::{Graph, Module, Tensor};
 use std::path::PathBuf;
@@ -144,10 +144,7 @@ fn train_config(args: &Args, steps: usize, seed: u64, label: &str) -> TrainConfi
 fn honest_loss(model: &TransformerLM, tokens: &[usize]) -> f64 {
     let mut total = 0.0;
     for i in 1..tokens.len() {
-        let logits = model.next_logits(&tokens[..i]);
-        let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let log_sum = logits.iter().map(|&z| ((z - m) as f64).exp()).sum::<f64>().ln();
-        total += log_sum - (logits[tokens[i]] - m) as f64;
+        total += nll(&model.next_logits(&tokens[..i]), tokens[i]);
     }
     total / (tokens.len() - 1) as f64
 }
@@ -333,6 +330,7 @@ fn mask_experiment(
         "model", "train loss", "val loss", "loss, future hidden"
     );
     let mut series = Vec::new();
+    let mut hidden = Vec::new(); // loss with the future hidden: masked, then unmasked
     for (i, (causal, history, model)) in curves.iter().enumerate() {
         let label = if *causal {
             "with the causal mask"
@@ -340,6 +338,7 @@ fn mask_experiment(
             "without a mask (§5 as printed)"
         };
         let honest = honest_loss(model, probe);
+        hidden.push(honest);
         println!(
             "   {:<22} {:>14.3} {:>14.3} {:>22.3}",
             if *causal { "masked" } else { "unmasked" },
@@ -380,7 +379,7 @@ fn mask_experiment(
     plot::lines(ch.figure("mask_experiment.svg"), &fig, &series)?;
     let (masked, unmasked) = (&curves[0], &curves[1]);
     let (m_train, u_train) = (masked.1.final_train(20), unmasked.1.final_train(20));
-    let (m_hidden, u_hidden) = (honest_loss(&masked.2, probe), honest_loss(&unmasked.2, probe));
+    let (m_hidden, u_hidden) = (hidden[0], hidden[1]);
     ch.summary.finding(if u_train < m_train && u_hidden > m_hidden {
         format!(
             "Without the mask the model reads the answer: training loss {u_train:.2} vs {m_train:.2} nats/char with \

@@ -8,10 +8,11 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use shortmem::Module;
 use shortmem::data::{Corpus, Dataset};
 use shortmem::models::{TransformerConfig, TransformerLM};
+use shortmem::sample::argmax;
 use shortmem::train::{TrainConfig, train};
-use shortmem::{Graph, Module};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -48,15 +49,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("saved and reloaded {path}");
 
     let ids = tokenizer.encode(&prompt)?;
-    let ids = &ids[ids.len().saturating_sub(config.context)..]; // the last `context` characters
-    let g = Graph::inference();
-    let logits = loaded.forward(&g, ids, 1, ids.len()).value();
-    let last = &logits.data()[(ids.len() - 1) * config.vocab_size..];
+    // Logits after the last `context` characters of the prompt.
+    let last = loaded.next_logits(&ids);
     let line: Vec<String> = last.iter().map(|x| format!("{x:.6}")).collect();
     println!("logits after {prompt:?}:\n{}", line.join(" "));
-    let best = (0..last.len())
-        .max_by(|&a, &b| last[a].total_cmp(&last[b]))
-        .unwrap();
-    println!("next: {:?}", tokenizer.char(best).unwrap());
+    println!("next: {:?}", tokenizer.char(argmax(&last)).unwrap());
     Ok(())
 }

@@ -7,6 +7,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use shortmem::nn::Linear;
 use shortmem::optim::{AdamW, Optimizer};
+use shortmem::sample::argmax;
 use shortmem::{Graph, Module, Tensor};
 
 /// Three spiral arms in the plane, `n` points each: inputs `[3n, 2]`, labels 0..3.
@@ -45,14 +46,7 @@ fn main() {
                 .data()
                 .chunks(3)
                 .zip(&y)
-                .filter(|(row, t)| {
-                    row.iter()
-                        .enumerate()
-                        .max_by(|a, b| a.1.total_cmp(b.1))
-                        .unwrap()
-                        .0
-                        == **t
-                })
+                .filter(|(row, t)| argmax(row) == **t)
                 .count();
             println!(
                 "{step:>6}  {:>8.4}  {:>7.1}%",

@@ -40,6 +40,22 @@ pub fn argmax(v: &[f32]) -> usize {
     best
 }
 
+/// The probabilities softmax(logits), computed in f64 (for printing and scoring).
+pub fn probabilities(logits: &[f32]) -> Vec<f64> {
+    let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f64> = logits.iter().map(|&z| ((z - m) as f64).exp()).collect();
+    let total: f64 = e.iter().sum();
+    e.into_iter().map(|x| x / total).collect()
+}
+
+/// −log softmax(logits)[target] in nats, computed in f64: the loss of one
+/// prediction, log Σⱼ e^{zⱼ − m} − (z_target − m) with m the largest logit.
+pub fn nll(logits: &[f32], target: usize) -> f64 {
+    let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let log_sum = logits.iter().map(|&z| ((z - m) as f64).exp()).sum::<f64>().ln();
+    log_sum - (logits[target] - m) as f64
+}
+
 /// Draws among the `k` largest logits with softmax(logit / t).
 fn draw(logits: &[f32], k: usize, t: f32, rng: &mut StdRng) -> usize {
     assert!(t > 0.0, "sampling temperature must be positive, got {t}");

@@ -439,10 +439,7 @@ pub fn per_token_loss<M: LanguageModel>(model: &M, tokens: &[usize], context: us
         let g = Graph::inference();
         let logits = model.logits(&g, &batch, carry).value();
         for (i, row) in logits.data().chunks(v).enumerate().skip(first) {
-            let t = batch.targets[i];
-            let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let log_sum = row.iter().map(|&z| ((z - m) as f64).exp()).sum::<f64>().ln();
-            loss[start + i] = log_sum - (row[t] - m) as f64;
+            loss[start + i] = crate::sample::nll(row, batch.targets[i]);
         }
     };
     if model.recurrent() {

@@ -6,9 +6,10 @@
 //!
 //! ∂s/∂xᵢ ≈ (s(xᵢ + ε) − s(xᵢ − ε)) / 2ε,
 //!
-//! whose error is O(ε²) plus rounding of order 1e-16/ε. In `f64` with ε = 1e-6
-//! that is about 1e-10, far below any real mistake; in `f32` it would be about
-//! 1e-2, which is why the checks run the engine in `f64`.
+//! whose error is O(ε²) plus rounding of order u/ε, with u the unit roundoff
+//! (1.1e-16 in `f64`, 6e-8 in `f32`). With ε = 1e-6 that is about 1e-10 in
+//! `f64`, far below any real mistake, and about 6e-2 in `f32` (an estimate from
+//! that arithmetic), which is why the checks run the engine in `f64`.
 
 use super::{Graph, Module, Var};
 use crate::tensor::{Shape, Tensor};

@@ -137,6 +137,12 @@ impl<E: Float> TransformerBlock<E> {
     /// `x = norm1(attention(x) + x)`, then `x = norm2(ff(x) + x)`, as §5 writes it.
     pub fn forward<'g>(&self, g: &'g Graph<E>, x: Var<'g, E>, causal: bool) -> Var<'g, E> {
         let attended = self.attention.forward(g, x, causal);
+        self.finish(g, attended, x)
+    }
+
+    /// The rest of the block once attention has given `attended` for input `x`:
+    /// both residual connections, both layer norms and the feed-forward layer.
+    pub fn finish<'g>(&self, g: &'g Graph<E>, attended: Var<'g, E>, x: Var<'g, E>) -> Var<'g, E> {
         let x = self.norm1.forward(g, attended + x);
         let fed_forward = self.ff.forward(g, x);
         self.norm2.forward(g, fed_forward + x)
@@ -214,18 +220,23 @@ impl<E: Float> TransformerLM<E> {
     /// Logits `[B, T, V]` for token ids laid out `[B, T]` (T ≤ context):
     /// embed, add the positional encoding, run the blocks, project to the vocabulary.
     pub fn forward<'g>(&self, g: &'g Graph<E>, ids: &[usize], batch: usize, time: usize) -> Var<'g, E> {
-        assert!(
-            time <= self.config.context,
-            "TransformerLM: a sequence of {time} tokens is longer than the context of {}",
-            self.config.context
-        );
-        let mut x = self.embed.forward(g, ids, [batch, time]) + g.constant(self.positions(time));
+        let mut x = self.embed_positions(g, ids, batch, time);
         for block in &self.blocks {
             x = block.forward(g, x, self.config.causal);
         }
         self.out.forward(g, x)
     }
     // ANCHOR_END: lm_forward
+
+    /// ẽ_t = e_t + p_t for token ids laid out `[B, T]` (T ≤ context).
+    fn embed_positions<'g>(&self, g: &'g Graph<E>, ids: &[usize], batch: usize, time: usize) -> Var<'g, E> {
+        assert!(
+            time <= self.config.context,
+            "TransformerLM: a sequence of {time} tokens is longer than the context of {}",
+            self.config.context
+        );
+        self.embed.forward(g, ids, [batch, time]) + g.constant(self.positions(time))
+    }
 
     /// The positional encodings p_0 … p_{time−1}, `[time, D]`.
     pub fn positions(&self, time: usize) -> Tensor<E> {
@@ -236,13 +247,12 @@ impl<E: Float> TransformerLM<E> {
     /// Attention weights `[B, H, T, T]` of every layer for one batch (for plots).
     pub fn attention_maps(&self, ids: &[usize], batch: usize, time: usize) -> Vec<Tensor<E>> {
         let g = Graph::<E>::inference();
-        let mut x = self.embed.forward(&g, ids, [batch, time]) + g.constant(self.positions(time));
+        let mut x = self.embed_positions(&g, ids, batch, time);
         let mut maps = Vec::new();
         for block in &self.blocks {
             let (attended, w) = block.attention.forward_with_weights(&g, x, self.config.causal);
             maps.push(w);
-            let x1 = block.norm1.forward(&g, attended + x);
-            x = block.norm2.forward(&g, block.ff.forward(&g, x1) + x1);
+            x = block.finish(&g, attended, x);
         }
         maps
     }
@@ -292,6 +302,11 @@ impl KvCache {
         }
     }
 
+    /// Forgets every cached position (the buffers are kept for reuse).
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
     /// Tokens cached so far.
     pub fn len(&self) -> usize {
         self.len
@@ -331,6 +346,8 @@ impl TransformerLM<f32> {
         let g = Graph::inference();
         let pe = Tensor::from_slice([1, 1, dm], &self.pos_encode.data()[pos * dm..(pos + 1) * dm]);
         let mut x = self.embed.forward(&g, &[token], [1, 1]) + g.constant(pe);
+        let scale = 1.0 / (d as f32).sqrt();
+        let mut scores = vec![0.0f32; pos + 1];
         for (l, block) in self.blocks.iter().enumerate() {
             let att = &block.attention;
             let qkv = (x.matmul_t(g.param(&att.in_proj_weight)) + g.param(&att.in_proj_bias)).value();
@@ -343,11 +360,9 @@ impl TransformerLM<f32> {
             }
             // One query against positions 0..=pos: no mask needed, nothing later is cached.
             let mut heads = vec![0.0f32; dm];
-            let mut scores = vec![0.0f32; pos + 1];
             for hi in 0..h {
                 let (kh, vh) = (&cache.k[l][hi * context * d..], &cache.v[l][hi * context * d..]);
                 let q = &qkv[hi * d..(hi + 1) * d];
-                let scale = 1.0 / (d as f32).sqrt();
                 #[rustfmt::skip]
                 f32::gemm(false, true, 1, pos + 1, d, scale, q, d, kh, d, 0.0, &mut scores, pos + 1);
                 crate::ops::softmax_row(&mut scores);
@@ -357,8 +372,7 @@ impl TransformerLM<f32> {
             let attended = att
                 .out_proj
                 .forward(&g, g.constant(Tensor::from_vec([1, 1, dm], heads)));
-            let x1 = block.norm1.forward(&g, attended + x);
-            x = block.norm2.forward(&g, block.ff.forward(&g, x1) + x1);
+            x = block.finish(&g, attended, x);
         }
         cache.len += 1;
         self.out.forward(&g, x).value().into_vec()
@@ -398,8 +412,9 @@ impl TransformerLM<f32> {
             tokens.push(next);
             if use_cache {
                 if cache.len() == self.config.context {
-                    cache = KvCache::new(&self.config);
-                    let keep = self.config.context / 2;
+                    cache.clear();
+                    // At least the newest token is kept (a context of 1 keeps only it).
+                    let keep = (self.config.context / 2).max(1);
                     for &t in &tokens[tokens.len() - keep..tokens.len() - 1] {
                         self.step_cached(&mut cache, t);
                     }
