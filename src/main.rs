@@ -44,7 +44,7 @@ fn tour(args: Args) -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     if !args.common.quick {
         println!(
-            "(the full tour takes about 6 minutes on a 2-core machine; --quick runs it in about 30 seconds)\n"
+            "(the full tour took about 5 minutes on the 2-vCPU machine of the README; --quick about 30 seconds)\n"
         );
     }
     // Each chapter with its own defaults, as `cargo run --release --bin chNN` would.
