@@ -18,7 +18,7 @@
 //! cores ruins the 2-thread figures.
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use shortmem::kernels::{self, Kernel};
+use shortmem::kernels::{self, Batched, Gemm, Kernel};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -112,17 +112,18 @@ impl Impl {
 
     /// `c = a·b` for `shape` (`a·bᵀ`, b stored n×k, when `tb`).
     /// `matrixmultiply` uses `MATMUL_NUM_THREADS` threads.
-    #[allow(clippy::too_many_arguments)]
     fn run(self, threads: usize, s: Shape, tb: bool, a: &[f32], b: &[f32], c: &mut [f32]) {
         let (m, k, n) = (s.m, s.k, s.n);
-        // B's leading dimension and its (row, column) strides as op(B).
-        let ldb = if tb { k } else { n };
+        let product = if tb {
+            Gemm::new(m, n, k).transpose_b()
+        } else {
+            Gemm::new(m, n, k)
+        };
+        // B's (row, column) strides as op(B), for the peers.
         let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
         match self {
-            Impl::Naive => kernels::gemm_reference(false, tb, m, n, k, 1.0, a, k, b, ldb, 0.0, c, n),
-            Impl::Shortmem(kernel) => {
-                kernels::sgemm_with(kernel, threads, false, tb, m, n, k, 1.0, a, k, b, ldb, 0.0, c, n)
-            }
+            Impl::Naive => kernels::gemm_reference(&product, a, b, c),
+            Impl::Shortmem(kernel) => kernels::sgemm_with(kernel, threads, &product, a, b, c),
             // SAFETY: the peer's raw-pointer API; a, b, c hold m×k, k×n and m×n
             // row-major matrices with the strides given, and c is exclusive.
             Impl::MatrixMultiply => unsafe {
@@ -237,19 +238,10 @@ fn table_run(threads: usize, args: &[String]) {
         kernels::sgemm_with(
             kernels::selected(),
             threads,
-            false,
-            false,
-            256,
-            256,
-            256,
-            1.0,
+            &Gemm::new(256, 256, 256),
             &a,
-            256,
             &b,
-            256,
-            0.0,
             &mut c,
-            256,
         );
     }
     // Every cell is measured in ROUNDS rounds spread over the whole run, and the
@@ -342,28 +334,24 @@ fn batched_run(threads: usize) {
         vec![0.0f32; HEADS * T * T],
     );
     let kernel = kernels::selected();
+    // S_h = Q_h·K_hᵀ for every head h
+    let scores = Gemm::new(T, T, D).transpose_b();
+    let heads = Batched {
+        count: HEADS,
+        stride_a: T * D,
+        stride_b: T * D,
+        stride_c: T * T,
+    };
     let secs = median_secs(
         || {
             kernels::sgemm_batched_with(
                 kernel,
                 threads,
-                HEADS,
-                false,
-                true,
-                T,
-                T,
-                D,
-                1.0,
+                &scores,
+                &heads,
                 black_box(&q),
-                D,
-                T * D,
                 black_box(&k),
-                D,
-                T * D,
-                0.0,
                 black_box(&mut s),
-                T,
-                T * T,
             )
         },
         Duration::from_millis(400),

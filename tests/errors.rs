@@ -1,5 +1,6 @@
 //! Bad shapes and ids fail at the op, with a message naming the op and the shapes.
 
+use shortmem::kernels::Gemm;
 use shortmem::{Graph, Tensor, Var};
 
 fn z(shape: &[usize]) -> Tensor {
@@ -165,16 +166,12 @@ fn tensor_index() {
 #[should_panic(expected = "sgemm: A is 2×3 with lda = 3, which needs 6 elements, but the slice has 5")]
 fn sgemm_short_slice() {
     let mut c = vec![0.0; 4];
-    shortmem::kernels::sgemm(
-        false, false, 2, 2, 3, 1.0, &[0.0; 5], 3, &[0.0; 6], 2, 0.0, &mut c, 2,
-    );
+    shortmem::kernels::sgemm(&Gemm::new(2, 2, 3), &[0.0; 5], &[0.0; 6], &mut c);
 }
 
 #[test]
 #[should_panic(expected = "sgemm: ldb = 1 is smaller than the row length 2 of B (3×2 as stored)")]
 fn sgemm_small_ld() {
     let mut c = vec![0.0; 4];
-    shortmem::kernels::sgemm(
-        false, false, 2, 2, 3, 1.0, &[0.0; 6], 3, &[0.0; 6], 1, 0.0, &mut c, 2,
-    );
+    shortmem::kernels::sgemm(&Gemm::new(2, 2, 3).ldb(1), &[0.0; 6], &[0.0; 6], &mut c);
 }

@@ -8,7 +8,7 @@
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use shortmem::kernels::{self, Kernel};
+use shortmem::kernels::{self, Batched, Gemm, Kernel};
 
 /// Sizes around the tile edges of every kernel (4, 6, 8, 12, 16, 32 wide) and the
 /// block sizes.
@@ -72,6 +72,22 @@ impl Case {
         }
     }
 
+    /// What the case computes, as the kernels take it.
+    fn gemm(&self) -> Gemm<f32> {
+        Gemm {
+            m: self.m,
+            n: self.n,
+            k: self.k,
+            alpha: self.alpha,
+            beta: self.beta,
+            trans_a: self.ta,
+            trans_b: self.tb,
+            lda: self.lda,
+            ldb: self.ldb,
+            ldc: self.ldc,
+        }
+    }
+
     fn describe(&self) -> String {
         format!(
             "m={} n={} k={} ta={} tb={} alpha={} beta={} lda={} ldb={} ldc={}",
@@ -127,10 +143,7 @@ impl Case {
     fn check(&self, kernel: Kernel, threads: usize) {
         let (want, scale) = self.reference();
         let mut c = self.c.clone();
-        kernels::sgemm_with(
-            kernel, threads, self.ta, self.tb, self.m, self.n, self.k, self.alpha, &self.a, self.lda,
-            &self.b, self.ldb, self.beta, &mut c, self.ldc,
-        );
+        kernels::sgemm_with(kernel, threads, &self.gemm(), &self.a, &self.b, &mut c);
         // Rounding error grows like √k for random signs; 4 ε √k relative to the
         // summed magnitudes is far below any real bug (a missed or doubled term).
         let tol = 4.0 * f32::EPSILON as f64 * ((self.k + 1) as f64).sqrt();
@@ -260,10 +273,7 @@ fn the_default_path_matches_reference() {
         let case = Case::random(&mut rng, m, n, k);
         let (want, _) = case.reference();
         let mut c = case.c.clone();
-        kernels::sgemm(
-            case.ta, case.tb, m, n, k, case.alpha, &case.a, case.lda, &case.b, case.ldb, case.beta, &mut c,
-            case.ldc,
-        );
+        kernels::sgemm(&case.gemm(), &case.a, &case.b, &mut c);
         for i in 0..m {
             for j in 0..n {
                 let (got, w) = (c[i * case.ldc + j] as f64, want[i * n + j]);
@@ -285,10 +295,7 @@ fn two_threads_equal_one_thread() {
             let case = Case::random(&mut rng, m, n, k);
             let run = |threads| {
                 let mut c = case.c.clone();
-                kernels::sgemm_with(
-                    kernel, threads, case.ta, case.tb, m, n, k, case.alpha, &case.a, case.lda, &case.b,
-                    case.ldb, case.beta, &mut c, case.ldc,
-                );
+                kernels::sgemm_with(kernel, threads, &case.gemm(), &case.a, &case.b, &mut c);
                 c
             };
             let (one, two) = (run(1), run(2));
@@ -324,30 +331,30 @@ fn batched_matches_one_product_per_entry() {
                     let b = uniform(&mut rng, (batch - 1) * sb + br * ldb);
                     for (beta, stride_c) in [(0.0, sc), (0.5, sc), (1.0, 0)] {
                         let c0 = uniform(&mut rng, (batch - 1) * stride_c + m * ldc);
+                        let p = Gemm {
+                            m,
+                            n,
+                            k,
+                            alpha: 0.5,
+                            beta,
+                            trans_a: ta,
+                            trans_b: tb,
+                            lda,
+                            ldb,
+                            ldc,
+                        };
+                        let entries = Batched {
+                            count: batch,
+                            stride_a: sa,
+                            stride_b: sb,
+                            stride_c,
+                        };
                         let mut got = c0.clone();
-                        kernels::sgemm_batched_with(
-                            kernel, threads, batch, ta, tb, m, n, k, 0.5, &a, lda, sa, &b, ldb, sb, beta,
-                            &mut got, ldc, stride_c,
-                        );
+                        kernels::sgemm_batched_with(kernel, threads, &p, &entries, &a, &b, &mut got);
                         let mut want = c0.clone();
                         for i in 0..batch {
-                            kernels::sgemm_with(
-                                kernel,
-                                1,
-                                ta,
-                                tb,
-                                m,
-                                n,
-                                k,
-                                0.5,
-                                &a[i * sa..],
-                                lda,
-                                &b[i * sb..],
-                                ldb,
-                                beta,
-                                &mut want[i * stride_c..],
-                                ldc,
-                            );
+                            let c_i = &mut want[i * stride_c..];
+                            kernels::sgemm_with(kernel, 1, &p, &a[i * sa..], &b[i * sb..], c_i);
                         }
                         for (idx, (x, y)) in got.iter().zip(&want).enumerate() {
                             assert!(
@@ -383,45 +390,35 @@ fn kernel_names_and_selection() {
 #[should_panic(expected = "sgemm: A is 2×3 with lda = 3, which needs 6 elements, but the slice has 5")]
 fn short_a_panics() {
     let mut c = [0.0; 4];
-    kernels::sgemm(
-        false, false, 2, 2, 3, 1.0, &[0.0; 5], 3, &[0.0; 6], 2, 0.0, &mut c, 2,
-    );
+    kernels::sgemm(&Gemm::new(2, 2, 3), &[0.0; 5], &[0.0; 6], &mut c);
 }
 
 #[test]
 #[should_panic(expected = "sgemm: ldc = 1 is smaller than the row length 2 of C (2×2 as stored)")]
 fn small_ldc_panics() {
     let mut c = [0.0; 4];
-    kernels::sgemm(
-        false, false, 2, 2, 3, 1.0, &[0.0; 6], 3, &[0.0; 6], 2, 0.0, &mut c, 1,
-    );
+    kernels::sgemm(&Gemm::new(2, 2, 3).ldc(1), &[0.0; 6], &[0.0; 6], &mut c);
 }
 
 #[test]
 #[should_panic(expected = "sgemm: B is 3×2 with ldb = 2, which needs 6 elements, but the slice has 4")]
 fn short_transposed_b_panics() {
     let mut c = [0.0; 6];
-    kernels::sgemm(
-        false, true, 2, 3, 2, 1.0, &[0.0; 4], 2, &[0.0; 4], 2, 0.0, &mut c, 3,
-    );
+    kernels::sgemm(&Gemm::new(2, 3, 2).transpose_b(), &[0.0; 4], &[0.0; 4], &mut c);
 }
 
 #[test]
 #[should_panic(expected = "sgemm_batched: stride_c = 3 is smaller than the 4 elements of one C")]
 fn overlapping_batched_c_panics() {
     let mut c = [0.0; 16];
-    kernels::sgemm_batched(
-        3, false, false, 2, 2, 2, 1.0, &[0.0; 4], 2, 0, &[0.0; 4], 2, 0, 0.0, &mut c, 2, 3,
-    );
+    kernels::sgemm_batched(&Gemm::new(2, 2, 2), &OVERLAPPING, &[0.0; 4], &[0.0; 4], &mut c);
 }
 
 #[test]
 #[should_panic(expected = "sgemm_batched (entry 2 of 0..3): A is 2×2 with lda = 2, which needs 4 elements")]
 fn short_batched_a_panics() {
     let mut c = [0.0; 12];
-    kernels::sgemm_batched(
-        3, false, false, 2, 2, 2, 1.0, &[0.0; 11], 2, 4, &[0.0; 4], 2, 0, 0.0, &mut c, 2, 4,
-    );
+    kernels::sgemm_batched(&Gemm::new(2, 2, 2), &SHORT_A, &[0.0; 11], &[0.0; 4], &mut c);
 }
 
 #[test]
@@ -432,23 +429,7 @@ fn unavailable_kernel_panics_with_the_choices() {
     };
     let err = std::panic::catch_unwind(|| {
         let mut c = [0.0; 1];
-        kernels::sgemm_with(
-            missing,
-            1,
-            false,
-            false,
-            1,
-            1,
-            1,
-            1.0,
-            &[1.0],
-            1,
-            &[1.0],
-            1,
-            0.0,
-            &mut c,
-            1,
-        );
+        kernels::sgemm_with(missing, 1, &Gemm::new(1, 1, 1), &[1.0], &[1.0], &mut c);
     })
     .expect_err("running a kernel this CPU lacks must panic");
     let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
@@ -460,24 +441,24 @@ fn unavailable_kernel_panics_with_the_choices() {
 #[should_panic(expected = "the thread count must be at least 1")]
 fn zero_threads_panics() {
     let mut c = [0.0; 1];
-    kernels::sgemm_with(
-        Kernel::Scalar,
-        0,
-        false,
-        false,
-        1,
-        1,
-        1,
-        1.0,
-        &[1.0],
-        1,
-        &[1.0],
-        1,
-        0.0,
-        &mut c,
-        1,
-    );
+    kernels::sgemm_with(Kernel::Scalar, 0, &Gemm::new(1, 1, 1), &[1.0], &[1.0], &mut c);
 }
+
+/// Three entries of C 3 apart, each 2×2: they would overlap.
+const OVERLAPPING: Batched = Batched {
+    count: 3,
+    stride_a: 0,
+    stride_b: 0,
+    stride_c: 3,
+};
+
+/// Three entries of A 4 apart, each 2×2 (the last needs 12 elements).
+const SHORT_A: Batched = Batched {
+    count: 3,
+    stride_a: 4,
+    stride_b: 0,
+    stride_c: 4,
+};
 
 /// Runs this test binary again with `SHORTMEM_KERNEL` set, on the ignored helper
 /// below, and returns its combined output and success.
@@ -501,7 +482,7 @@ fn with_forced_kernel(value: &str) -> (bool, String) {
 #[ignore = "helper run by shortmem_kernel_env_forces_or_refuses in a child process"]
 fn print_selected_kernel() {
     let mut c = [0.0; 1];
-    kernels::sgemm(false, false, 1, 1, 1, 1.0, &[2.0], 1, &[3.0], 1, 0.0, &mut c, 1);
+    kernels::sgemm(&Gemm::new(1, 1, 1), &[2.0], &[3.0], &mut c);
     assert_eq!(c[0], 6.0);
     println!("selected kernel: {}", kernels::selected());
 }
@@ -545,46 +526,19 @@ fn dgemm_batched_with_k_0_scales_c_like_sgemm_batched() {
         let c0: Vec<f64> = (0..len)
             .map(|i| if beta == 0.0 { f64::NAN } else { i as f64 + 1.0 })
             .collect();
+        // Strides of A and B that point past their (empty) ends.
+        let entries = Batched {
+            count: batch,
+            stride_a: 4,
+            stride_b: 5,
+            stride_c,
+        };
         let mut c64 = c0.clone();
-        kernels::dgemm_batched(
-            batch,
-            false,
-            false,
-            m,
-            n,
-            0,
-            2.0,
-            &[],
-            1,
-            4,
-            &[],
-            n,
-            5,
-            beta,
-            &mut c64,
-            ldc,
-            stride_c,
-        );
+        let p64 = Gemm::new(m, n, 0).alpha(2.0).beta(beta).ldc(ldc);
+        kernels::dgemm_batched(&p64, &entries, &[], &[], &mut c64);
         let mut c32: Vec<f32> = c0.iter().map(|&v| v as f32).collect();
-        kernels::sgemm_batched(
-            batch,
-            false,
-            false,
-            m,
-            n,
-            0,
-            2.0,
-            &[],
-            1,
-            4,
-            &[],
-            n,
-            5,
-            beta as f32,
-            &mut c32,
-            ldc,
-            stride_c,
-        );
+        let p32 = Gemm::new(m, n, 0).alpha(2.0).beta(beta as f32).ldc(ldc);
+        kernels::sgemm_batched(&p32, &entries, &[], &[], &mut c32);
         for idx in 0..len {
             let (entry, within) = (idx / stride_c, idx % stride_c);
             let in_c = entry < batch && within < m * ldc && within % ldc < n;
@@ -609,15 +563,11 @@ fn dgemm_batched_with_k_0_scales_c_like_sgemm_batched() {
 fn dgemm_batched_overlap_panics_like_sgemm_batched() {
     let f32_msg = panic_message(|| {
         let mut c = [0.0f32; 16];
-        kernels::sgemm_batched(
-            3, false, false, 2, 2, 2, 1.0, &[0.0; 4], 2, 0, &[0.0; 4], 2, 0, 0.0, &mut c, 2, 3,
-        );
+        kernels::sgemm_batched(&Gemm::new(2, 2, 2), &OVERLAPPING, &[0.0; 4], &[0.0; 4], &mut c);
     });
     let f64_msg = panic_message(|| {
         let mut c = [0.0f64; 16];
-        kernels::dgemm_batched(
-            3, false, false, 2, 2, 2, 1.0, &[0.0; 4], 2, 0, &[0.0; 4], 2, 0, 0.0, &mut c, 2, 3,
-        );
+        kernels::dgemm_batched(&Gemm::new(2, 2, 2), &OVERLAPPING, &[0.0; 4], &[0.0; 4], &mut c);
     });
     assert!(
         f64_msg.starts_with("dgemm_batched: stride_c = 3 is smaller than the 4 elements of one C"),
@@ -630,9 +580,7 @@ fn dgemm_batched_overlap_panics_like_sgemm_batched() {
 #[should_panic(expected = "dgemm_batched (entry 2 of 0..3): A is 2×2 with lda = 2, which needs 4 elements")]
 fn short_dgemm_batched_a_panics_with_the_entry() {
     let mut c = [0.0f64; 12];
-    kernels::dgemm_batched(
-        3, false, false, 2, 2, 2, 1.0, &[0.0; 11], 2, 4, &[0.0; 4], 2, 0, 0.0, &mut c, 2, 4,
-    );
+    kernels::dgemm_batched(&Gemm::new(2, 2, 2), &SHORT_A, &[0.0; 11], &[0.0; 4], &mut c);
 }
 
 /// A panic inside `with_threads` must not leave this thread's limit changed.

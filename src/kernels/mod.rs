@@ -1,12 +1,13 @@
 //! Matrix-multiplication kernels: the one place where shortmem multiplies matrices.
 //!
-//! [`sgemm`] has BLAS semantics in row-major storage:
-//! `C = alpha·op(A)·op(B) + beta·C`, where op(X) is X or Xᵀ, op(A) is `m×k`,
-//! op(B) is `k×n`, and `lda`, `ldb`, `ldc` are the row lengths of the stored
-//! matrices (at least their widths). As in BLAS, `beta == 0` means C is only
-//! written, never read, so NaNs already in C do not leak into the result.
-//! [`sgemm_batched`] runs many independent products of one shape (the heads of
-//! attention), spread over threads.
+//! [`sgemm`] has BLAS semantics in row-major storage,
+//! `C = alpha·op(A)·op(B) + beta·C` with op(X) = X or Xᵀ, and takes the product
+//! as one descriptor, [`Gemm`], whose fields name what BLAS passes by position:
+//! the sizes, α and β, and each operand's transpose flag and leading dimension.
+//! As in BLAS, `beta == 0` means C is only written, never read, so NaNs already
+//! in C do not leak into the result. [`sgemm_batched`] runs many independent
+//! products of one shape (the heads of attention), described by [`Batched`],
+//! spread over threads.
 //!
 //! ## How it is fast
 //!
@@ -38,6 +39,7 @@
 //! large products use.
 
 mod driver;
+mod gemm;
 mod pack;
 mod peak;
 mod reference;
@@ -56,6 +58,7 @@ use pack::View;
 use std::fmt;
 use std::sync::OnceLock;
 
+pub use gemm::{Batched, Gemm};
 pub use peak::fma_peak_gflops;
 pub use reference::gemm_reference;
 pub use threads::{map_shards, set_threads, threads, with_threads};
@@ -185,26 +188,10 @@ fn assert_available(name: &str, kernel: Kernel, threads: usize) {
     assert!(threads >= 1, "{name}: the thread count must be at least 1, got 0");
 }
 
-/// Panics with a clear message unless the arguments describe valid matrices.
-/// `name` (the function, for the message) is only formatted if a check fails.
-#[allow(clippy::too_many_arguments)]
-fn check_gemm_args(
-    name: impl fmt::Display,
-    trans_a: bool,
-    trans_b: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    a_len: usize,
-    lda: usize,
-    b_len: usize,
-    ldb: usize,
-    c_len: usize,
-    ldc: usize,
-) {
-    // Stored shapes: A is m×k (k×m if transposed), B is k×n (n×k if transposed).
-    let (a_rows, a_cols) = if trans_a { (k, m) } else { (m, k) };
-    let (b_rows, b_cols) = if trans_b { (n, k) } else { (k, n) };
+/// Panics with a clear message unless `p` describes matrices that fit in slices
+/// of `a_len`, `b_len` and `c_len` elements. `name` (the function, for the
+/// message) is only formatted if a check fails.
+fn check_gemm_args<T>(name: impl fmt::Display, p: &Gemm<T>, a_len: usize, b_len: usize, c_len: usize) {
     let need = |rows: usize, cols: usize, ld: usize| {
         if rows == 0 || cols == 0 {
             0
@@ -212,10 +199,12 @@ fn check_gemm_args(
             (rows - 1) * ld + cols
         }
     };
+    let (a_rows, a_cols) = p.a_stored();
+    let (b_rows, b_cols) = p.b_stored();
     for (what, rows, cols, ld, len) in [
-        ("A", a_rows, a_cols, lda, a_len),
-        ("B", b_rows, b_cols, ldb, b_len),
-        ("C", m, n, ldc, c_len),
+        ("A", a_rows, a_cols, p.lda, a_len),
+        ("B", b_rows, b_cols, p.ldb, b_len),
+        ("C", p.m, p.n, p.ldc, c_len),
     ] {
         assert!(
             ld >= cols.max(1),
@@ -232,87 +221,58 @@ fn check_gemm_args(
 }
 
 /// The checks of a batched product (`name` is the function): every entry's
-/// matrices fit in its slices, and entries of C do not overlap. Each operand is
-/// given as `(slice length, leading dimension, stride between entries)`.
-#[allow(clippy::too_many_arguments)]
-fn check_batched_args(
-    name: &str,
-    batch: usize,
-    trans_a: bool,
-    trans_b: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    (a_len, lda, stride_a): (usize, usize, usize),
-    (b_len, ldb, stride_b): (usize, usize, usize),
-    (c_len, ldc, stride_c): (usize, usize, usize),
-) {
-    if batch == 0 {
+/// matrices fit in its slices, and entries of C do not overlap.
+fn check_batched_args<T>(name: &str, p: &Gemm<T>, batch: &Batched, lens: (usize, usize, usize)) {
+    let Batched {
+        count,
+        stride_a,
+        stride_b,
+        stride_c,
+    } = *batch;
+    if count == 0 {
         return;
     }
     // The last entry has the least room left, so checking it checks them all.
-    let last = batch - 1;
+    let last = count - 1;
     let room = |len: usize, stride: usize| len.saturating_sub(last * stride);
     check_gemm_args(
-        format_args!("{name} (entry {last} of 0..{batch})"),
-        trans_a,
-        trans_b,
-        m,
-        n,
-        k,
-        room(a_len, stride_a),
-        lda,
-        room(b_len, stride_b),
-        ldb,
-        room(c_len, stride_c),
-        ldc,
+        format_args!("{name} (entry {last} of 0..{count})"),
+        p,
+        room(lens.0, stride_a),
+        room(lens.1, stride_b),
+        room(lens.2, stride_c),
     );
+    let (m, n, ldc) = (p.m, p.n, p.ldc);
     let c_extent = if m == 0 || n == 0 { 0 } else { (m - 1) * ldc + n };
     assert!(
-        stride_c == 0 || stride_c >= c_extent || batch == 1,
+        stride_c == 0 || stride_c >= c_extent || count == 1,
         "{name}: stride_c = {stride_c} is smaller than the {c_extent} elements of one C ({m}×{n} with ldc = {ldc}), so entries would overlap (stride_c = 0 accumulates into one C)"
     );
 }
 
-/// Single-precision GEMM: `C = alpha·op(A)·op(B) + beta·C`, row-major, on the
-/// [`selected`] kernel and [`threads()`] threads.
+/// The kernels' view of a checked single-precision product.
+fn problem<'a>(p: &Gemm<f32>, a: &'a [f32], b: &'a [f32], c: *mut f32) -> Problem<'a> {
+    Problem {
+        a: View::new(a, p.lda, p.trans_a),
+        b: View::new(b, p.ldb, p.trans_b),
+        m: p.m,
+        n: p.n,
+        k: p.k,
+        alpha: p.alpha,
+        beta: p.beta,
+        c,
+        ldc: p.ldc,
+    }
+}
+
+/// Single-precision GEMM, `C = α·op(A)·op(B) + β·C` as `p` describes it (see
+/// [`Gemm`]), on the [`selected`] kernel and [`threads()`] threads.
 ///
 /// # Panics
 /// If a leading dimension is smaller than its matrix's row length, or a slice is
 /// too short for the matrix it holds (the message names which).
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm(
-    trans_a: bool,
-    trans_b: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) {
-    sgemm_with(
-        selected(),
-        threads(),
-        trans_a,
-        trans_b,
-        m,
-        n,
-        k,
-        alpha,
-        a,
-        lda,
-        b,
-        ldb,
-        beta,
-        c,
-        ldc,
-    );
+pub fn sgemm(p: &Gemm<f32>, a: &[f32], b: &[f32], c: &mut [f32]) {
+    sgemm_with(selected(), threads(), p, a, b, c);
 }
 
 /// [`sgemm`] on a given kernel and number of threads (for tests, benchmarks and
@@ -320,186 +280,81 @@ pub fn sgemm(
 ///
 /// # Panics
 /// As [`sgemm`]; also if this CPU cannot run `kernel` or `threads` is 0.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_with(
-    kernel: Kernel,
-    threads: usize,
-    trans_a: bool,
-    trans_b: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) {
-    check_gemm_args(
-        "sgemm",
-        trans_a,
-        trans_b,
-        m,
-        n,
-        k,
-        a.len(),
-        lda,
-        b.len(),
-        ldb,
-        c.len(),
-        ldc,
-    );
+pub fn sgemm_with(kernel: Kernel, threads: usize, p: &Gemm<f32>, a: &[f32], b: &[f32], c: &mut [f32]) {
+    check_gemm_args("sgemm", p, a.len(), b.len(), c.len());
     assert_available("sgemm", kernel, threads);
-    let p = Problem {
-        a: View::new(a, lda, trans_a),
-        b: View::new(b, ldb, trans_b),
-        m,
-        n,
-        k,
-        alpha,
-        beta,
-        c: c.as_mut_ptr(),
-        ldc,
-    };
-    run(kernel, threads, &p);
+    run(kernel, threads, &problem(p, a, b, c.as_mut_ptr()));
 }
 
-/// `batch` independent products of one shape: for `i` in `0..batch`,
-/// `C_i = alpha·op(A_i)·op(B_i) + beta·C_i`, where `A_i` starts at
-/// `a[i·stride_a]`, `B_i` at `b[i·stride_b]` and `C_i` at `c[i·stride_c]` (each
-/// laid out as in [`sgemm`]). A stride of 0 reuses one matrix for every entry;
-/// `stride_c = 0` accumulates every product into one C, in order (use
-/// `beta = 1`). Small products (attention heads) are spread over the threads,
-/// large ones are each split as in [`sgemm`].
+/// [`Batched`] products of one shape: for `i` in `0..batch.count`,
+/// `C_i = α·op(A_i)·op(B_i) + β·C_i`. Small products (attention heads) are
+/// spread over the threads, large ones are each split as in [`sgemm`].
 ///
 /// # Panics
 /// As [`sgemm`], for every entry; also if `stride_c` is nonzero but smaller than
 /// C's extent, so that entries would overlap.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_batched(
-    batch: usize,
-    trans_a: bool,
-    trans_b: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    stride_a: usize,
-    b: &[f32],
-    ldb: usize,
-    stride_b: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-    stride_c: usize,
-) {
-    sgemm_batched_with(
-        selected(),
-        threads(),
-        batch,
-        trans_a,
-        trans_b,
-        m,
-        n,
-        k,
-        alpha,
-        a,
-        lda,
-        stride_a,
-        b,
-        ldb,
-        stride_b,
-        beta,
-        c,
-        ldc,
-        stride_c,
-    );
+pub fn sgemm_batched(p: &Gemm<f32>, batch: &Batched, a: &[f32], b: &[f32], c: &mut [f32]) {
+    sgemm_batched_with(selected(), threads(), p, batch, a, b, c);
 }
 
 /// [`sgemm_batched`] on a given kernel and number of threads.
 ///
 /// # Panics
 /// As [`sgemm_batched`]; also if this CPU cannot run `kernel` or `threads` is 0.
-#[allow(clippy::too_many_arguments)]
 pub fn sgemm_batched_with(
     kernel: Kernel,
     threads: usize,
-    batch: usize,
-    trans_a: bool,
-    trans_b: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
+    p: &Gemm<f32>,
+    batch: &Batched,
     a: &[f32],
-    lda: usize,
-    stride_a: usize,
     b: &[f32],
-    ldb: usize,
-    stride_b: usize,
-    beta: f32,
     c: &mut [f32],
-    ldc: usize,
-    stride_c: usize,
 ) {
-    if batch == 0 {
+    let Batched {
+        count,
+        stride_a,
+        stride_b,
+        stride_c,
+    } = *batch;
+    if count == 0 {
         return;
     }
-    check_batched_args(
-        "sgemm_batched",
-        batch,
-        trans_a,
-        trans_b,
-        m,
-        n,
-        k,
-        (a.len(), lda, stride_a),
-        (b.len(), ldb, stride_b),
-        (c.len(), ldc, stride_c),
-    );
+    check_batched_args("sgemm_batched", p, batch, (a.len(), b.len(), c.len()));
     assert_available("sgemm_batched", kernel, threads);
-    if m == 0 || n == 0 {
+    if p.m == 0 || p.n == 0 {
         return;
     }
 
     let c_base = driver::SharedPtr(c.as_mut_ptr());
-    let entry = |i: usize| Problem {
-        // (An operand with no elements, k = 0, may have no room at all.)
-        a: View::new(a.get(i * stride_a..).unwrap_or_default(), lda, trans_a),
-        b: View::new(b.get(i * stride_b..).unwrap_or_default(), ldb, trans_b),
-        m,
-        n,
-        k,
-        alpha,
-        beta,
-        // SAFETY: i·stride_c + C's extent ≤ c.len() (checked above).
-        c: unsafe { c_base.get().add(i * stride_c) },
-        ldc,
+    let entry = |i: usize| {
+        problem(
+            p,
+            // (An operand with no elements, k = 0, may have no room at all.)
+            a.get(i * stride_a..).unwrap_or_default(),
+            b.get(i * stride_b..).unwrap_or_default(),
+            // SAFETY: i·stride_c + C's extent ≤ c.len() (checked above).
+            unsafe { c_base.get().add(i * stride_c) },
+        )
     };
-    let flops = 2 * m * n * k;
+    let flops = 2 * p.m * p.n * p.k;
     let entries_parallel = threads > 1
         && stride_c != 0
-        && batch > 1
+        && count > 1
         && flops < 2 * MIN_FLOPS_PER_THREAD
-        && flops * batch >= 2 * MIN_FLOPS_PER_THREAD;
+        && flops * count >= 2 * MIN_FLOPS_PER_THREAD;
     if entries_parallel {
         // Many small products: each thread takes a contiguous run of entries and
         // computes them one after another on its own.
-        let shares = threads.min(batch);
-        let per = batch.div_ceil(shares);
+        let shares = threads.min(count);
+        let per = count.div_ceil(shares);
         let entry = &entry;
         threads::run_shares(shares, threads, |s| {
-            for i in s * per..((s + 1) * per).min(batch) {
+            for i in s * per..((s + 1) * per).min(count) {
                 run(kernel, 1, &entry(i));
             }
         });
     } else {
-        for i in 0..batch {
+        for i in 0..count {
             run(kernel, threads, &entry(i));
         }
     }
@@ -507,100 +362,33 @@ pub fn sgemm_batched_with(
 
 /// Double-precision GEMM (used by `f64` gradient checks): same contract as
 /// [`sgemm`], computed by the plain reference loop.
-#[allow(clippy::too_many_arguments)]
-pub fn dgemm(
-    trans_a: bool,
-    trans_b: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f64,
-    a: &[f64],
-    lda: usize,
-    b: &[f64],
-    ldb: usize,
-    beta: f64,
-    c: &mut [f64],
-    ldc: usize,
-) {
-    check_gemm_args(
-        "dgemm",
-        trans_a,
-        trans_b,
-        m,
-        n,
-        k,
-        a.len(),
-        lda,
-        b.len(),
-        ldb,
-        c.len(),
-        ldc,
-    );
-    if m == 0 || n == 0 {
+pub fn dgemm(p: &Gemm<f64>, a: &[f64], b: &[f64], c: &mut [f64]) {
+    check_gemm_args("dgemm", p, a.len(), b.len(), c.len());
+    if p.m == 0 || p.n == 0 {
         // (C may then be shorter than m rows of ldc: nothing to touch.)
         return;
     }
-    gemm_reference(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_reference(p, a, b, c);
 }
 
 /// Double-precision batched GEMM (for `f64` gradient checks): same contract as
 /// [`sgemm_batched`], one entry after another on the reference loop.
-#[allow(clippy::too_many_arguments)]
-pub fn dgemm_batched(
-    batch: usize,
-    trans_a: bool,
-    trans_b: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f64,
-    a: &[f64],
-    lda: usize,
-    stride_a: usize,
-    b: &[f64],
-    ldb: usize,
-    stride_b: usize,
-    beta: f64,
-    c: &mut [f64],
-    ldc: usize,
-    stride_c: usize,
-) {
-    if batch == 0 {
+pub fn dgemm_batched(p: &Gemm<f64>, batch: &Batched, a: &[f64], b: &[f64], c: &mut [f64]) {
+    if batch.count == 0 {
         return;
     }
-    check_batched_args(
-        "dgemm_batched",
-        batch,
-        trans_a,
-        trans_b,
-        m,
-        n,
-        k,
-        (a.len(), lda, stride_a),
-        (b.len(), ldb, stride_b),
-        (c.len(), ldc, stride_c),
-    );
-    if m == 0 || n == 0 {
+    check_batched_args("dgemm_batched", p, batch, (a.len(), b.len(), c.len()));
+    if p.m == 0 || p.n == 0 {
         return;
     }
-    for i in 0..batch {
-        // (An operand with no elements, k = 0, may have no room at all.)
+    for i in 0..batch.count {
         gemm_reference(
-            trans_a,
-            trans_b,
-            m,
-            n,
-            k,
-            alpha,
-            a.get(i * stride_a..).unwrap_or_default(),
-            lda,
-            b.get(i * stride_b..).unwrap_or_default(),
-            ldb,
-            beta,
+            p,
+            // (An operand with no elements, k = 0, may have no room at all.)
+            a.get(i * batch.stride_a..).unwrap_or_default(),
+            b.get(i * batch.stride_b..).unwrap_or_default(),
             // (In range: the last entry's C was checked to fit.)
-            &mut c[i * stride_c..],
-            ldc,
+            &mut c[i * batch.stride_c..],
         );
     }
 }

@@ -1,26 +1,24 @@
 //! The plain-loop GEMM: the definition every fast kernel is tested against.
 
+use super::Gemm;
 use crate::tensor::Float;
 
-/// `C = alpha·op(A)·op(B) + beta·C` with three loops in i-k-j order (the inner
-/// loop runs along rows of B and C, which are contiguous). No checks: callers
-/// validate the arguments first.
-#[allow(clippy::too_many_arguments)]
-pub fn gemm_reference<E: Float>(
-    trans_a: bool,
-    trans_b: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: E,
-    a: &[E],
-    lda: usize,
-    b: &[E],
-    ldb: usize,
-    beta: E,
-    c: &mut [E],
-    ldc: usize,
-) {
+/// `C = α·op(A)·op(B) + β·C` as `p` describes it, with three loops in i-k-j order
+/// (the inner loop runs along rows of B and C, which are contiguous). No checks:
+/// callers validate the arguments first.
+pub fn gemm_reference<E: Float>(p: &Gemm<E>, a: &[E], b: &[E], c: &mut [E]) {
+    let Gemm {
+        m,
+        n,
+        k,
+        alpha,
+        beta,
+        trans_a,
+        trans_b,
+        lda,
+        ldb,
+        ldc,
+    } = *p;
     for i in 0..m {
         let c_row = &mut c[i * ldc..i * ldc + n];
         if beta == E::ZERO {

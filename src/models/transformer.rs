@@ -10,6 +10,7 @@
 use crate::autograd::{Graph, Module, Param, Var};
 use crate::data::Batch;
 use crate::nn::{Embedding, FeedForward, LayerNorm, Linear, join, sinusoidal};
+use crate::ops::attention_cached;
 use crate::sample::Sampling;
 use crate::tensor::{Float, Tensor};
 use crate::train::LanguageModel;
@@ -346,8 +347,6 @@ impl TransformerLM<f32> {
         let g = Graph::inference();
         let pe = Tensor::from_slice([1, 1, dm], &self.pos_encode.data()[pos * dm..(pos + 1) * dm]);
         let mut x = self.embed.forward(&g, &[token], [1, 1]) + g.constant(pe);
-        let scale = 1.0 / (d as f32).sqrt();
-        let mut scores = vec![0.0f32; pos + 1];
         for (l, block) in self.blocks.iter().enumerate() {
             let att = &block.attention;
             let qkv = (x.matmul_t(g.param(&att.in_proj_weight)) + g.param(&att.in_proj_bias)).value();
@@ -358,17 +357,8 @@ impl TransformerLM<f32> {
                 cache.k[l][slot..slot + d].copy_from_slice(&qkv[dm + hi * d..dm + (hi + 1) * d]);
                 cache.v[l][slot..slot + d].copy_from_slice(&qkv[2 * dm + hi * d..2 * dm + (hi + 1) * d]);
             }
-            // One query against positions 0..=pos: no mask needed, nothing later is cached.
-            let mut heads = vec![0.0f32; dm];
-            for hi in 0..h {
-                let (kh, vh) = (&cache.k[l][hi * context * d..], &cache.v[l][hi * context * d..]);
-                let q = &qkv[hi * d..(hi + 1) * d];
-                #[rustfmt::skip]
-                f32::gemm(false, true, 1, pos + 1, d, scale, q, d, kh, d, 0.0, &mut scores, pos + 1);
-                crate::ops::softmax_row(&mut scores);
-                #[rustfmt::skip]
-                f32::gemm(false, false, 1, d, pos + 1, 1.0, &scores, pos + 1, vh, d, 0.0, &mut heads[hi * d..], d);
-            }
+            // The fused attention's single-query path: this position against 0..=pos.
+            let heads = attention_cached(qkv, &cache.k[l], &cache.v[l], h, context, pos + 1);
             let attended = att
                 .out_proj
                 .forward(&g, g.constant(Tensor::from_vec([1, 1, dm], heads)));

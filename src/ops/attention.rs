@@ -8,6 +8,7 @@
 //! model does and what the tests compare this op against.
 
 use crate::autograd::Var;
+use crate::kernels::Gemm;
 use crate::ops::softmax::{softmax_row, softmax_row_backward};
 use crate::tensor::{Float, Tensor, recycle, scratch};
 
@@ -57,6 +58,138 @@ impl Heads {
     }
 }
 
+/// One head attending from a block of query rows, every matrix read in place:
+/// the heart of the op, shared by training (every row block of every sequence)
+/// and by cached generation (a single query against the cached keys).
+#[derive(Clone, Copy)]
+struct HeadBlock {
+    /// Query rows in the block, and the position of the first one.
+    rows: usize,
+    first: usize,
+    /// Keys and values the block reads: positions `0..seen`.
+    seen: usize,
+    /// Width of one head.
+    d: usize,
+    /// Row lengths of the buffers holding Q, K and V, the weights A and the output O.
+    ld_q: usize,
+    ld_kv: usize,
+    ld_a: usize,
+    ld_out: usize,
+    causal: bool,
+}
+
+impl HeadBlock {
+    /// A = softmax(QKᵀ/√d + M) into `a` (rows of `ld_a`, exact zeros past each
+    /// row's last visible key) and O = A·V into `out`.
+    fn forward<E: Float>(&self, q: &[E], k: &[E], v: &[E], a: &mut [E], out: &mut [E]) {
+        let scale = E::from_f64(1.0 / (self.d as f64).sqrt());
+        // S = Q·Kᵀ/√d for these rows, against the `seen` keys only
+        let scores = Gemm::new(self.rows, self.seen, self.d)
+            .alpha(scale)
+            .lda(self.ld_q)
+            .transpose_b()
+            .ldb(self.ld_kv)
+            .ldc(self.ld_a);
+        E::gemm(&scores, q, k, a);
+        for (i, row) in a.chunks_mut(self.ld_a).take(self.rows).enumerate() {
+            // the mask: the query at position first + i keeps keys 0..=first + i,
+            // and every later weight is an exact zero
+            let keep = if self.causal {
+                self.first + i + 1
+            } else {
+                self.seen
+            };
+            softmax_row(&mut row[..keep]);
+            row[keep..].iter_mut().for_each(|w| *w = E::ZERO);
+        }
+        // O = A·V for these rows
+        let mix = Gemm::new(self.rows, self.d, self.seen)
+            .lda(self.ld_a)
+            .ldb(self.ld_kv)
+            .ldc(self.ld_out);
+        E::gemm(&mix, a, v, out);
+    }
+
+    /// The backward pass of [`HeadBlock::forward`] for this block, given its
+    /// weights `a` and the output's gradient `d_o`: adds dQ, dK and dV into `gx`,
+    /// which is laid out as the packed input `x` (this head's Q, K and V start at
+    /// `at.0`, `at.1`, `at.2`). `scratch` holds two `rows × ld_a` buffers, for dA and dS.
+    ///
+    /// dV += Aᵀ·dO,  dA = dO·Vᵀ,  dS = A ⊙ (dA − rowsum(dA ⊙ A)),  dQ += dS·K/√d,  dK += dSᵀ·Q/√d.
+    fn backward<E: Float>(
+        &self,
+        x: &[E],
+        at: (usize, usize, usize),
+        (a, d_o): (&[E], &[E]),
+        gx: &mut [E],
+        (da, ds): (&mut [E], &mut [E]),
+    ) {
+        let (oq, ok, ov) = (at.0 + self.first * self.ld_q, at.1, at.2);
+        let scale = E::from_f64(1.0 / (self.d as f64).sqrt());
+        // dV += Aᵀ·dO
+        let dv = Gemm::new(self.seen, self.d, self.rows)
+            .beta(E::ONE)
+            .transpose_a()
+            .lda(self.ld_a)
+            .ldb(self.ld_out)
+            .ldc(self.ld_kv);
+        E::gemm(&dv, a, d_o, &mut gx[ov..]);
+        // dA = dO·Vᵀ, then back through the softmax of each row's kept columns
+        let d_a = Gemm::new(self.rows, self.seen, self.d)
+            .lda(self.ld_out)
+            .transpose_b()
+            .ldb(self.ld_kv)
+            .ldc(self.ld_a);
+        E::gemm(&d_a, d_o, &x[ov..], da);
+        let rows = a
+            .chunks(self.ld_a)
+            .zip(da.chunks(self.ld_a))
+            .zip(ds.chunks_mut(self.ld_a));
+        for (i, ((ar, dar), dsr)) in rows.take(self.rows).enumerate() {
+            let keep = if self.causal {
+                self.first + i + 1
+            } else {
+                self.seen
+            };
+            dsr[..self.seen].iter_mut().for_each(|v| *v = E::ZERO);
+            softmax_row_backward(&ar[..keep], &dar[..keep], &mut dsr[..keep]);
+        }
+        // dQ += dS·K/√d
+        let dq = Gemm::new(self.rows, self.d, self.seen)
+            .alpha(scale)
+            .beta(E::ONE)
+            .lda(self.ld_a)
+            .ldb(self.ld_kv)
+            .ldc(self.ld_q);
+        E::gemm(&dq, ds, &x[ok..], &mut gx[oq..]);
+        // dK += dSᵀ·Q/√d
+        let dk = Gemm::new(self.seen, self.d, self.rows)
+            .alpha(scale)
+            .beta(E::ONE)
+            .transpose_a()
+            .lda(self.ld_a)
+            .ldb(self.ld_q)
+            .ldc(self.ld_kv);
+        E::gemm(&dk, ds, &x[oq..], &mut gx[ok..]);
+    }
+}
+
+/// The row blocks of every head of a `[B, T, 3D]` input (see [`row_blocks`]).
+fn head_blocks(dims: Heads, causal: bool) -> impl Iterator<Item = HeadBlock> {
+    let (t, ld) = (dims.t, 3 * dims.width());
+    row_blocks(t, causal).map(move |(r0, r1, seen)| HeadBlock {
+        rows: r1 - r0,
+        first: r0,
+        seen,
+        d: dims.d,
+        ld_q: ld,
+        ld_kv: ld,
+        ld_a: t,
+        ld_out: dims.width(),
+        causal,
+    })
+}
+
 impl<'g, E: Float> Var<'g, E> {
     /// Self-attention on packed projections `self = [B, T, 3D]` (Q, K, V side by
     /// side, each split into `heads` blocks of d = D/heads): for every sequence and
@@ -85,9 +218,8 @@ impl<'g, E: Float> Var<'g, E> {
             h: heads,
             d: s.dims()[2] / 3 / heads,
         };
-        let Heads { b, t, h, d } = dims;
+        let Heads { b, t, h, .. } = dims;
         let (width, ld) = (dims.width(), 3 * dims.width());
-        let scale = E::from_f64(1.0 / (d as f64).sqrt());
         // Every element is written below: each head fills its own columns.
         let mut out = scratch(b * t * width);
         let mut weights = scratch(b * h * t * t);
@@ -97,21 +229,10 @@ impl<'g, E: Float> Var<'g, E> {
             for hi in 0..h {
                 let (oq, ok, ov) = dims.qkv(bi, hi);
                 let a = &mut weights[dims.weights(bi, hi)..][..t * t];
-                for (r0, r1, seen) in row_blocks(t, causal) {
-                    let rows = r1 - r0;
-                    let a = &mut a[r0 * t..];
-                    // S = Q·Kᵀ/√d for these rows, against the `seen` keys only
-                    #[rustfmt::skip]
-                    E::gemm(false, true, rows, seen, d, scale, &q[oq + r0 * ld..], ld, &q[ok..], ld, E::ZERO, a, t);
-                    for (i, row) in (r0..r1).zip(a.chunks_mut(t)) {
-                        // the mask: row i keeps columns 0..=i and gets exact zeros after
-                        let keep = if causal { i + 1 } else { t };
-                        softmax_row(&mut row[..keep]);
-                        row[keep..].iter_mut().for_each(|v| *v = E::ZERO);
-                    }
-                    // O = A·V for these rows, written into this head's columns
-                    #[rustfmt::skip]
-                    E::gemm(false, false, rows, d, seen, E::ONE, a, t, &q[ov..], ld, E::ZERO, &mut out[dims.out(bi, hi) + r0 * width..], width);
+                for block in head_blocks(dims, causal) {
+                    let r0 = block.first;
+                    let out = &mut out[dims.out(bi, hi) + r0 * width..];
+                    block.forward(&q[oq + r0 * ld..], &q[ok..], &q[ov..], &mut a[r0 * t..], out);
                 }
             }
         }
@@ -131,26 +252,10 @@ impl<'g, E: Float> Var<'g, E> {
                     for hi in 0..h {
                         let (oq, ok, ov) = dims.qkv(bi, hi);
                         let a = &a_all[dims.weights(bi, hi)..][..t * t];
-                        for (r0, r1, seen) in row_blocks(t, causal) {
-                            let rows = r1 - r0;
-                            let (a, q_rows) = (&a[r0 * t..], &q[oq + r0 * ld..]);
-                            let d_o = &dy[dims.out(bi, hi) + r0 * width..];
-                            // dV += Aᵀ·dO
-                            #[rustfmt::skip]
-                            E::gemm(true, false, seen, d, rows, E::ONE, a, t, d_o, width, E::ONE, &mut gx[ov..], ld);
-                            // dA = dO·Vᵀ, then back through the softmax of each row's kept columns
-                            #[rustfmt::skip]
-                            E::gemm(false, true, rows, seen, d, E::ONE, d_o, width, &q[ov..], ld, E::ZERO, &mut da, t);
-                            for (i, ((ar, dar), dsr)) in (r0..r1).zip(a.chunks(t).zip(da.chunks(t)).zip(ds.chunks_mut(t))) {
-                                let keep = if causal { i + 1 } else { t };
-                                dsr[..seen].iter_mut().for_each(|v| *v = E::ZERO);
-                                softmax_row_backward(&ar[..keep], &dar[..keep], &mut dsr[..keep]);
-                            }
-                            // dQ += dS·K/√d, dK += dSᵀ·Q/√d
-                            #[rustfmt::skip]
-                            E::gemm(false, false, rows, d, seen, scale, &ds, t, &q[ok..], ld, E::ONE, &mut gx[oq + r0 * ld..], ld);
-                            #[rustfmt::skip]
-                            E::gemm(true, false, seen, d, rows, scale, &ds, t, q_rows, ld, E::ONE, &mut gx[ok..], ld);
+                        for block in head_blocks(dims, causal) {
+                            let r0 = block.first;
+                            let weights_and_grad = (&a[r0 * t..], &dy[dims.out(bi, hi) + r0 * width..]);
+                            block.backward(q, (oq, ok, ov), weights_and_grad, gx, (&mut da[..], &mut ds[..]));
                         }
                     }
                 }
@@ -160,4 +265,52 @@ impl<'g, E: Float> Var<'g, E> {
         );
         (y, weights)
     }
+}
+
+/// The op's single-query path, for generation with a key–value cache: the
+/// newest position's packed projections `qkv` (`[3D]`, one row of the op's
+/// input) attend to the `len` positions cached per head in `keys` and `values`
+/// (each `[H, capacity, d]`, the newest position last). Returns the heads'
+/// outputs side by side, `[D]`: what the whole causal op computes at that
+/// position, without the positions before it.
+pub fn attention_cached<E: Float>(
+    qkv: &[E],
+    keys: &[E],
+    values: &[E],
+    heads: usize,
+    capacity: usize,
+    len: usize,
+) -> Vec<E> {
+    let width = qkv.len() / 3;
+    let d = width / heads;
+    assert!(
+        qkv.len() == 3 * heads * d && (1..=capacity).contains(&len),
+        "attention_cached: {} projections for {heads} heads, {len} of {capacity} positions cached",
+        qkv.len()
+    );
+    let mut out = vec![E::ZERO; width];
+    let mut a = vec![E::ZERO; len];
+    // One query row (no mask needed: nothing later than it is cached).
+    let block = HeadBlock {
+        rows: 1,
+        first: len - 1,
+        seen: len,
+        d,
+        ld_q: 3 * width,
+        ld_kv: d,
+        ld_a: len,
+        ld_out: width,
+        causal: true,
+    };
+    for hi in 0..heads {
+        let cached = hi * capacity * d;
+        block.forward(
+            &qkv[hi * d..],
+            &keys[cached..],
+            &values[cached..],
+            &mut a,
+            &mut out[hi * d..],
+        );
+    }
+    out
 }

@@ -3,6 +3,7 @@
 //! ([`crate::kernels::sgemm`] for `f32`), forward and backward.
 
 use crate::autograd::Var;
+use crate::kernels::{Batched, Gemm};
 use crate::tensor::{Float, Shape, Tensor, scratch};
 
 /// Where the operands of a (batched) product sit and what it computes:
@@ -78,90 +79,176 @@ impl Product {
         (m * k, if self.b_shared { 0 } else { k * n }, m * n)
     }
 
+    /// The batch entries' offsets, as the kernels take them.
+    fn batched(&self) -> Batched {
+        let (stride_a, stride_b, stride_c) = self.strides();
+        Batched {
+            count: self.batch,
+            stride_a,
+            stride_b,
+            stride_c,
+        }
+    }
+
     /// C (+)= op(A)·op(B) for every batch entry; `beta` = 1 accumulates.
     fn forward<E: Float>(&self, a: &[E], b: &[E], c: &mut [E], beta: E) {
-        let &Product {
-            ta,
-            tb,
-            batch,
-            m,
-            n,
-            k,
-            ..
-        } = self;
         let (lda, ldb, ldc) = self.lds();
-        if self.b_shared && !ta {
+        let entry = Gemm {
+            trans_a: self.ta,
+            trans_b: self.tb,
+            lda,
+            ldb,
+            ldc,
+            beta,
+            ..Gemm::new(self.m, self.n, self.k)
+        };
+        if self.b_shared && !self.ta {
             // All batch entries stacked are one tall matrix: a single product.
-            E::gemm(false, tb, batch * m, n, k, E::ONE, a, lda, b, ldb, beta, c, ldc);
+            E::gemm(
+                &Gemm {
+                    m: self.batch * self.m,
+                    ..entry
+                },
+                a,
+                b,
+                c,
+            );
             return;
         }
         // One product per batch entry (attention heads): the kernel spreads them
         // over threads.
-        let (sa, sb, sc) = self.strides();
-        #[rustfmt::skip]
-        E::gemm_batched(batch, ta, tb, m, n, k, E::ONE, a, lda, sa, b, ldb, sb, beta, c, ldc, sc);
+        E::gemm_batched(&entry, &self.batched(), a, b, c);
     }
 
     /// dA += dC·op(B)ᵀ (stored as A is: transposed when `ta`).
     fn grad_a<E: Float>(&self, dc: &[E], b: &[E], da: &mut [E]) {
-        let &Product {
-            ta,
-            tb,
-            batch,
-            m,
-            n,
-            k,
-            ..
-        } = self;
+        let &Product { ta, tb, m, n, k, .. } = self;
         let (lda, ldb, ldc) = self.lds();
-        let (sa, sb, sc) = self.strides();
+        let one = E::ONE;
         if self.b_shared && !ta {
-            #[rustfmt::skip]
-            E::gemm(false, !tb, batch * m, k, n, E::ONE, dc, ldc, b, ldb, E::ONE, da, lda);
+            // dA (all entries stacked) = dC·op(B)ᵀ
+            let p = Gemm {
+                trans_b: !tb,
+                lda: ldc,
+                ldb,
+                ldc: lda,
+                beta: one,
+                ..Gemm::new(self.batch * m, k, n)
+            };
+            E::gemm(&p, dc, b, da);
             return;
         }
+        // Entry by entry, with the batch's strides swapped to match the operands.
+        let s = self.batched();
         if ta {
             // A is stored [k, m]: dAᵀ = op(B)·dCᵀ.
-            #[rustfmt::skip]
-            E::gemm_batched(batch, tb, true, k, m, n, E::ONE, b, ldb, sb, dc, ldc, sc, E::ONE, da, lda, sa);
+            let p = Gemm {
+                trans_a: tb,
+                trans_b: true,
+                lda: ldb,
+                ldb: ldc,
+                ldc: lda,
+                beta: one,
+                ..Gemm::new(k, m, n)
+            };
+            let strides = Batched {
+                stride_a: s.stride_b,
+                stride_b: s.stride_c,
+                stride_c: s.stride_a,
+                ..s
+            };
+            E::gemm_batched(&p, &strides, b, dc, da);
         } else {
-            #[rustfmt::skip]
-            E::gemm_batched(batch, false, !tb, m, k, n, E::ONE, dc, ldc, sc, b, ldb, sb, E::ONE, da, lda, sa);
+            // dA = dC·op(B)ᵀ
+            let p = Gemm {
+                trans_b: !tb,
+                lda: ldc,
+                ldb,
+                ldc: lda,
+                beta: one,
+                ..Gemm::new(m, k, n)
+            };
+            let strides = Batched {
+                stride_a: s.stride_c,
+                stride_b: s.stride_b,
+                stride_c: s.stride_a,
+                ..s
+            };
+            E::gemm_batched(&p, &strides, dc, b, da);
         }
     }
 
     /// dB += op(A)ᵀ·dC (stored as B is: transposed when `tb`), summed over the
     /// batch when B is shared.
     fn grad_b<E: Float>(&self, a: &[E], dc: &[E], db: &mut [E]) {
-        let &Product {
-            ta,
-            tb,
-            batch,
-            m,
-            n,
-            k,
-            ..
-        } = self;
+        let &Product { ta, tb, m, n, k, .. } = self;
         let (lda, ldb, ldc) = self.lds();
+        let one = E::ONE;
         if self.b_shared && !ta {
             // Σ over the batch of A_iᵀ·dC_i is one product with the batch folded into m.
-            let mm = batch * m;
+            let mm = self.batch * m;
             if tb {
-                E::gemm(true, false, n, k, mm, E::ONE, dc, ldc, a, lda, E::ONE, db, ldb);
+                // B is stored [n, k]: dBᵀ = dCᵀ·A
+                let p = Gemm {
+                    trans_a: true,
+                    lda: ldc,
+                    ldb: lda,
+                    ldc: ldb,
+                    beta: one,
+                    ..Gemm::new(n, k, mm)
+                };
+                E::gemm(&p, dc, a, db);
             } else {
-                E::gemm(true, false, k, n, mm, E::ONE, a, lda, dc, ldc, E::ONE, db, ldb);
+                // dB = Aᵀ·dC
+                let p = Gemm {
+                    trans_a: true,
+                    lda,
+                    ldb: ldc,
+                    ldc: ldb,
+                    beta: one,
+                    ..Gemm::new(k, n, mm)
+                };
+                E::gemm(&p, a, dc, db);
             }
             return;
         }
         // A shared B has stride 0, so its gradient accumulates over the entries.
-        let (sa, sb, sc) = self.strides();
+        let s = self.batched();
         if tb {
             // B is stored [n, k]: dBᵀ = dCᵀ·op(A).
-            #[rustfmt::skip]
-            E::gemm_batched(batch, true, ta, n, k, m, E::ONE, dc, ldc, sc, a, lda, sa, E::ONE, db, ldb, sb);
+            let p = Gemm {
+                trans_a: true,
+                trans_b: ta,
+                lda: ldc,
+                ldb: lda,
+                ldc: ldb,
+                beta: one,
+                ..Gemm::new(n, k, m)
+            };
+            let strides = Batched {
+                stride_a: s.stride_c,
+                stride_b: s.stride_a,
+                stride_c: s.stride_b,
+                ..s
+            };
+            E::gemm_batched(&p, &strides, dc, a, db);
         } else {
-            #[rustfmt::skip]
-            E::gemm_batched(batch, !ta, false, k, n, m, E::ONE, a, lda, sa, dc, ldc, sc, E::ONE, db, ldb, sb);
+            // dB = op(A)ᵀ·dC
+            let p = Gemm {
+                trans_a: !ta,
+                lda,
+                ldb: ldc,
+                ldc: ldb,
+                beta: one,
+                ..Gemm::new(k, n, m)
+            };
+            let strides = Batched {
+                stride_a: s.stride_a,
+                stride_b: s.stride_c,
+                stride_c: s.stride_b,
+                ..s
+            };
+            E::gemm_batched(&p, &strides, a, dc, db);
         }
     }
 }

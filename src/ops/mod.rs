@@ -27,4 +27,4 @@ mod reduce;
 mod shape;
 mod softmax;
 
-pub(crate) use softmax::softmax_row;
+pub use attention::attention_cached;

@@ -23,17 +23,7 @@ fn transpose_blocks<E: Float>(src: &[E], dst: &mut [E], rows: usize, cols: usize
 
 /// Moves `[B, T, H, d]` (heads side by side) to `[B, H, T, d]` (heads apart), or
 /// back with `to_heads = false`; accumulates into `dst` when `add`.
-#[allow(clippy::too_many_arguments)]
-fn permute_heads<E: Float>(
-    src: &[E],
-    dst: &mut [E],
-    b: usize,
-    t: usize,
-    h: usize,
-    d: usize,
-    to_heads: bool,
-    add: bool,
-) {
+fn permute_heads<E: Float>(src: &[E], dst: &mut [E], [b, t, h, d]: [usize; 4], to_heads: bool, add: bool) {
     for bi in 0..b {
         for ti in 0..t {
             for hi in 0..h {
@@ -99,14 +89,14 @@ impl<'g, E: Float> Var<'g, E> {
         );
         let (b, t, d) = (s.dims()[0], s.dims()[1], s.dims()[2] / h);
         let mut y = scratch(x.numel());
-        permute_heads(x.data(), &mut y, b, t, h, d, true, false);
+        permute_heads(x.data(), &mut y, [b, t, h, d], true, false);
         let ix = self.id;
         self.g.op(
             Tensor::from_vec([b, h, t, d], y),
             &[self],
             Box::new(move |dy, grads| {
                 if let Some(gx) = grads.slot(ix) {
-                    permute_heads(dy.data(), gx, b, t, h, d, false, true);
+                    permute_heads(dy.data(), gx, [b, t, h, d], false, true);
                 }
             }),
         )
@@ -120,14 +110,14 @@ impl<'g, E: Float> Var<'g, E> {
         assert!(s.rank() == 4, "merge_heads: expected [B, H, T, d], got {s}");
         let (b, h, t, d) = (s.dims()[0], s.dims()[1], s.dims()[2], s.dims()[3]);
         let mut y = scratch(x.numel());
-        permute_heads(x.data(), &mut y, b, t, h, d, false, false);
+        permute_heads(x.data(), &mut y, [b, t, h, d], false, false);
         let ix = self.id;
         self.g.op(
             Tensor::from_vec([b, t, h * d], y),
             &[self],
             Box::new(move |dy, grads| {
                 if let Some(gx) = grads.slot(ix) {
-                    permute_heads(dy.data(), gx, b, t, h, d, true, true);
+                    permute_heads(dy.data(), gx, [b, t, h, d], true, true);
                 }
             }),
         )

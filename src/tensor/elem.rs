@@ -4,6 +4,7 @@
 //! can run in `f64`, where central finite differences are precise enough to catch a
 //! wrong backward pass (in `f32` they are not).
 
+use crate::kernels::{Batched, Gemm};
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
@@ -15,6 +16,7 @@ pub trait Float:
     + Sync
     + 'static
     + Default
+    + From<f32>
     + PartialEq
     + PartialOrd
     + Debug
@@ -46,48 +48,11 @@ pub trait Float:
     fn is_finite(self) -> bool;
     fn max(self, other: Self) -> Self;
 
-    /// `C = alpha·op(A)·op(B) + beta·C`, row-major (see [`crate::kernels::sgemm`]).
-    #[allow(clippy::too_many_arguments)]
-    fn gemm(
-        trans_a: bool,
-        trans_b: bool,
-        m: usize,
-        n: usize,
-        k: usize,
-        alpha: Self,
-        a: &[Self],
-        lda: usize,
-        b: &[Self],
-        ldb: usize,
-        beta: Self,
-        c: &mut [Self],
-        ldc: usize,
-    );
+    /// `C = α·op(A)·op(B) + β·C` as `p` describes it (see [`crate::kernels::sgemm`]).
+    fn gemm(p: &Gemm<Self>, a: &[Self], b: &[Self], c: &mut [Self]);
 
-    /// `batch` independent products of one shape, entry `i` reading A, B and C at
-    /// offsets `i·stride_a`, `i·stride_b`, `i·stride_c` (see
-    /// [`crate::kernels::sgemm_batched`]; a stride of 0 reuses one matrix, and
-    /// `stride_c = 0` accumulates the entries into one C in order).
-    #[allow(clippy::too_many_arguments)]
-    fn gemm_batched(
-        batch: usize,
-        trans_a: bool,
-        trans_b: bool,
-        m: usize,
-        n: usize,
-        k: usize,
-        alpha: Self,
-        a: &[Self],
-        lda: usize,
-        stride_a: usize,
-        b: &[Self],
-        ldb: usize,
-        stride_b: usize,
-        beta: Self,
-        c: &mut [Self],
-        ldc: usize,
-        stride_c: usize,
-    );
+    /// Many products of one shape (see [`crate::kernels::sgemm_batched`]).
+    fn gemm_batched(p: &Gemm<Self>, batch: &Batched, a: &[Self], b: &[Self], c: &mut [Self]);
 
     /// Runs `f` on the process-wide pool of free buffers of this type.
     fn with_pool<R>(f: impl FnOnce(&mut super::pool::Pool<Self>) -> R) -> R;
@@ -152,49 +117,12 @@ macro_rules! impl_float {
                 <$t>::max(self, other)
             }
             #[inline(always)]
-            fn gemm(
-                trans_a: bool,
-                trans_b: bool,
-                m: usize,
-                n: usize,
-                k: usize,
-                alpha: Self,
-                a: &[Self],
-                lda: usize,
-                b: &[Self],
-                ldb: usize,
-                beta: Self,
-                c: &mut [Self],
-                ldc: usize,
-            ) {
-                $gemm(
-                    trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-                )
+            fn gemm(p: &Gemm<Self>, a: &[Self], b: &[Self], c: &mut [Self]) {
+                $gemm(p, a, b, c)
             }
             #[inline(always)]
-            fn gemm_batched(
-                batch: usize,
-                trans_a: bool,
-                trans_b: bool,
-                m: usize,
-                n: usize,
-                k: usize,
-                alpha: Self,
-                a: &[Self],
-                lda: usize,
-                stride_a: usize,
-                b: &[Self],
-                ldb: usize,
-                stride_b: usize,
-                beta: Self,
-                c: &mut [Self],
-                ldc: usize,
-                stride_c: usize,
-            ) {
-                $gemm_batched(
-                    batch, trans_a, trans_b, m, n, k, alpha, a, lda, stride_a, b, ldb, stride_b, beta, c,
-                    ldc, stride_c,
-                )
+            fn gemm_batched(p: &Gemm<Self>, batch: &Batched, a: &[Self], b: &[Self], c: &mut [Self]) {
+                $gemm_batched(p, batch, a, b, c)
             }
         }
     };

@@ -1,0 +1,141 @@
+//! What a product is, named: the [`Gemm`] descriptor and, for many products of
+//! one shape, [`Batched`].
+//!
+//! A call reads like the formula it computes. `S = Q·Kᵀ/√d` over `rows` query
+//! rows and `seen` keys, with Q and K read in place from a packed buffer whose
+//! rows are `ld` long, into a score matrix whose rows are `t` long:
+//!
+//! ```
+//! use shortmem::kernels::{Gemm, sgemm};
+//! let (rows, seen, d, ld, t) = (2, 3, 4, 12, 3);
+//! let (q, k) = (vec![1.0f32; rows * ld], vec![0.5f32; seen * ld]);
+//! let mut s = vec![0.0f32; rows * t];
+//! let scores = Gemm::new(rows, seen, d).alpha(0.5).lda(ld).transpose_b().ldb(ld).ldc(t);
+//! sgemm(&scores, &q, &k, &mut s);
+//! assert_eq!(s, vec![1.0; rows * t]); // 0.5 · (4 · 1 · 0.5)
+//! ```
+
+/// `C = α·op(A)·op(B) + β·C` in row-major storage, op(X) being X or Xᵀ: op(A) is
+/// `m×k`, op(B) is `k×n`, C is `m×n`.
+///
+/// Each matrix is stored row after row with its *leading dimension*: the
+/// distance between the starts of two consecutive stored rows, at least the
+/// stored width (a transposed A is stored `k×m`, so its rows are `m` long). A
+/// leading dimension larger than the width reads a block of a wider matrix in
+/// place. As in BLAS, `β = 0` means C is only written, never read, so NaNs
+/// already in C do not leak into the result.
+///
+/// [`Gemm::new`] starts from the plainest product (α = 1, β = 0, nothing
+/// transposed, every matrix dense) and the other methods change one setting each.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gemm<T> {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub alpha: T,
+    pub beta: T,
+    /// A is stored transposed (`k×m`).
+    pub trans_a: bool,
+    /// B is stored transposed (`n×k`).
+    pub trans_b: bool,
+    pub lda: usize,
+    pub ldb: usize,
+    pub ldc: usize,
+}
+
+impl<T: Copy + From<f32>> Gemm<T> {
+    /// `C = A·B` with A `m×k`, B `k×n`, C `m×n`, each dense: lda = k, ldb = n,
+    /// ldc = n (or 1 for an empty width, as BLAS asks).
+    pub fn new(m: usize, n: usize, k: usize) -> Self {
+        Gemm {
+            m,
+            n,
+            k,
+            alpha: T::from(1.0),
+            beta: T::from(0.0),
+            trans_a: false,
+            trans_b: false,
+            lda: k.max(1),
+            ldb: n.max(1),
+            ldc: n.max(1),
+        }
+    }
+
+    /// Scales the product: `C = α·op(A)·op(B) + β·C`.
+    pub fn alpha(self, alpha: T) -> Self {
+        Gemm { alpha, ..self }
+    }
+
+    /// Keeps β times the old C (β = 1 accumulates into it).
+    pub fn beta(self, beta: T) -> Self {
+        Gemm { beta, ..self }
+    }
+
+    /// A is stored transposed, `k×m`; its leading dimension becomes the dense `m`
+    /// (set [`Gemm::lda`] after this to read it in place from a wider matrix).
+    pub fn transpose_a(self) -> Self {
+        Gemm {
+            trans_a: true,
+            lda: self.m.max(1),
+            ..self
+        }
+    }
+
+    /// B is stored transposed, `n×k`; its leading dimension becomes the dense `k`.
+    pub fn transpose_b(self) -> Self {
+        Gemm {
+            trans_b: true,
+            ldb: self.k.max(1),
+            ..self
+        }
+    }
+
+    /// A's stored rows start `lda` elements apart.
+    pub fn lda(self, lda: usize) -> Self {
+        Gemm { lda, ..self }
+    }
+
+    /// B's stored rows start `ldb` elements apart.
+    pub fn ldb(self, ldb: usize) -> Self {
+        Gemm { ldb, ..self }
+    }
+
+    /// C's rows start `ldc` elements apart.
+    pub fn ldc(self, ldc: usize) -> Self {
+        Gemm { ldc, ..self }
+    }
+}
+
+impl<T> Gemm<T> {
+    /// A's stored shape `(rows, columns)`: `m×k`, or `k×m` when transposed.
+    pub fn a_stored(&self) -> (usize, usize) {
+        if self.trans_a {
+            (self.k, self.m)
+        } else {
+            (self.m, self.k)
+        }
+    }
+
+    /// B's stored shape: `k×n`, or `n×k` when transposed.
+    pub fn b_stored(&self) -> (usize, usize) {
+        if self.trans_b {
+            (self.n, self.k)
+        } else {
+            (self.k, self.n)
+        }
+    }
+}
+
+/// `count` independent products of one [`Gemm`] shape: entry `i` reads A at
+/// `a[i·stride_a..]`, B at `b[i·stride_b..]` and writes C at `c[i·stride_c..]`.
+///
+/// A stride of 0 reuses one matrix for every entry; `stride_c = 0` accumulates
+/// every product into one C, in order (use β = 1). Otherwise the entries of C
+/// must not overlap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batched {
+    pub count: usize,
+    pub stride_a: usize,
+    pub stride_b: usize,
+    pub stride_c: usize,
+}
