@@ -35,7 +35,7 @@ pub mod sample;
 pub mod tensor;
 pub mod train;
 
-pub use autograd::{Grads, Graph, Module, Param, Var};
+pub use autograd::{Grads, Graph, Init, Module, Param, Var};
 pub use tensor::{Float, Shape, Tensor};
 
 /// The README's code examples, compiled and run as doctests.

@@ -7,23 +7,14 @@ use rand::rngs::StdRng;
 use shortmem::nn::Linear;
 use shortmem::optim::{AdamW, Optimizer, clip_grad_norm};
 use shortmem::tensor::live_buffers;
-use shortmem::{Graph, Module, Param, Tensor};
+use shortmem::{Graph, Module, Tensor};
 
-struct Mlp {
-    l1: Linear,
-    l2: Linear,
-}
-
-impl Module<f32> for Mlp {
-    fn params(&self) -> Vec<&Param> {
-        let mut p = self.l1.params();
-        p.extend(self.l2.params());
-        p
-    }
-    fn params_mut(&mut self) -> Vec<&mut Param> {
-        let mut p = self.l1.params_mut();
-        p.extend(self.l2.params_mut());
-        p
+shortmem::module! {
+    struct Mlp<E> {
+        params {
+            l1: Linear<E>,
+            l2: Linear<E>,
+        }
     }
 }
 

@@ -22,7 +22,7 @@ fn names_follow_state_dict_keys() {
         ["embed.weight"]
     );
     assert_eq!(
-        names(&LayerNorm::<f32>::new("blocks.0.norm1", 4)),
+        names(&LayerNorm::<f32>::new("blocks.0.norm1", 4, &mut rng)),
         ["blocks.0.norm1.weight", "blocks.0.norm1.bias"]
     );
     assert_eq!(
@@ -65,7 +65,7 @@ fn embedding_init_is_standard_normal_and_layer_norm_is_ones_zeros() {
         mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
         "mean {mean} var {var}"
     );
-    let ln = LayerNorm::<f32>::new("n", 5);
+    let ln = LayerNorm::<f32>::new("n", 5, &mut StdRng::seed_from_u64(3));
     assert_eq!(ln.weight.value.data(), &[1.0; 5]);
     assert_eq!(ln.bias.value.data(), &[0.0; 5]);
     assert_eq!(ln.eps, 1e-5);

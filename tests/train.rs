@@ -39,19 +39,14 @@ fn trainer_drives_a_bigram_to_near_zero_loss() {
     );
 }
 
-/// A model whose logits become NaN from a given step on.
-struct Explodes {
-    w: Param,
-    calls: std::sync::atomic::AtomicUsize,
-    at: usize,
-}
-
-impl Module<f32> for Explodes {
-    fn params(&self) -> Vec<&Param> {
-        vec![&self.w]
-    }
-    fn params_mut(&mut self) -> Vec<&mut Param> {
-        vec![&mut self.w]
+shortmem::module! {
+    /// A model whose logits become NaN from a given step on.
+    struct Explodes<E> {
+        params {
+            w: Param<E>,
+        }
+        calls: std::sync::atomic::AtomicUsize,
+        at: usize,
     }
 }
 
@@ -102,15 +97,11 @@ fn trainer_stops_at_the_step_where_the_loss_is_not_finite() {
 #[test]
 fn trainer_names_the_parameter_with_a_non_finite_gradient() {
     // A custom op whose backward writes an infinity into the gradient.
-    struct BadGrad {
-        w: Param,
-    }
-    impl Module<f32> for BadGrad {
-        fn params(&self) -> Vec<&Param> {
-            vec![&self.w]
-        }
-        fn params_mut(&mut self) -> Vec<&mut Param> {
-            vec![&mut self.w]
+    shortmem::module! {
+        struct BadGrad<E> {
+            params {
+                w: Param<E>,
+            }
         }
     }
     impl LanguageModel for BadGrad {

@@ -23,8 +23,10 @@
 //! [`crate::ops`].
 
 pub mod gradcheck;
+mod init;
 mod param;
 
+pub use init::{Converted, Dist, Init};
 pub use param::{Module, Param, ParamId};
 
 use crate::ops::lanes::add_into;

@@ -2,32 +2,26 @@
 //! a table with one row of logits per character: it sees exactly one character
 //! of the past.
 
-use crate::autograd::{Graph, Module, Param, Var};
+use crate::autograd::{Graph, Init, Var};
 use crate::data::Batch;
 use crate::nn::Embedding;
-use crate::tensor::Tensor;
+use crate::tensor::{Float, Tensor};
 use crate::train::LanguageModel;
-use rand::Rng;
 
-/// logits(x_{t+1} | x_t) = row x_t of a V×V table.
-pub struct Bigram {
-    pub table: Embedding,
-}
-
-impl Bigram {
-    pub fn new<R: Rng + ?Sized>(vocab: usize, rng: &mut R) -> Self {
-        Bigram {
-            table: Embedding::new("table", vocab, vocab, rng),
+crate::module! {
+    /// logits(x_{t+1} | x_t) = row x_t of a V×V table.
+    pub struct Bigram<E> {
+        params {
+            pub table: Embedding<E>,
         }
     }
 }
 
-impl Module<f32> for Bigram {
-    fn params(&self) -> Vec<&Param> {
-        self.table.params()
-    }
-    fn params_mut(&mut self) -> Vec<&mut Param> {
-        self.table.params_mut()
+impl<E: Float> Bigram<E> {
+    pub fn new<I: Init<E> + ?Sized>(vocab: usize, init: &mut I) -> Self {
+        Bigram {
+            table: Embedding::new("table", vocab, vocab, init),
+        }
     }
 }
 

@@ -9,12 +9,11 @@
 //! key j ≤ query i and −∞ where j > i, so that position i attends only to
 //! positions up to itself, as §3.2 describes in words.
 
-use crate::autograd::{Graph, Module, Param, Var};
+use crate::autograd::{Converted, Graph, Init, Param, Var};
 use crate::data::Batch;
 use crate::nn::sinusoidal;
 use crate::tensor::{Float, Tensor};
 use crate::train::LanguageModel;
-use rand::Rng;
 
 /// Sizes of the §4.2 model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,25 +28,29 @@ pub struct Eq42Config {
     pub context: usize,
 }
 
-/// The single-head, single-layer Transformer of §4.2.
-pub struct Eq42<E: Float = f32> {
-    pub config: Eq42Config,
-    /// E `[d_model × V]`: e_t = E x_t is column x_t.
-    pub e: Param<E>,
-    /// W^Q, W^K, W^V `[d_model × d_k]`.
-    pub w_q: Param<E>,
-    pub w_k: Param<E>,
-    pub w_v: Param<E>,
-    /// W₁ `[d_k × d_ff]`, b₁ `[d_ff]`, W₂ `[d_ff × d_model]`, b₂ `[d_model]`.
-    pub w_1: Param<E>,
-    pub b_1: Param<E>,
-    pub w_2: Param<E>,
-    pub b_2: Param<E>,
-    /// W_o `[d_model × V]`, b_o `[V]`.
-    pub w_o: Param<E>,
-    pub b_o: Param<E>,
-    /// p_t for t < context, `[context × d_model]`.
-    pub p: Tensor<E>,
+crate::module! {
+    /// The single-head, single-layer Transformer of §4.2.
+    pub struct Eq42<E> {
+        params {
+            /// E `[d_model × V]`: e_t = E x_t is column x_t.
+            pub e: Param<E>,
+            /// W^Q, W^K, W^V `[d_model × d_k]`.
+            pub w_q: Param<E>,
+            pub w_k: Param<E>,
+            pub w_v: Param<E>,
+            /// W₁ `[d_k × d_ff]`, b₁ `[d_ff]`, W₂ `[d_ff × d_model]`, b₂ `[d_model]`.
+            pub w_1: Param<E>,
+            pub b_1: Param<E>,
+            pub w_2: Param<E>,
+            pub b_2: Param<E>,
+            /// W_o `[d_model × V]`, b_o `[V]`.
+            pub w_o: Param<E>,
+            pub b_o: Param<E>,
+        }
+        pub config: Eq42Config,
+        /// p_t for t < context, `[context × d_model]`.
+        pub p: Tensor<E>,
+    }
 }
 
 /// Every intermediate of Eq. 4.2 for one batch, for tests and traces.
@@ -66,7 +69,7 @@ pub struct Eq42Trace<'g, E: Float> {
 
 impl<E: Float> Eq42<E> {
     /// Weights from U(−1/√fan_in, 1/√fan_in), E from N(0, 1), biases zero.
-    pub fn new<R: Rng + ?Sized>(config: Eq42Config, rng: &mut R) -> Self {
+    pub fn new<I: Init<E> + ?Sized>(config: Eq42Config, init: &mut I) -> Self {
         let Eq42Config {
             vocab_size: nv,
             d_model: dm,
@@ -75,43 +78,33 @@ impl<E: Float> Eq42<E> {
             context,
         } = config;
         let mut w = |name: &str, rows: usize, cols: usize| {
-            let a = 1.0 / (rows as f64).sqrt();
-            Param::new(name, Tensor::rand_uniform([rows, cols], -a, a, rng))
+            init.uniform(name, &[rows, cols], 1.0 / (rows as f64).sqrt())
         };
         let (w_q, w_k, w_v) = (w("W_Q", dm, dk), w("W_K", dm, dk), w("W_V", dm, dk));
         let (w_1, w_2, w_o) = (w("W_1", dk, df), w("W_2", df, dm), w("W_o", dm, nv));
         Eq42 {
-            config,
-            e: Param::new("E", Tensor::randn([dm, nv], 0.0, 1.0, rng)),
+            e: init.normal("E", &[dm, nv], 1.0),
             w_q,
             w_k,
             w_v,
             w_1,
-            b_1: Param::new("b_1", Tensor::zeros([df])),
+            b_1: init.zeros("b_1", &[df]),
             w_2,
-            b_2: Param::new("b_2", Tensor::zeros([dm])),
+            b_2: init.zeros("b_2", &[dm]),
             w_o,
-            b_o: Param::new("b_o", Tensor::zeros([nv])),
+            b_o: init.zeros("b_o", &[nv]),
+            config,
             p: sinusoidal(context, dm),
         }
     }
 
-    /// The same model with its numbers converted to another float type.
+    /// The same model with its numbers converted to another float type: the
+    /// parameters and the positional table p as they are (p is cast, not
+    /// recomputed, so both models add exactly the same numbers).
     pub fn cast<F: Float>(&self) -> Eq42<F> {
-        let p = |q: &Param<E>| Param::new(q.name.clone(), q.value.cast());
         Eq42 {
-            config: self.config,
-            e: p(&self.e),
-            w_q: p(&self.w_q),
-            w_k: p(&self.w_k),
-            w_v: p(&self.w_v),
-            w_1: p(&self.w_1),
-            b_1: p(&self.b_1),
-            w_2: p(&self.w_2),
-            b_2: p(&self.b_2),
-            w_o: p(&self.w_o),
-            b_o: p(&self.b_o),
             p: self.p.cast(),
+            ..Eq42::new(self.config, &mut Converted::from(self))
         }
     }
 
@@ -162,29 +155,6 @@ impl<E: Float> Eq42<E> {
         }
     }
     // ANCHOR_END: eq_4_2_forward
-}
-
-impl<E: Float> Module<E> for Eq42<E> {
-    fn params(&self) -> Vec<&Param<E>> {
-        vec![
-            &self.e, &self.w_q, &self.w_k, &self.w_v, &self.w_1, &self.b_1, &self.w_2, &self.b_2, &self.w_o,
-            &self.b_o,
-        ]
-    }
-    fn params_mut(&mut self) -> Vec<&mut Param<E>> {
-        vec![
-            &mut self.e,
-            &mut self.w_q,
-            &mut self.w_k,
-            &mut self.w_v,
-            &mut self.w_1,
-            &mut self.b_1,
-            &mut self.w_2,
-            &mut self.b_2,
-            &mut self.w_o,
-            &mut self.b_o,
-        ]
-    }
 }
 
 impl LanguageModel for Eq42<f32> {

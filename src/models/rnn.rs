@@ -6,14 +6,14 @@
 //! the model's memory: everything it knows about the past must fit in H numbers
 //! and survive being multiplied by W at every step.
 
-use crate::autograd::{Graph, Module, Param, Var};
+use crate::autograd::{Converted, Graph, Init, Param, Var};
 use crate::data::Batch;
 use crate::sample::Sampling;
 use crate::tensor::{Float, Tensor};
 use crate::train::LanguageModel;
-use rand::Rng;
 use rand::rngs::StdRng;
 use std::fmt;
+use std::str::FromStr;
 
 /// The nonlinearity f of Eq. 4.1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,29 +22,55 @@ pub enum Activation {
     Relu,
 }
 
-impl fmt::Display for Activation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Activation {
+    /// Every activation, in the order of the names `torch.nn.RNN` accepts.
+    pub const ALL: [Activation; 2] = [Activation::Tanh, Activation::Relu];
+
+    /// Its name, as `torch.nn.RNN(nonlinearity=…)` spells it: the one spelling
+    /// used in figures, tables and checkpoints.
+    pub fn name(self) -> &'static str {
+        match self {
             Activation::Tanh => "tanh",
-            Activation::Relu => "ReLU",
-        })
+            Activation::Relu => "relu",
+        }
     }
 }
 
-/// A vanilla RNN language model, parameters named as in §4.1.
-pub struct Rnn<E: Float = f32> {
-    /// U `[H×V]`: input to hidden; column t is what token t adds to the state.
-    pub u: Param<E>,
-    /// W `[H×H]`: hidden to hidden, applied at every step.
-    pub w: Param<E>,
-    /// b `[H]`: hidden bias.
-    pub b: Param<E>,
-    /// V `[V×H]`: hidden to output.
-    pub v: Param<E>,
-    /// c `[V]`: output bias.
-    pub c: Param<E>,
-    /// f: tanh (the default) or ReLU.
-    pub f: Activation,
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Activation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Activation::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| "expected `tanh` or `relu`".to_string())
+    }
+}
+
+crate::module! {
+    /// A vanilla RNN language model, parameters named as in §4.1.
+    pub struct Rnn<E> {
+        params {
+            /// U `[H×V]`: input to hidden; column t is what token t adds to the state.
+            pub u: Param<E>,
+            /// W `[H×H]`: hidden to hidden, applied at every step.
+            pub w: Param<E>,
+            /// b `[H]`: hidden bias.
+            pub b: Param<E>,
+            /// V `[V×H]`: hidden to output.
+            pub v: Param<E>,
+            /// c `[V]`: output bias.
+            pub c: Param<E>,
+        }
+        /// f: tanh (the default) or ReLU.
+        pub f: Activation,
+    }
 }
 
 /// What a forward pass over a batch of sequences produces.
@@ -57,15 +83,14 @@ pub struct RnnOutput<'g, E: Float> {
 
 impl<E: Float> Rnn<E> {
     /// Initialised as `torch.nn.RNN`: every weight and bias from U(−1/√H, 1/√H).
-    pub fn new<R: Rng + ?Sized>(vocab: usize, hidden: usize, f: Activation, rng: &mut R) -> Self {
+    pub fn new<I: Init<E> + ?Sized>(vocab: usize, hidden: usize, f: Activation, init: &mut I) -> Self {
         let a = 1.0 / (hidden as f64).sqrt();
-        let mut init = |name: &str, dims: &[usize]| Param::new(name, Tensor::rand_uniform(dims, -a, a, rng));
         Rnn {
-            u: init("U", &[hidden, vocab]),
-            w: init("W", &[hidden, hidden]),
-            b: init("b", &[hidden]),
-            v: init("V", &[vocab, hidden]),
-            c: init("c", &[vocab]),
+            u: init.uniform("U", &[hidden, vocab], a),
+            w: init.uniform("W", &[hidden, hidden], a),
+            b: init.uniform("b", &[hidden], a),
+            v: init.uniform("V", &[vocab, hidden], a),
+            c: init.uniform("c", &[vocab], a),
             f,
         }
     }
@@ -73,15 +98,12 @@ impl<E: Float> Rnn<E> {
     /// The same network with its numbers converted to another float type (e.g.
     /// to measure a trained `f32` model's gradients in `f64`).
     pub fn cast<F: Float>(&self) -> Rnn<F> {
-        let p = |q: &Param<E>| Param::new(q.name.clone(), q.value.cast());
-        Rnn {
-            u: p(&self.u),
-            w: p(&self.w),
-            b: p(&self.b),
-            v: p(&self.v),
-            c: p(&self.c),
-            f: self.f,
-        }
+        Rnn::new(
+            self.vocab(),
+            self.hidden_size(),
+            self.f,
+            &mut Converted::from(self),
+        )
     }
 
     pub fn hidden_size(&self) -> usize {
@@ -189,15 +211,6 @@ impl Rnn<f32> {
         out
     }
     // ANCHOR_END: step_3_1_loop
-}
-
-impl<E: Float> Module<E> for Rnn<E> {
-    fn params(&self) -> Vec<&Param<E>> {
-        vec![&self.u, &self.w, &self.b, &self.v, &self.c]
-    }
-    fn params_mut(&mut self) -> Vec<&mut Param<E>> {
-        vec![&mut self.u, &mut self.w, &mut self.b, &mut self.v, &mut self.c]
-    }
 }
 
 impl LanguageModel for Rnn<f32> {

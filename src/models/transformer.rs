@@ -7,14 +7,13 @@
 //! defaults to `[T, B, D]`; the tutorial's code feeds it `[B, T, D]` anyway, which
 //! makes it attend across the batch instead of across time. See chapter 5.)
 
-use crate::autograd::{Graph, Module, Param, Var};
+use crate::autograd::{Dist, Graph, Init, Param, Var};
 use crate::data::Batch;
 use crate::nn::{Embedding, FeedForward, LayerNorm, Linear, join, sinusoidal};
 use crate::ops::attention_cached;
 use crate::sample::Sampling;
 use crate::tensor::{Float, Tensor};
 use crate::train::LanguageModel;
-use rand::Rng;
 use rand::rngs::StdRng;
 
 /// The hyperparameters of a [`TransformerLM`] (the keys of a checkpoint's metadata).
@@ -58,32 +57,34 @@ impl TransformerConfig {
     }
 }
 
-/// `nn.MultiheadAttention(embed_dim, num_heads)` for self-attention: one packed
-/// input projection for Q, K and V, then the heads, then `out_proj`.
-pub struct MultiheadAttention<E: Float = f32> {
-    /// `[3D, D]`: rows 0..D give Q, D..2D give K, 2D..3D give V.
-    pub in_proj_weight: Param<E>,
-    /// `[3D]`.
-    pub in_proj_bias: Param<E>,
-    pub out_proj: Linear<E>,
-    pub num_heads: usize,
+crate::module! {
+    /// `nn.MultiheadAttention(embed_dim, num_heads)` for self-attention: one packed
+    /// input projection for Q, K and V, then the heads, then `out_proj`.
+    pub struct MultiheadAttention<E> {
+        params {
+            /// `[3D, D]`: rows 0..D give Q, D..2D give K, 2D..3D give V.
+            pub in_proj_weight: Param<E>,
+            /// `[3D]`.
+            pub in_proj_bias: Param<E>,
+            pub out_proj: Linear<E>,
+        }
+        pub num_heads: usize,
+    }
 }
 
 impl<E: Float> MultiheadAttention<E> {
-    /// PyTorch's initialisation: `in_proj_weight` Xavier-uniform, biases zero,
-    /// `out_proj.weight` as a `Linear`.
-    pub fn new<R: Rng + ?Sized>(name: &str, dim: usize, num_heads: usize, rng: &mut R) -> Self {
+    /// PyTorch's initialisation: `out_proj` built as a `Linear`, then
+    /// `in_proj_weight` Xavier-uniform and both biases zero (its
+    /// `_reset_parameters`).
+    pub fn new<I: Init<E> + ?Sized>(name: &str, dim: usize, num_heads: usize, init: &mut I) -> Self {
         let bound = (6.0 / (dim + 3 * dim) as f64).sqrt();
-        let mut out_proj = Linear::new(&join(name, "out_proj"), dim, dim, rng);
+        let mut out_proj = Linear::new(&join(name, "out_proj"), dim, dim, init);
         if let Some(b) = out_proj.bias.as_mut() {
-            b.value = Tensor::zeros([dim]);
+            init.reset(b, Dist::Zeros);
         }
         MultiheadAttention {
-            in_proj_weight: Param::new(
-                join(name, "in_proj_weight"),
-                Tensor::rand_uniform([3 * dim, dim], -bound, bound, rng),
-            ),
-            in_proj_bias: Param::new(join(name, "in_proj_bias"), Tensor::zeros([3 * dim])),
+            in_proj_weight: init.uniform(&join(name, "in_proj_weight"), &[3 * dim, dim], bound),
+            in_proj_bias: init.zeros(&join(name, "in_proj_bias"), &[3 * dim]),
             out_proj,
             num_heads,
         }
@@ -110,27 +111,31 @@ impl<E: Float> MultiheadAttention<E> {
     }
 }
 
-/// One block of §5: post-norm residual attention and feed-forward.
-pub struct TransformerBlock<E: Float = f32> {
-    pub attention: MultiheadAttention<E>,
-    pub ff: FeedForward<E>,
-    pub norm1: LayerNorm<E>,
-    pub norm2: LayerNorm<E>,
+crate::module! {
+    /// One block of §5: post-norm residual attention and feed-forward.
+    pub struct TransformerBlock<E> {
+        params {
+            pub attention: MultiheadAttention<E>,
+            pub ff: FeedForward<E>,
+            pub norm1: LayerNorm<E>,
+            pub norm2: LayerNorm<E>,
+        }
+    }
 }
 
 impl<E: Float> TransformerBlock<E> {
-    pub fn new<R: Rng + ?Sized>(
+    pub fn new<I: Init<E> + ?Sized>(
         name: &str,
         dim: usize,
         num_heads: usize,
         ff_dim: usize,
-        rng: &mut R,
+        init: &mut I,
     ) -> Self {
         TransformerBlock {
-            attention: MultiheadAttention::new(&join(name, "attention"), dim, num_heads, rng),
-            ff: FeedForward::new(&join(name, "ff"), dim, ff_dim, rng),
-            norm1: LayerNorm::new(&join(name, "norm1"), dim),
-            norm2: LayerNorm::new(&join(name, "norm2"), dim),
+            attention: MultiheadAttention::new(&join(name, "attention"), dim, num_heads, init),
+            ff: FeedForward::new(&join(name, "ff"), dim, ff_dim, init),
+            norm1: LayerNorm::new(&join(name, "norm1"), dim, init),
+            norm2: LayerNorm::new(&join(name, "norm2"), dim, init),
         }
     }
 
@@ -151,48 +156,22 @@ impl<E: Float> TransformerBlock<E> {
     // ANCHOR_END: block_forward
 }
 
-impl<E: Float> Module<E> for MultiheadAttention<E> {
-    fn params(&self) -> Vec<&Param<E>> {
-        let mut p = vec![&self.in_proj_weight, &self.in_proj_bias];
-        p.extend(self.out_proj.params());
-        p
+crate::module! {
+    /// The language model of §5: embedding, positional encoding, blocks, output layer.
+    pub struct TransformerLM<E> {
+        params {
+            pub embed: Embedding<E>,
+            pub blocks: Vec<TransformerBlock<E>>,
+            pub out: Linear<E>,
+        }
+        pub config: TransformerConfig,
+        /// The sinusoidal table `[context, D]` (a constant, not a parameter).
+        pub pos_encode: Tensor<E>,
     }
-    fn params_mut(&mut self) -> Vec<&mut Param<E>> {
-        let mut p = vec![&mut self.in_proj_weight, &mut self.in_proj_bias];
-        p.extend(self.out_proj.params_mut());
-        p
-    }
-}
-
-impl<E: Float> Module<E> for TransformerBlock<E> {
-    fn params(&self) -> Vec<&Param<E>> {
-        let mut p = self.attention.params();
-        p.extend(self.ff.params());
-        p.extend(self.norm1.params());
-        p.extend(self.norm2.params());
-        p
-    }
-    fn params_mut(&mut self) -> Vec<&mut Param<E>> {
-        let mut p = self.attention.params_mut();
-        p.extend(self.ff.params_mut());
-        p.extend(self.norm1.params_mut());
-        p.extend(self.norm2.params_mut());
-        p
-    }
-}
-
-/// The language model of §5: embedding, positional encoding, blocks, output layer.
-pub struct TransformerLM<E: Float = f32> {
-    pub config: TransformerConfig,
-    pub embed: Embedding<E>,
-    pub blocks: Vec<TransformerBlock<E>>,
-    pub out: Linear<E>,
-    /// The sinusoidal table `[context, D]` (a constant, not a parameter).
-    pub pos_encode: Tensor<E>,
 }
 
 impl<E: Float> TransformerLM<E> {
-    pub fn new<R: Rng + ?Sized>(config: TransformerConfig, rng: &mut R) -> Self {
+    pub fn new<I: Init<E> + ?Sized>(config: TransformerConfig, init: &mut I) -> Self {
         config.validate();
         let TransformerConfig {
             vocab_size,
@@ -203,16 +182,16 @@ impl<E: Float> TransformerLM<E> {
             context,
             ..
         } = config;
-        let embed = Embedding::new("embed", vocab_size, embed_dim, rng);
+        let embed = Embedding::new("embed", vocab_size, embed_dim, init);
         let blocks = (0..num_layers)
-            .map(|i| TransformerBlock::new(&format!("blocks.{i}"), embed_dim, num_heads, ff_dim, rng))
+            .map(|i| TransformerBlock::new(&format!("blocks.{i}"), embed_dim, num_heads, ff_dim, init))
             .collect();
-        let out = Linear::new("out", embed_dim, vocab_size, rng);
+        let out = Linear::new("out", embed_dim, vocab_size, init);
         TransformerLM {
-            config,
             embed,
             blocks,
             out,
+            config,
             pos_encode: sinusoidal(context, embed_dim),
         }
     }
@@ -256,21 +235,6 @@ impl<E: Float> TransformerLM<E> {
             x = block.finish(&g, attended, x);
         }
         maps
-    }
-}
-
-impl<E: Float> Module<E> for TransformerLM<E> {
-    fn params(&self) -> Vec<&Param<E>> {
-        let mut p = self.embed.params();
-        self.blocks.iter().for_each(|b| p.extend(b.params()));
-        p.extend(self.out.params());
-        p
-    }
-    fn params_mut(&mut self) -> Vec<&mut Param<E>> {
-        let mut p = self.embed.params_mut();
-        self.blocks.iter_mut().for_each(|b| p.extend(b.params_mut()));
-        p.extend(self.out.params_mut());
-        p
     }
 }
 

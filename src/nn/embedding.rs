@@ -1,18 +1,21 @@
 use super::join;
-use crate::autograd::{Graph, Module, Param, Var};
-use crate::tensor::{Float, Shape, Tensor};
-use rand::Rng;
+use crate::autograd::{Graph, Init, Param, Var};
+use crate::tensor::{Float, Shape};
 
-/// A lookup table of `num` vectors of size `dim`, as `torch.nn.Embedding`.
-pub struct Embedding<E: Float = f32> {
-    pub weight: Param<E>,
+crate::module! {
+    /// A lookup table of `num` vectors of size `dim`, as `torch.nn.Embedding`.
+    pub struct Embedding<E> {
+        params {
+            pub weight: Param<E>,
+        }
+    }
 }
 
 impl<E: Float> Embedding<E> {
     /// PyTorch's default initialisation: every entry from N(0, 1).
-    pub fn new<R: Rng + ?Sized>(name: &str, num: usize, dim: usize, rng: &mut R) -> Self {
+    pub fn new<I: Init<E> + ?Sized>(name: &str, num: usize, dim: usize, init: &mut I) -> Self {
         Embedding {
-            weight: Param::new(join(name, "weight"), Tensor::randn([num, dim], 0.0, 1.0, rng)),
+            weight: init.normal(&join(name, "weight"), &[num, dim], 1.0),
         }
     }
 
@@ -27,14 +30,5 @@ impl<E: Float> Embedding<E> {
     /// Token ids laid out as `shape` → their vectors, `[..shape, dim]`.
     pub fn forward<'g>(&self, g: &'g Graph<E>, ids: &[usize], shape: impl Into<Shape>) -> Var<'g, E> {
         g.param(&self.weight).embedding(ids, shape)
-    }
-}
-
-impl<E: Float> Module<E> for Embedding<E> {
-    fn params(&self) -> Vec<&Param<E>> {
-        vec![&self.weight]
-    }
-    fn params_mut(&mut self) -> Vec<&mut Param<E>> {
-        vec![&mut self.weight]
     }
 }
