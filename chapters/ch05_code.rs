@@ -12,6 +12,7 @@ use clap::Parser;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, main_with};
+use shortmem::checkpoint::Checkpointed;
 use shortmem::data::Dataset;
 use shortmem::models::{KvCache, TransformerConfig, TransformerLM};
 use shortmem::optim::{DecayFilter, Schedule};

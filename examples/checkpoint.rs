@@ -9,6 +9,7 @@
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use shortmem::Module;
+use shortmem::checkpoint::Checkpointed;
 use shortmem::data::{Corpus, Dataset};
 use shortmem::models::{TransformerConfig, TransformerLM};
 use shortmem::sample::argmax;

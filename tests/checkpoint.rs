@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
-use shortmem::checkpoint::{self, CheckpointError};
+use shortmem::checkpoint::{self, CheckpointError, Checkpointed};
 use shortmem::data::CharTokenizer;
 use shortmem::models::{Activation, Eq42, Eq42Config, Rnn, TransformerConfig, TransformerLM};
 use shortmem::{Graph, Module, Param, Tensor};

@@ -28,7 +28,7 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use shortmem::checkpoint::{self, Checkpoint};
+use shortmem::checkpoint::{self, Checkpoint, Checkpointed};
 use shortmem::models::{Eq42, Rnn, TransformerBlock, TransformerLM};
 use shortmem::optim::{AdamW, DecayFilter, Optimizer};
 use shortmem::{Graph, Module, Tensor, Var};

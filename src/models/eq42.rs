@@ -10,6 +10,7 @@
 //! positions up to itself, as §3.2 describes in words.
 
 use crate::autograd::{Converted, Graph, Init, Param, Var};
+use crate::checkpoint::{Checkpoint, CheckpointError, Checkpointed};
 use crate::data::Batch;
 use crate::nn::sinusoidal;
 use crate::tensor::{Float, Tensor};
@@ -164,5 +165,37 @@ impl LanguageModel for Eq42<f32> {
 
     fn logits<'g>(&self, g: &'g Graph, batch: &Batch, _carry: &mut Option<Tensor>) -> Var<'g> {
         self.trace(g, &batch.inputs, batch.batch, batch.time).logits
+    }
+}
+
+impl Checkpointed for Eq42 {
+    const KIND: &'static str = "eq42";
+
+    fn metadata(&self) -> Vec<(&'static str, String)> {
+        let c = &self.config;
+        vec![
+            ("vocab_size", c.vocab_size.to_string()),
+            ("d_model", c.d_model.to_string()),
+            ("d_k", c.d_k.to_string()),
+            ("d_ff", c.d_ff.to_string()),
+            ("context", c.context.to_string()),
+            ("causal", "true".to_string()),
+        ]
+    }
+
+    fn from_metadata<I: Init<f32>>(ckpt: &Checkpoint, init: &mut I) -> Result<Self, CheckpointError> {
+        let config = Eq42Config {
+            vocab_size: ckpt.size("vocab_size")?,
+            d_model: ckpt.size("d_model")?,
+            d_k: ckpt.size("d_k")?,
+            d_ff: ckpt.size("d_ff")?,
+            context: ckpt.context()?,
+        };
+        if !config.d_model.is_multiple_of(2) {
+            let reason = "must be even (sin/cos pairs of the positional encoding)";
+            return Err(ckpt.bad("d_model", reason));
+        }
+        ckpt.always_causal()?;
+        Ok(Eq42::new(config, init))
     }
 }

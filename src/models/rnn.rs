@@ -7,6 +7,7 @@
 //! and survive being multiplied by W at every step.
 
 use crate::autograd::{Converted, Graph, Init, Param, Var};
+use crate::checkpoint::{Checkpoint, CheckpointError, Checkpointed};
 use crate::data::Batch;
 use crate::sample::Sampling;
 use crate::tensor::{Float, Tensor};
@@ -233,5 +234,25 @@ impl LanguageModel for Rnn<f32> {
 
     fn recurrent(&self) -> bool {
         true
+    }
+}
+
+impl Checkpointed for Rnn {
+    const KIND: &'static str = "rnn";
+
+    fn metadata(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("vocab_size", self.vocab().to_string()),
+            ("hidden_size", self.hidden_size().to_string()),
+            ("activation", self.f.name().to_string()),
+            ("causal", "true".to_string()),
+        ]
+    }
+
+    fn from_metadata<I: Init<f32>>(ckpt: &Checkpoint, init: &mut I) -> Result<Self, CheckpointError> {
+        let (vocab, hidden) = (ckpt.size("vocab_size")?, ckpt.size("hidden_size")?);
+        let f = ckpt.parse("activation")?;
+        ckpt.always_causal()?;
+        Ok(Rnn::new(vocab, hidden, f, init))
     }
 }

@@ -8,6 +8,7 @@
 //! makes it attend across the batch instead of across time. See chapter 5.)
 
 use crate::autograd::{Dist, Graph, Init, Param, Var};
+use crate::checkpoint::{Checkpoint, CheckpointError, Checkpointed};
 use crate::data::Batch;
 use crate::nn::{Embedding, FeedForward, LayerNorm, Linear, join, sinusoidal};
 use crate::ops::attention_cached;
@@ -379,3 +380,43 @@ impl TransformerLM<f32> {
         tokens[prompt.len()..].to_vec()
     }
 }
+
+// ANCHOR: transformer_checkpoint
+impl Checkpointed for TransformerLM {
+    const KIND: &'static str = "transformer_lm";
+
+    fn metadata(&self) -> Vec<(&'static str, String)> {
+        let c = &self.config;
+        vec![
+            ("vocab_size", c.vocab_size.to_string()),
+            ("embed_dim", c.embed_dim.to_string()),
+            ("num_heads", c.num_heads.to_string()),
+            ("ff_dim", c.ff_dim.to_string()),
+            ("num_layers", c.num_layers.to_string()),
+            ("context", c.context.to_string()),
+            ("causal", c.causal.to_string()),
+        ]
+    }
+
+    fn from_metadata<I: Init<f32>>(ckpt: &Checkpoint, init: &mut I) -> Result<Self, CheckpointError> {
+        let config = TransformerConfig {
+            vocab_size: ckpt.size("vocab_size")?,
+            embed_dim: ckpt.size("embed_dim")?,
+            num_heads: ckpt.size("num_heads")?,
+            ff_dim: ckpt.size("ff_dim")?,
+            num_layers: ckpt.size_from("num_layers", 0)?,
+            context: ckpt.context()?,
+            causal: ckpt.parse("causal")?,
+        };
+        if let Err(reason) = config.check() {
+            let divides = config.embed_dim.is_multiple_of(config.num_heads);
+            return Err(ckpt.bad(if divides { "embed_dim" } else { "num_heads" }, reason));
+        }
+        if config.num_layers > ckpt.tensors.len() {
+            let reason = format!("{} tensors cannot hold that many blocks", ckpt.tensors.len());
+            return Err(ckpt.bad("num_layers", reason));
+        }
+        Ok(TransformerLM::new(config, init))
+    }
+}
+// ANCHOR_END: transformer_checkpoint

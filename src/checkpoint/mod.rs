@@ -1,0 +1,163 @@
+//! Checkpoints: a model's parameters, its sizes and its alphabet in one
+//! [safetensors](https://github.com/huggingface/safetensors) file that PyTorch
+//! reads as it is.
+//!
+//! A safetensors file is three things in a row: 8 bytes giving the length N of a
+//! JSON header, the N-byte header, then the raw numbers. The header maps every
+//! tensor name to its dtype, shape and byte range, and may hold a table of
+//! strings under `__metadata__`. shortmem writes each parameter as
+//! little-endian `F32` under its `state_dict` name (`embed.weight`,
+//! `blocks.0.attention.in_proj_weight`, …), so that in PyTorch
+//! `model.load_state_dict(safetensors.torch.load_file(path), strict=True)` just
+//! works, and puts in the metadata what is needed to rebuild the model:
+//!
+//! | key | value |
+//! |---|---|
+//! | `model` | the kind of model: `transformer_lm`, `eq42` or `rnn` |
+//! | sizes | `vocab_size` and whatever else the model's constructor needs (each model's [`Checkpointed::metadata`]) |
+//! | `alphabet` | the tokenizer's characters in id order, as one string |
+//!
+//! This module knows the format and nothing about any model. A model says only
+//! its kind, its metadata and how to rebuild itself from them, by implementing
+//! [`Checkpointed`]; saving and loading are the same few lines for all of them.
+//! Loading checks the file before building anything: the header, the dtype of
+//! every tensor, the metadata, then, as the model's own constructor asks for
+//! each parameter, that the file holds it with the right shape. Each problem is
+//! a [`CheckpointError`] naming the file and what is wrong; nothing here
+//! panics, whatever the bytes.
+
+mod error;
+mod file;
+
+pub use error::CheckpointError;
+pub use file::{Checkpoint, from_bytes, load, save};
+
+use crate::autograd::{Dist, Init, Module, Param};
+use crate::data::CharTokenizer;
+use crate::tensor::Tensor;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The largest size a checkpoint's metadata may give. Sizes are checked against
+/// the tensors' shapes, but only after they are read; this bound keeps every
+/// computation with them far from overflow whatever a corrupt file says.
+pub const MAX_SIZE: usize = 1 << 24;
+
+/// The longest context a checkpoint may ask for: the positional table is built
+/// from this number alone, so a corrupt value must not allocate without bound.
+pub const MAX_CONTEXT: usize = 1 << 20;
+
+// ANCHOR: checkpointed
+/// A model that can be saved and rebuilt.
+pub trait Checkpointed: Module<f32> + Sized {
+    /// The `model` value of its checkpoints.
+    const KIND: &'static str;
+
+    /// The sizes and flags that rebuild it (`vocab_size` among them), as
+    /// metadata entries.
+    fn metadata(&self) -> Vec<(&'static str, String)>;
+
+    /// The model that a checkpoint's metadata describe, its parameters asked of
+    /// `init`. Checks every value it reads first: an error names the bad key.
+    fn from_metadata<I: Init<f32>>(ckpt: &Checkpoint, init: &mut I) -> Result<Self, CheckpointError>;
+
+    /// Saves the parameters under their `state_dict` names, with the metadata
+    /// and the tokenizer's alphabet.
+    fn save(&self, path: impl AsRef<Path>, tokenizer: &CharTokenizer) -> Result<(), CheckpointError> {
+        let path = path.as_ref();
+        let mut metadata = vec![("model", Self::KIND.to_string())];
+        metadata.extend(self.metadata());
+        let vocab = metadata.iter().find(|(k, _)| *k == "vocab_size");
+        if vocab.is_none_or(|(_, v)| *v != tokenizer.vocab_size().to_string()) {
+            // Such a pair would make a file that cannot be loaded.
+            return Err(CheckpointError::BadMetadata {
+                path: path.to_path_buf(),
+                key: "alphabet".to_string(),
+                value: tokenizer.alphabet(),
+                reason: format!(
+                    "{} characters, but the model's vocabulary has {}",
+                    tokenizer.vocab_size(),
+                    vocab.map_or("no size", |(_, v)| v.as_str())
+                ),
+            });
+        }
+        metadata.push(("alphabet", tokenizer.alphabet()));
+        save(path, &self.params(), &metadata)
+    }
+
+    /// Loads a model and its tokenizer from a file written by [`Checkpointed::save`]
+    /// (or by PyTorch: `tools/load_in_pytorch.py` shows the other direction).
+    fn load(path: impl AsRef<Path>) -> Result<(Self, CharTokenizer), CheckpointError> {
+        Self::from_checkpoint(&load(path)?)
+    }
+
+    /// Builds the model and tokenizer a checkpoint describes: the model's own
+    /// constructor, with every parameter taken from the file.
+    fn from_checkpoint(ckpt: &Checkpoint) -> Result<(Self, CharTokenizer), CheckpointError> {
+        ckpt.expect_model(Self::KIND)?;
+        let mut from_file = FromFile::new(ckpt);
+        let model = Self::from_metadata(ckpt, &mut from_file)?;
+        from_file.finish(&model)?;
+        let tokenizer = ckpt.tokenizer(ckpt.size("vocab_size")?)?;
+        Ok((model, tokenizer))
+    }
+}
+// ANCHOR_END: checkpointed
+
+/// The [`Init`] of a model being loaded: each parameter its constructor asks for
+/// is the file's tensor of that name (shared, not copied). A missing tensor or
+/// one of another shape is noted, the constructor gets an empty placeholder, and
+/// [`FromFile::finish`] reports the first problem in the model's own order.
+struct FromFile<'c> {
+    ckpt: &'c Checkpoint,
+    problems: HashMap<String, CheckpointError>,
+}
+
+impl<'c> FromFile<'c> {
+    fn new(ckpt: &'c Checkpoint) -> Self {
+        FromFile {
+            ckpt,
+            problems: HashMap::new(),
+        }
+    }
+
+    /// The first parameter (in `state_dict` order) the file could not give, then
+    /// the first tensor of the file the model has no parameter for.
+    fn finish(mut self, model: &impl Module<f32>) -> Result<(), CheckpointError> {
+        let params = model.params();
+        if let Some(e) = params.iter().find_map(|p| self.problems.remove(&p.name)) {
+            return Err(e);
+        }
+        match self
+            .ckpt
+            .tensors
+            .keys()
+            .find(|k| params.iter().all(|p| p.name != **k))
+        {
+            Some(extra) => Err(CheckpointError::UnexpectedTensor {
+                path: self.ckpt.path.clone(),
+                name: extra.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Init<f32> for FromFile<'_> {
+    fn param(&mut self, name: &str, dims: &[usize], _: Dist) -> Param {
+        let problem = match self.ckpt.tensor(name) {
+            Ok(t) if t.dims() == dims => return Param::new(name, t.clone()),
+            Ok(t) => CheckpointError::WrongShape {
+                path: self.ckpt.path.clone(),
+                name: name.to_string(),
+                expected: dims.to_vec(),
+                found: t.dims().to_vec(),
+            },
+            Err(missing) => missing,
+        };
+        self.problems.insert(name.to_string(), problem);
+        Param::new(name, Tensor::zeros([0]))
+    }
+
+    fn reset(&mut self, _: &mut Param, _: Dist) {}
+}
