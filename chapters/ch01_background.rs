@@ -16,6 +16,7 @@ use rand::rngs::StdRng;
 use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, main_with};
 use shortmem::data::{self, Dataset};
 use shortmem::models::{Bigram, NGram, Smoothing};
+use shortmem::optim::{AdamW, DecayFilter};
 use shortmem::plot::{self, Figure, Legend, Mark, Series};
 use shortmem::train::{self, TrainConfig};
 use std::path::Path;
@@ -133,11 +134,15 @@ pub fn run(args: Args) -> ChapterResult {
     // 2. The neural bigram, trained with the common trainer.
     let steps = ch.args.steps.unwrap_or(if quick { 150 } else { 1000 });
     let mut cfg = TrainConfig::new(steps, 32, 64, 0.1);
-    cfg.weight_decay = 0.0;
     cfg.seed = ch.args.seed;
     cfg.label = "bigram".into();
     let mut bigram = Bigram::new(data.vocab_size(), &mut StdRng::seed_from_u64(ch.args.seed));
-    let history = train::train(&mut bigram, &data, &cfg)?;
+    let history = train::train(
+        &mut bigram,
+        &mut AdamW::nanogpt(0.1).weight_decay(0.0, DecayFilter::MatricesOnly),
+        &data,
+        &cfg,
+    )?;
     let bigram_val = history.final_val();
     println!(
         "\n   neural bigram: validation loss {bigram_val:.3} nats/char after {steps} steps ({:.0} tokens/s)",

@@ -13,10 +13,13 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Transcript, main_with};
 use shortmem::data::{CharTokenizer, Corpus, Dataset, RecallTask};
+use shortmem::models::LanguageModel;
 use shortmem::models::{Activation, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM};
+use shortmem::optim::AdamW;
 use shortmem::plot::{self, Figure, Legend, Mark, Series};
 use shortmem::sample::{Sampling, argmax, probabilities};
-use shortmem::train::{self, LanguageModel, TrainConfig, per_token_loss, recall_accuracy, train_recall};
+use shortmem::tasks::{per_token_loss, recall_accuracy, train_recall};
+use shortmem::train::{self, TrainConfig};
 use shortmem::{Graph, Tensor};
 use std::error::Error;
 
@@ -192,7 +195,7 @@ fn train_and_sample<M: LanguageModel>(
     key: &str,
     sample: impl Fn(&M, &[usize]) -> Vec<usize>,
 ) -> Result<train::History, Box<dyn Error>> {
-    let history = train::train(model, data, cfg)?;
+    let history = train::train(model, &mut AdamW::nanogpt(cfg.schedule.lr(0)), data, cfg)?;
     println!(
         "   {key}: validation loss {:.3} nats/char after {} steps, {:.0} tokens/s",
         history.final_val(),
@@ -556,7 +559,7 @@ fn memory_span(ch: &mut Chapter, quick: bool, seed: u64) -> Result<(), Box<dyn E
         cfg.seed = seed;
         cfg.eval_every = steps;
         cfg.label = format!("recall RNN {h}");
-        train_recall(&mut model, &task, 1..=k_max, &cfg)?;
+        train_recall(&mut model, &mut AdamW::nanogpt(3e-3), &task, 1..=k_max, &cfg)?;
         let acc: Vec<f64> = ks
             .iter()
             .map(|&k| recall_accuracy(&model, &task, k, 1000, seed ^ 0x5eed))
@@ -577,7 +580,7 @@ fn memory_span(ch: &mut Chapter, quick: bool, seed: u64) -> Result<(), Box<dyn E
     cfg.seed = seed;
     cfg.eval_every = steps;
     cfg.label = "recall transformer".into();
-    train_recall(&mut gpt, &task, 1..=k_max, &cfg)?;
+    train_recall(&mut gpt, &mut AdamW::nanogpt(1e-3), &task, 1..=k_max, &cfg)?;
     let acc: Vec<f64> = ks
         .iter()
         .map(|&k| recall_accuracy(&gpt, &task, k, 1000, seed ^ 0x5eed))

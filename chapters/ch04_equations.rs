@@ -15,6 +15,7 @@ use shortmem::autograd::gradcheck::GradCheck;
 use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Transcript, main_with};
 use shortmem::data::{Dataset, random_batch};
 use shortmem::models::{Activation, Eq42, Eq42Config, Rnn};
+use shortmem::optim::AdamW;
 use shortmem::plot::{self, Figure, Legend, Mark, Series};
 use shortmem::train::{self, TrainConfig, TrainError};
 use shortmem::{Graph, Tensor, Var};
@@ -381,7 +382,7 @@ pub fn run(args: Args) -> ChapterResult {
             cfg.clip = clip;
             cfg.seed = seed;
             cfg.label = format!("{f} {}", if clip.is_some() { "clip" } else { "noclip" });
-            match train::train(&mut rnn, &data, &cfg) {
+            match train::train(&mut rnn, &mut AdamW::nanogpt(3e-3), &data, &cfg) {
                 Ok(h) => {
                     ch.summary
                         .record(&format!("val nats/char, {label}"), h.final_val());
@@ -429,7 +430,7 @@ pub fn run(args: Args) -> ChapterResult {
     let mut cfg = TrainConfig::new(steps, 32, context, 1e-3);
     cfg.seed = seed;
     cfg.label = "eq 4.2".into();
-    let h42 = train::train(&mut eq42, &data, &cfg)?;
+    let h42 = train::train(&mut eq42, &mut AdamW::nanogpt(1e-3), &data, &cfg)?;
     let norms42 = attention_gradient_norms(&eq42.cast(), &data, context, 16, seed);
     let attention_trained = report(
         "§4.2 Transformer, trained: ‖∂L_T/∂ẽ_(T−k)‖",

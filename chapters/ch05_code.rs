@@ -15,7 +15,7 @@ use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, main_with};
 use shortmem::checkpoint::Checkpointed;
 use shortmem::data::Dataset;
 use shortmem::models::{KvCache, TransformerConfig, TransformerLM};
-use shortmem::optim::{DecayFilter, Schedule};
+use shortmem::optim::{AdamW, DecayFilter, Schedule};
 use shortmem::plot::{self, Figure, Legend, Mark, Series};
 use shortmem::sample::{Sampling, nll};
 use shortmem::train::{self, History, TrainConfig};
@@ -131,13 +131,17 @@ fn train_config(args: &Args, steps: usize, seed: u64, label: &str) -> TrainConfi
         warmup: args.warmup.min(steps / 2),
         total: steps,
     };
-    cfg.betas = (0.9, args.beta2);
-    cfg.weight_decay = args.weight_decay;
-    cfg.decay_filter = DecayFilter::MatricesOnly;
     cfg.clip = Some(args.clip);
     cfg.seed = seed;
     cfg.label = label.into();
     cfg
+}
+
+/// AdamW with the recipe's β₂ and weight decay (on matrices only).
+fn optimizer(args: &Args) -> AdamW {
+    AdamW::nanogpt(args.lr)
+        .betas(0.9, args.beta2)
+        .weight_decay(args.weight_decay, DecayFilter::MatricesOnly)
 }
 
 /// Loss of predicting each token of `tokens[1..]` from the tokens before it
@@ -213,7 +217,7 @@ pub fn run(args: Args) -> ChapterResult {
         model.num_params()
     );
     let cfg = train_config(&args, steps, seed, "transformer");
-    let history = train::train(&mut model, &data, &cfg)?;
+    let history = train::train(&mut model, &mut optimizer(&args), &data, &cfg)?;
     println!(
         "   validation loss {:.4} nats/char after {steps} steps; {:.0} tokens/s; {:.1} s of training",
         history.final_val(),
@@ -321,7 +325,7 @@ fn mask_experiment(
             ch.args.seed,
             if causal { "masked" } else { "unmasked" },
         );
-        let history = train::train(&mut model, data, &cfg)?;
+        let history = train::train(&mut model, &mut optimizer(&small), data, &cfg)?;
         curves.push((causal, history, model));
     }
     let probe = &data.val[..data.val.len().min(if quick { 40 } else { 200 })];

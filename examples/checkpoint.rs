@@ -12,6 +12,7 @@ use shortmem::Module;
 use shortmem::checkpoint::Checkpointed;
 use shortmem::data::{Corpus, Dataset};
 use shortmem::models::{TransformerConfig, TransformerLM};
+use shortmem::optim::AdamW;
 use shortmem::sample::argmax;
 use shortmem::train::{TrainConfig, train};
 
@@ -35,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut model = TransformerLM::new(config, &mut StdRng::seed_from_u64(0));
     let mut cfg = TrainConfig::new(300, 16, config.context, 3e-3);
     cfg.progress = false;
-    let history = train(&mut model, &data, &cfg)?;
+    let history = train(&mut model, &mut AdamW::nanogpt(3e-3), &data, &cfg)?;
     println!(
         "trained {} parameters, validation loss {:.3}",
         model.num_params(),

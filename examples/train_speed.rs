@@ -14,6 +14,7 @@ use rand::{RngExt, SeedableRng};
 use shortmem::Module;
 use shortmem::data::Batch;
 use shortmem::models::{TransformerConfig, TransformerLM};
+use shortmem::optim::AdamW;
 use shortmem::train::{TrainConfig, fit};
 
 fn main() {
@@ -21,7 +22,7 @@ fn main() {
         .nth(1)
         .map_or(1, |s| s.parse().expect("threads: a number"));
     let only: Option<String> = std::env::args().nth(2);
-    shortmem::kernels::set_threads(threads);
+    shortmem::threads::set_threads(threads);
     // (name, vocab, dim, heads, ff, layers, context, batch, timed steps)
     let configs = [
         ("tiny", 64, 64, 4, 256, 2, 64, 16, 40),
@@ -53,6 +54,7 @@ fn main() {
         cfg.eval_every = usize::MAX;
         let history = fit(
             &mut model,
+            &mut AdamW::nanogpt(1e-3),
             &cfg,
             |_| {
                 let mut random = || (0..batch * context).map(|_| rng.random_range(0..vocab)).collect();
@@ -66,7 +68,7 @@ fn main() {
                     true,
                 )
             },
-            |m, g, b, _| m.forward(g, &b.inputs, b.batch, b.time).cross_entropy(&b.targets),
+            |m, g, b, _: &mut ()| m.forward(g, &b.inputs, b.batch, b.time).cross_entropy(&b.targets),
             |_| f64::NAN,
         )
         .expect("random tokens train without trouble");

@@ -76,7 +76,7 @@ impl Chapter {
         extra: &[String],
     ) -> Result<Self, Box<dyn Error>> {
         if let Some(t) = args.threads {
-            crate::kernels::set_threads(t);
+            crate::threads::set_threads(t);
         }
         let out = output_dir(id, &args);
         std::fs::create_dir_all(&out)
@@ -303,7 +303,7 @@ pub fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!(
         "{cpu}, {cores} cores, {} threads, {} kernel",
-        crate::kernels::threads(),
+        crate::threads::threads(),
         crate::kernels::selected()
     )
 }

@@ -16,7 +16,9 @@
 //! | [`nn`] | layers: `Linear`, `Embedding`, `LayerNorm`, `FeedForward` |
 //! | [`optim`] | SGD, Adam, AdamW, gradient clipping, learning-rate schedules |
 //! | [`data`] | character tokenizer, the built-in corpus, batches |
+//! | [`threads`] | the worker threads products and training steps are split across |
 //! | [`train`] | the training loop every model shares |
+//! | [`tasks`] | what the models are asked to do, and how each task is scored |
 //! | [`checkpoint`] | saving and loading models as safetensors files PyTorch reads |
 //! | [`plot`] | SVG figures: loss curves, bars, heatmaps |
 //! | [`chapter`] | what the chapter binaries share: flags, summaries |
@@ -32,7 +34,9 @@ pub mod ops;
 pub mod optim;
 pub mod plot;
 pub mod sample;
+pub mod tasks;
 pub mod tensor;
+pub mod threads;
 pub mod train;
 
 pub use autograd::{Grads, Graph, Init, Module, Param, Var};

@@ -586,14 +586,14 @@ fn short_dgemm_batched_a_panics_with_the_entry() {
 /// A panic inside `with_threads` must not leave this thread's limit changed.
 #[test]
 fn with_threads_restores_the_limit_after_a_panic() {
-    let before = kernels::threads();
+    let before = shortmem::threads::threads();
     let limit = before + 2;
     let msg = panic_message(|| {
-        kernels::with_threads(limit, || {
-            assert_eq!(kernels::threads(), limit);
+        shortmem::threads::with_threads(limit, || {
+            assert_eq!(shortmem::threads::threads(), limit);
             panic!("inside with_threads");
         });
     });
     assert_eq!(msg, "inside with_threads");
-    assert_eq!(kernels::threads(), before);
+    assert_eq!(shortmem::threads::threads(), before);
 }

@@ -6,8 +6,10 @@ use rand::rngs::StdRng;
 use shortmem::autograd::gradcheck::GradCheck;
 use shortmem::data::RecallTask;
 use shortmem::models::{Activation, Rnn};
+use shortmem::optim::AdamW;
 use shortmem::sample::{Sampling, argmax};
-use shortmem::train::{TrainConfig, recall_accuracy, train_recall};
+use shortmem::tasks::{recall_accuracy, train_recall};
+use shortmem::train::TrainConfig;
 use shortmem::{Graph, Module, Tensor};
 
 const U: [[f64; 3]; 2] = [[0.5, -0.3, 0.8], [0.1, 0.7, -0.6]];
@@ -187,7 +189,7 @@ fn rnn_remembers_a_symbol_across_3_distractors() {
     let mut cfg = TrainConfig::new(600, 32, 5, 0.01);
     cfg.progress = false;
     cfg.eval_every = 600;
-    let history = train_recall(&mut rnn, &task, 3..=3, &cfg).unwrap();
+    let history = train_recall(&mut rnn, &mut AdamW::nanogpt(0.01), &task, 3..=3, &cfg).unwrap();
     let acc = recall_accuracy(&rnn, &task, 3, 1000, 99);
     assert!(
         acc >= 0.95,

@@ -4,8 +4,9 @@
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use shortmem::data::{Batch, Dataset, Split};
-use shortmem::models::Bigram;
-use shortmem::train::{LanguageModel, TrainConfig, TrainError, evaluate, train};
+use shortmem::models::{Bigram, LanguageModel};
+use shortmem::optim::{AdamW, DecayFilter};
+use shortmem::train::{TrainConfig, TrainError, evaluate, train};
 use shortmem::{Graph, Module, Param, Tensor, Var};
 
 fn cyclic_text() -> String {
@@ -19,9 +20,9 @@ fn trainer_drives_a_bigram_to_near_zero_loss() {
     let mut model = Bigram::new(data.vocab_size(), &mut StdRng::seed_from_u64(0));
     let mut cfg = TrainConfig::new(300, 8, 16, 0.1);
     cfg.progress = false;
-    cfg.weight_decay = 0.0;
+    let mut opt = AdamW::nanogpt(0.1).weight_decay(0.0, DecayFilter::MatricesOnly);
     let before = evaluate(&model, &data, Split::Val, &cfg);
-    let history = train(&mut model, &data, &cfg).unwrap();
+    let history = train(&mut model, &mut opt, &data, &cfg).unwrap();
     assert!(before > 1.0, "untrained loss {before}");
     assert!(
         history.final_val() < 0.05,
@@ -51,10 +52,11 @@ shortmem::module! {
 }
 
 impl LanguageModel for Explodes {
+    type State = ();
     fn vocab_size(&self) -> usize {
         self.w.value.dims()[1]
     }
-    fn logits<'g>(&self, g: &'g Graph, batch: &Batch, _carry: &mut Option<Tensor>) -> Var<'g> {
+    fn logits<'g>(&self, g: &'g Graph, batch: &Batch) -> Var<'g> {
         let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let logits = g
             .param(&self.w)
@@ -82,7 +84,7 @@ fn trainer_stops_at_the_step_where_the_loss_is_not_finite() {
     cfg.progress = false;
     cfg.eval_every = 100;
     cfg.shards = Some(1); // one call of `logits` per step
-    let err = train(&mut model, &data, &cfg).unwrap_err();
+    let err = train(&mut model, &mut AdamW::nanogpt(0.01), &data, &cfg).unwrap_err();
     assert!(
         matches!(err, TrainError::NonFiniteLoss { step: 3, .. }),
         "{err:?}"
@@ -105,10 +107,11 @@ fn trainer_names_the_parameter_with_a_non_finite_gradient() {
         }
     }
     impl LanguageModel for BadGrad {
+        type State = ();
         fn vocab_size(&self) -> usize {
             self.w.value.dims()[1]
         }
-        fn logits<'g>(&self, g: &'g Graph, batch: &Batch, _carry: &mut Option<Tensor>) -> Var<'g> {
+        fn logits<'g>(&self, g: &'g Graph, batch: &Batch) -> Var<'g> {
             let w = g.param(&self.w);
             let id = w.id();
             let poisoned = g.op(
@@ -130,7 +133,7 @@ fn trainer_names_the_parameter_with_a_non_finite_gradient() {
     };
     let mut cfg = TrainConfig::new(3, 2, 8, 0.01);
     cfg.progress = false;
-    let err = train(&mut model, &data, &cfg).unwrap_err();
+    let err = train(&mut model, &mut AdamW::nanogpt(0.01), &data, &cfg).unwrap_err();
     assert_eq!(
         err,
         TrainError::NonFiniteGradient {
@@ -143,7 +146,7 @@ fn trainer_names_the_parameter_with_a_non_finite_gradient() {
 #[test]
 fn per_token_loss_matches_a_single_pass_over_the_text() {
     use shortmem::models::{Activation, Rnn};
-    use shortmem::train::per_token_loss;
+    use shortmem::tasks::per_token_loss;
     let data = Dataset::from_text(&"the cat sat on the mat. ".repeat(60));
     let tokens = &data.train[..121];
     // An RNN read in windows of 16 with its state carried equals one pass of 120 steps.
@@ -178,7 +181,7 @@ fn per_token_loss_matches_a_single_pass_over_the_text() {
 
 #[test]
 fn sharded_gradients_equal_the_whole_batch_gradient() {
-    use shortmem::models::{Activation, Rnn, TransformerConfig, TransformerLM};
+    use shortmem::models::{Activation, Hidden, Rnn, TransformerConfig, TransformerLM};
     use shortmem::train::batch_gradients;
     let data = Dataset::from_text(&cyclic_text());
     let v = data.vocab_size();
@@ -206,24 +209,24 @@ fn sharded_gradients_equal_the_whole_batch_gradient() {
         context: 10,
         causal: true,
     };
-    fn lm_loss<'g>(m: &TransformerLM, g: &'g Graph, b: &Batch, _: &mut Option<Tensor>) -> Var<'g> {
+    fn lm_loss<'g>(m: &TransformerLM, g: &'g Graph, b: &Batch, _: &mut ()) -> Var<'g> {
         m.forward(g, &b.inputs, b.batch, b.time).cross_entropy(&b.targets)
     }
     let mut whole = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(9));
     let mut split = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(9));
-    let (l1, _) = batch_gradients(&mut whole, &batch, None, 1, &lm_loss);
-    let (l3, _) = batch_gradients(&mut split, &batch, None, 3, &lm_loss);
+    let (l1, _) = batch_gradients(&mut whole, &batch, (), 1, &lm_loss);
+    let (l3, _) = batch_gradients(&mut split, &batch, (), 3, &lm_loss);
     assert!((l1 - l3).abs() < 1e-6, "losses {l1} vs {l3}");
     close(&grads_of(&whole), &grads_of(&split), "transformer");
     // A recurrent model's carried state is split and rejoined by rows too.
     let h0 = Tensor::<f32>::randn([6, 8], 0.0, 0.5, &mut StdRng::seed_from_u64(11));
-    fn rnn_loss<'g>(m: &Rnn, g: &'g Graph, b: &Batch, c: &mut Option<Tensor>) -> Var<'g> {
-        m.logits(g, b, c).cross_entropy(&b.targets)
+    fn rnn_loss<'g>(m: &Rnn, g: &'g Graph, b: &Batch, h: &mut Hidden) -> Var<'g> {
+        m.logits_after(g, b, h).cross_entropy(&b.targets)
     }
     let mut whole = Rnn::<f32>::new(v, 8, Activation::Tanh, &mut StdRng::seed_from_u64(10));
     let mut split = Rnn::<f32>::new(v, 8, Activation::Tanh, &mut StdRng::seed_from_u64(10));
-    let (_, c1) = batch_gradients(&mut whole, &batch, Some(h0.clone()), 1, &rnn_loss);
-    let (_, c2) = batch_gradients(&mut split, &batch, Some(h0), 2, &rnn_loss);
+    let (_, c1) = batch_gradients(&mut whole, &batch, Hidden(Some(h0.clone())), 1, &rnn_loss);
+    let (_, c2) = batch_gradients(&mut split, &batch, Hidden(Some(h0)), 2, &rnn_loss);
     close(&grads_of(&whole), &grads_of(&split), "rnn");
-    assert!(c1.unwrap().max_abs_diff(&c2.unwrap()) < 1e-6, "carried state");
+    assert!(c1.0.unwrap().max_abs_diff(&c2.0.unwrap()) < 1e-6, "carried state");
 }

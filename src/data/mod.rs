@@ -197,3 +197,46 @@ impl StreamSampler {
         (windows(tokens, &starts, self.time), wrapped)
     }
 }
+
+/// How a model reads a text longer than its window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reading {
+    /// Windows at random positions, each read from its start (a model that
+    /// carries nothing from one window to the next).
+    RandomWindows,
+    /// Consecutive windows of parallel streams, so that what a model carries
+    /// (an RNN's hidden state) flows from one window into the next.
+    Streams,
+}
+
+/// The windows a training or evaluation run reads, in the way its model reads
+/// a text: the sampler is chosen once, from the model's [`Reading`].
+#[derive(Debug)]
+pub enum Windows {
+    Random { rng: StdRng, batch: usize, time: usize },
+    Streams(StreamSampler),
+}
+
+impl Windows {
+    /// `batch` windows of `time` tokens per call from a text of `tokens_len`
+    /// tokens (random positions drawn from `seed`).
+    pub fn new(reading: Reading, tokens_len: usize, batch: usize, time: usize, seed: u64) -> Self {
+        match reading {
+            Reading::RandomWindows => Windows::Random {
+                rng: rand::SeedableRng::seed_from_u64(seed),
+                batch,
+                time,
+            },
+            Reading::Streams => Windows::Streams(StreamSampler::new(tokens_len, batch, time)),
+        }
+    }
+
+    /// The next batch of `tokens`, and whether what the model carries must start
+    /// afresh (always, for random windows; when the streams wrap around, for streams).
+    pub fn next_batch(&mut self, tokens: &[usize]) -> (Batch, bool) {
+        match self {
+            Windows::Random { rng, batch, time } => (random_batch(tokens, *batch, *time, rng), true),
+            Windows::Streams(streams) => streams.next_batch(tokens),
+        }
+    }
+}

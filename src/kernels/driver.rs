@@ -32,7 +32,7 @@
 //! L1 set, where they evict one another long before the panel is read again.
 
 use super::pack::{AlignedBuf, View, pack_a, pack_b};
-use super::threads::run_shares;
+use crate::threads::run_shares;
 use std::cell::RefCell;
 use std::ops::Range;
 

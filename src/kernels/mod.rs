@@ -35,7 +35,7 @@
 //! AVX-512F, then AVX2 + FMA, then NEON, then the portable one. Setting
 //! `SHORTMEM_KERNEL=scalar|avx2|avx512|neon` forces one; [`sgemm_with`] runs a given
 //! kernel and thread count for one call, which is how the tests and benchmarks
-//! compare them. [`set_threads`] (or `SHORTMEM_THREADS`) sets how many threads
+//! compare them. [`crate::threads::set_threads`] (or `SHORTMEM_THREADS`) sets how many threads
 //! large products use.
 
 mod driver;
@@ -44,7 +44,6 @@ mod pack;
 mod peak;
 mod reference;
 mod scalar;
-mod threads;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -53,6 +52,7 @@ mod avx512;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 
+use crate::threads::{self, threads};
 use driver::{MIN_FLOPS_PER_THREAD, Problem, gemm};
 use pack::View;
 use std::fmt;
@@ -61,7 +61,6 @@ use std::sync::OnceLock;
 pub use gemm::{Batched, Gemm};
 pub use peak::fma_peak_gflops;
 pub use reference::gemm_reference;
-pub use threads::{map_shards, set_threads, threads, with_threads};
 
 /// A microkernel implementation, i.e. an instruction set the product can run on.
 /// Ordered as declared (the order of [`Kernel::ALL`]).

@@ -2,11 +2,11 @@
 //! a table with one row of logits per character: it sees exactly one character
 //! of the past.
 
+use super::LanguageModel;
 use crate::autograd::{Graph, Init, Var};
 use crate::data::Batch;
 use crate::nn::Embedding;
-use crate::tensor::{Float, Tensor};
-use crate::train::LanguageModel;
+use crate::tensor::Float;
 
 crate::module! {
     /// logits(x_{t+1} | x_t) = row x_t of a V×V table.
@@ -26,12 +26,14 @@ impl<E: Float> Bigram<E> {
 }
 
 impl LanguageModel for Bigram {
+    type State = ();
+
     fn vocab_size(&self) -> usize {
         self.table.num()
     }
 
     // ANCHOR: bigram_logits
-    fn logits<'g>(&self, g: &'g Graph, batch: &Batch, _carry: &mut Option<Tensor>) -> Var<'g> {
+    fn logits<'g>(&self, g: &'g Graph, batch: &Batch) -> Var<'g> {
         // Row x_t of the table is the vector of logits for x_{t+1}.
         self.table.forward(g, &batch.inputs, [batch.batch, batch.time])
     }

@@ -9,12 +9,12 @@
 //! key j ≤ query i and −∞ where j > i, so that position i attends only to
 //! positions up to itself, as §3.2 describes in words.
 
+use super::LanguageModel;
 use crate::autograd::{Converted, Graph, Init, Param, Var};
 use crate::checkpoint::{Checkpoint, CheckpointError, Checkpointed};
 use crate::data::Batch;
 use crate::nn::sinusoidal;
 use crate::tensor::{Float, Tensor};
-use crate::train::LanguageModel;
 
 /// Sizes of the §4.2 model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,11 +159,13 @@ impl<E: Float> Eq42<E> {
 }
 
 impl LanguageModel for Eq42<f32> {
+    type State = ();
+
     fn vocab_size(&self) -> usize {
         self.config.vocab_size
     }
 
-    fn logits<'g>(&self, g: &'g Graph, batch: &Batch, _carry: &mut Option<Tensor>) -> Var<'g> {
+    fn logits<'g>(&self, g: &'g Graph, batch: &Batch) -> Var<'g> {
         self.trace(g, &batch.inputs, batch.batch, batch.time).logits
     }
 }

@@ -1,4 +1,5 @@
-//! The models of the course, from counting to attention.
+//! The models of the course, from counting to attention, and the interface a
+//! trainer, an evaluator and a sampler need from them.
 //!
 //! | file | model | chapter |
 //! |---|---|---|
@@ -17,5 +18,54 @@ pub mod transformer;
 pub use bigram::Bigram;
 pub use eq42::{Eq42, Eq42Config};
 pub use ngram::{NGram, Smoothing};
-pub use rnn::{Activation, Rnn};
+pub use rnn::{Activation, Hidden, Rnn};
 pub use transformer::{KvCache, TransformerBlock, TransformerConfig, TransformerLM};
+
+use crate::autograd::{Graph, Module, Var};
+use crate::data::{Batch, Reading};
+
+// ANCHOR: language_model
+/// What the trainer and the evaluators need from a language model: token ids in,
+/// logits out, and its parameters (as a [`Module`]).
+pub trait LanguageModel: Module<f32> + Sync {
+    /// What the model carries from one window of a text to the next: `()` for a
+    /// model that reads every window afresh, the hidden state for an RNN.
+    type State: State;
+
+    fn vocab_size(&self) -> usize;
+
+    /// Logits `[B, T, V]` for the windows of `batch` (`[B, T]` ids), each read
+    /// from its start.
+    fn logits<'g>(&self, g: &'g Graph, batch: &Batch) -> Var<'g>;
+
+    /// Logits for windows that continue where `state` left off, leaving in
+    /// `state` what the next windows continue from. A model that carries
+    /// nothing (`State = ()`) reads each window afresh; one that carries
+    /// something overrides this.
+    fn logits_after<'g>(&self, g: &'g Graph, batch: &Batch, state: &mut Self::State) -> Var<'g> {
+        let _ = state;
+        self.logits(g, batch)
+    }
+}
+// ANCHOR_END: language_model
+
+/// What a model carries across windows of a text, for the trainer: how the
+/// model reads a text, and how the state of a batch is cut into the rows of
+/// data-parallel shards and put back together.
+pub trait State: Default + Send + Sync {
+    /// How a model with this state reads a text longer than its window.
+    const READING: Reading;
+
+    /// The state of rows `lo..hi` of a batch of `rows` rows.
+    fn rows(&self, lo: usize, hi: usize, rows: usize) -> Self;
+
+    /// The states of consecutive row ranges, joined back into one.
+    fn join(parts: Vec<Self>) -> Self;
+}
+
+/// Nothing to carry: random windows, each read from its start.
+impl State for () {
+    const READING: Reading = Reading::RandomWindows;
+    fn rows(&self, _: usize, _: usize, _: usize) -> Self {}
+    fn join(_: Vec<Self>) -> Self {}
+}

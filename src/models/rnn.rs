@@ -6,12 +6,13 @@
 //! the model's memory: everything it knows about the past must fit in H numbers
 //! and survive being multiplied by W at every step.
 
+use super::{LanguageModel, State};
 use crate::autograd::{Converted, Graph, Init, Param, Var};
 use crate::checkpoint::{Checkpoint, CheckpointError, Checkpointed};
 use crate::data::Batch;
+use crate::data::Reading;
 use crate::sample::Sampling;
 use crate::tensor::{Float, Tensor};
-use crate::train::LanguageModel;
 use rand::rngs::StdRng;
 use std::fmt;
 use std::str::FromStr;
@@ -214,27 +215,59 @@ impl Rnn<f32> {
     // ANCHOR_END: step_3_1_loop
 }
 
+/// The hidden state h_T an RNN hands from one window of a text to the next,
+/// `[B, H]` (none before the first window).
+#[derive(Clone, Debug, Default)]
+pub struct Hidden(pub Option<Tensor>);
+
+impl State for Hidden {
+    const READING: Reading = Reading::Streams;
+
+    fn rows(&self, lo: usize, hi: usize, rows: usize) -> Self {
+        Hidden(self.0.as_ref().map(|h| {
+            let width = h.numel() / rows;
+            Tensor::from_slice([hi - lo, width], &h.data()[lo * width..hi * width])
+        }))
+    }
+
+    fn join(parts: Vec<Self>) -> Self {
+        let parts: Option<Vec<Tensor>> = parts.into_iter().map(|p| p.0).collect();
+        Hidden(parts.map(|parts| {
+            let width = parts[0].dims()[1];
+            let rows = parts.iter().map(|p| p.dims()[0]).sum();
+            Tensor::from_vec(
+                [rows, width],
+                parts.iter().flat_map(|p| p.data().iter().copied()).collect(),
+            )
+        }))
+    }
+}
+
 impl LanguageModel for Rnn<f32> {
+    type State = Hidden;
+
     fn vocab_size(&self) -> usize {
         self.vocab()
+    }
+
+    fn logits<'g>(&self, g: &'g Graph, batch: &Batch) -> Var<'g> {
+        self.forward(g, &batch.inputs, batch.batch, batch.time, None)
+            .logits
     }
 
     // ANCHOR: tbptt
     /// Truncated backpropagation through time: the state left by the previous
     /// window enters as a constant, so gradients stop at the window's start.
-    fn logits<'g>(&self, g: &'g Graph, batch: &Batch, carry: &mut Option<Tensor>) -> Var<'g> {
-        let h0 = carry
+    fn logits_after<'g>(&self, g: &'g Graph, batch: &Batch, state: &mut Hidden) -> Var<'g> {
+        let h0 = state
+            .0
             .take()
             .filter(|h| h.dims() == [batch.batch, self.hidden_size()]);
         let out = self.forward(g, &batch.inputs, batch.batch, batch.time, h0);
-        *carry = out.hidden.last().map(|h| h.value());
+        state.0 = out.hidden.last().map(|h| h.value());
         out.logits
     }
     // ANCHOR_END: tbptt
-
-    fn recurrent(&self) -> bool {
-        true
-    }
 }
 
 impl Checkpointed for Rnn {

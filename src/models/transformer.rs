@@ -7,6 +7,7 @@
 //! defaults to `[T, B, D]`; the tutorial's code feeds it `[B, T, D]` anyway, which
 //! makes it attend across the batch instead of across time. See chapter 5.)
 
+use super::LanguageModel;
 use crate::autograd::{Dist, Graph, Init, Param, Var};
 use crate::checkpoint::{Checkpoint, CheckpointError, Checkpointed};
 use crate::data::Batch;
@@ -14,7 +15,6 @@ use crate::nn::{Embedding, FeedForward, LayerNorm, Linear, join, sinusoidal};
 use crate::ops::attention_cached;
 use crate::sample::Sampling;
 use crate::tensor::{Float, Tensor};
-use crate::train::LanguageModel;
 use rand::rngs::StdRng;
 
 /// The hyperparameters of a [`TransformerLM`] (the keys of a checkpoint's metadata).
@@ -240,11 +240,13 @@ impl<E: Float> TransformerLM<E> {
 }
 
 impl LanguageModel for TransformerLM<f32> {
+    type State = ();
+
     fn vocab_size(&self) -> usize {
         self.config.vocab_size
     }
 
-    fn logits<'g>(&self, g: &'g Graph, batch: &Batch, _carry: &mut Option<Tensor>) -> Var<'g> {
+    fn logits<'g>(&self, g: &'g Graph, batch: &Batch) -> Var<'g> {
         self.forward(g, &batch.inputs, batch.batch, batch.time)
     }
 }

@@ -134,3 +134,14 @@ macro_rules! adam_api {
 
 adam_api!(Adam, false, 0.0);
 adam_api!(AdamW, true, 0.01);
+
+impl<E: Float> AdamW<E> {
+    /// AdamW as nanoGPT trains small character-level models: β = (0.9, 0.99)
+    /// and weight decay 0.1 on matrices only (its `configure_optimizers`),
+    /// learning rate `lr` (a schedule may set it at every step).
+    pub fn nanogpt(lr: f64) -> Self {
+        Self::new(lr)
+            .betas(0.9, 0.99)
+            .weight_decay(0.1, DecayFilter::MatricesOnly)
+    }
+}

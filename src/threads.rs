@@ -1,10 +1,13 @@
-//! The worker threads that large products are split across.
+//! The worker threads: how many a program uses, and the pool they run on.
 //!
-//! One `rayon` pool, built on first use and kept for the life of the program, so
-//! no product pays for spawning a thread. The pool is dedicated to the kernels
-//! (not rayon's global pool) so that whatever else the program runs on rayon
-//! cannot delay a matrix product, and its size follows `SHORTMEM_THREADS` rather
-//! than `RAYON_NUM_THREADS`.
+//! Two things are split across them: a large matrix product (cut into
+//! rectangles of C by [`crate::kernels`]) and a training step (cut into one
+//! shard of the batch per thread by [`crate::train`]). Both run on one `rayon`
+//! pool, built on first use and kept for the life of the program, so no step
+//! pays for spawning a thread. The pool is shortmem's own (not rayon's global
+//! pool) so that whatever else the program runs on rayon cannot delay a matrix
+//! product, and its size follows `SHORTMEM_THREADS` rather than
+//! `RAYON_NUM_THREADS`.
 //!
 //! The calling thread always does a share of the work itself. The shares are
 //! claimed from a counter rather than assigned, so if a worker is slow to wake
@@ -12,8 +15,8 @@
 //! instead of waiting for it.
 
 use std::cell::Cell;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
 
 /// The thread count in force; 0 until it is first read or set.
 static THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -85,49 +88,21 @@ pub fn with_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Runs `job(0)`, …, `job(n − 1)` at the same time, one per thread (the caller
-/// and `n − 1` workers of the kernels' pool), each with its own products kept
-/// on its own thread, and returns the results in order. This is how a training
-/// step splits its batch across cores.
-pub fn map_shards<R: Send>(n: usize, job: impl Fn(usize) -> R + Sync) -> Vec<R> {
-    if n <= 1 {
-        return (0..n).map(|i| with_threads(1, || job(i))).collect();
-    }
-    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..n).map(|_| None).collect());
-    let run = |i: usize| {
-        let r = with_threads(1, || job(i));
-        results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
-    };
-    pool().in_place_scope(|scope| {
-        for i in 1..n {
-            let run = &run;
-            scope.spawn(move |_| run(i));
-        }
-        run(0);
-    });
-    results
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_iter()
-        .map(|r| r.expect("every shard ran"))
-        .collect()
-}
-
 fn pool() -> &'static rayon::ThreadPool {
     POOL.get_or_init(|| {
         let workers = threads().max(cores()).saturating_sub(1).max(1);
         rayon::ThreadPoolBuilder::new()
             .num_threads(workers)
-            .thread_name(|i| format!("shortmem-gemm-{i}"))
+            .thread_name(|i| format!("shortmem-{i}"))
             .build()
-            .expect("kernels: could not start the matrix-product threads")
+            .expect("shortmem: could not start the worker threads")
     })
 }
 
 /// Runs `job(0)`, …, `job(shares - 1)` on up to `threads` threads (the caller and
 /// `threads - 1` pool workers) and returns when all are done. Panics in a job are
 /// passed on to the caller.
-pub(super) fn run_shares(shares: usize, threads: usize, job: impl Fn(usize) + Sync) {
+pub fn run_shares(shares: usize, threads: usize, job: impl Fn(usize) + Sync) {
     let helpers = threads.min(shares).saturating_sub(1);
     if helpers == 0 {
         (0..shares).for_each(job);

@@ -1,0 +1,14 @@
+//! What the models are asked to do, and how each task scores them: the data
+//! comes from [`crate::data`], the training loop from [`crate::train`]; what is
+//! particular to a task (its objective, its score) lives here.
+//!
+//! | file | task |
+//! |---|---|
+//! | `text.rs` | next-token prediction on a text: the loss of every single prediction |
+//! | `recall.rs` | the memory span: recall a symbol seen k steps earlier |
+
+mod recall;
+mod text;
+
+pub use recall::{recall_accuracy, train_recall};
+pub use text::per_token_loss;

@@ -1,0 +1,81 @@
+//! The training loop itself, for any model, objective and optimizer.
+
+use super::{History, TrainConfig, TrainError, progress, shards};
+use crate::autograd::{Graph, Module, Var};
+use crate::data::Batch;
+use crate::models::State;
+use crate::optim::{Optimizer, clip_grad_norm};
+use std::time::Instant;
+
+// ANCHOR: training_step
+/// Trains `model` for `cfg.steps` steps. Each step takes the step's batch from
+/// `next_batch` (with whether the carried state `S` starts afresh), splits it
+/// into one shard per thread, and on each shard builds a fresh graph, computes
+/// `loss` and back-propagates; the shards' gradients, weighted by their share of
+/// the batch, add up to the gradient of the whole batch's mean loss. Then the
+/// gradient is clipped and `opt` updates the parameters, at the schedule's
+/// learning rate. `validate` runs every `cfg.eval_every` steps.
+pub fn fit<M, S, O, B, L, V>(
+    model: &mut M,
+    opt: &mut O,
+    cfg: &TrainConfig,
+    mut next_batch: B,
+    loss: L,
+    mut validate: V,
+) -> Result<History, TrainError>
+where
+    M: Module<f32> + Sync,
+    S: State,
+    O: Optimizer<f32>,
+    B: FnMut(usize) -> (Batch, bool),
+    L: for<'g> Fn(&M, &'g Graph, &Batch, &mut S) -> Var<'g> + Sync,
+    V: FnMut(&M) -> f64,
+{
+    let mut history = History::default();
+    let mut state = S::default();
+    let bar = progress::bar(cfg);
+    for step in 0..cfg.steps {
+        let started = Instant::now();
+        opt.set_lr(cfg.schedule.lr(step));
+        let (batch, restart) = next_batch(step);
+        if restart {
+            state = S::default();
+        }
+        let shards = cfg.shards.unwrap_or_else(crate::threads::threads);
+        let (loss_value, next_state) = shards::batch_gradients(model, &batch, state, shards, &loss);
+        if !loss_value.is_finite() {
+            return Err(TrainError::NonFiniteLoss {
+                step,
+                loss: loss_value,
+            });
+        }
+        state = next_state;
+        let mut params = model.params_mut();
+        if let Some(p) = params.iter().find(|p| {
+            p.grad
+                .as_ref()
+                .is_some_and(|g| g.data().iter().any(|x| !x.is_finite()))
+        }) {
+            return Err(TrainError::NonFiniteGradient {
+                step,
+                param: p.name.clone(),
+            });
+        }
+        if let Some(max_norm) = cfg.clip {
+            clip_grad_norm(&mut params, max_norm);
+        }
+        opt.step(&mut params);
+        let elapsed = started.elapsed().as_secs_f64();
+        history.seconds += elapsed;
+        history.step_seconds.push(elapsed);
+        history.tokens += batch.batch * batch.time;
+        history.train.push((step, loss_value));
+        if (step + 1) % cfg.eval_every == 0 || step + 1 == cfg.steps {
+            history.val.push((step + 1, validate(model)));
+        }
+        progress::update(&bar, step, &history);
+    }
+    bar.finish_and_clear();
+    Ok(history)
+}
+// ANCHOR_END: training_step

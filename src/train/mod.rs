@@ -1,0 +1,169 @@
+//! Training: one loop for every model and objective ([`fit`]), and the
+//! next-token objective of a language model on a text ([`train`]).
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `fit.rs` | the loop: batch, gradients, a stop on non-finite numbers, clipping, the optimizer's step, validation |
+//! | `shards.rs` | data parallelism: a batch split into one shard per thread, the gradients summed |
+//! | `eval.rs` | validation loss, on the same windows every time |
+//! | `progress.rs` | the progress bar |
+//!
+//! The optimizer is the caller's: anything that implements
+//! [`crate::optim::Optimizer`] (the chapters use
+//! [`AdamW::nanogpt`](crate::optim::AdamW::nanogpt)); the
+//! learning rate follows the configuration's schedule.
+
+mod eval;
+mod fit;
+mod progress;
+mod shards;
+
+pub use eval::evaluate;
+pub use fit::fit;
+pub use shards::{batch_gradients, map_shards};
+
+use crate::data::{Dataset, Split, Windows};
+use crate::models::{LanguageModel, State};
+use crate::optim::{Optimizer, Schedule};
+use std::fmt;
+
+/// Settings of one training run (the optimizer's own are the optimizer's).
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    pub steps: usize,
+    pub batch: usize,
+    /// Tokens per window (T).
+    pub context: usize,
+    pub schedule: Schedule,
+    /// Clip the global gradient norm to this (None: no clipping).
+    pub clip: Option<f64>,
+    /// Validate every this many steps (and after the last step).
+    pub eval_every: usize,
+    /// Number of validation windows (`batch` each), the same ones every time.
+    pub eval_batches: usize,
+    pub seed: u64,
+    /// Show a progress bar (it also stays hidden when stderr is not a terminal).
+    pub progress: bool,
+    /// Name shown on the progress bar.
+    pub label: String,
+    /// Split each batch into this many shards trained in parallel, one per
+    /// thread (None: one per thread, see [`crate::threads::threads`]).
+    pub shards: Option<usize>,
+}
+
+impl TrainConfig {
+    /// Sensible defaults around a step count and peak learning rate: 5 % warm-up,
+    /// cosine decay to lr/10, clipping at 1.0, 20 validations.
+    pub fn new(steps: usize, batch: usize, context: usize, lr: f64) -> Self {
+        TrainConfig {
+            steps,
+            batch,
+            context,
+            schedule: Schedule::WarmupCosine {
+                max_lr: lr,
+                min_lr: lr / 10.0,
+                warmup: steps / 20,
+                total: steps,
+            },
+            clip: Some(1.0),
+            eval_every: (steps / 20).max(1),
+            eval_batches: 20,
+            seed: 0,
+            progress: true,
+            label: "train".to_string(),
+            shards: None,
+        }
+    }
+}
+
+/// What happened during training.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    /// (step, training loss of that step's batch).
+    pub train: Vec<(usize, f64)>,
+    /// (step, mean validation loss).
+    pub val: Vec<(usize, f64)>,
+    /// Wall-clock seconds spent in training steps (validation excluded).
+    pub seconds: f64,
+    /// Seconds of each step.
+    pub step_seconds: Vec<f64>,
+    /// Tokens processed by training steps.
+    pub tokens: usize,
+}
+
+impl History {
+    pub fn tokens_per_second(&self) -> f64 {
+        self.tokens as f64 / self.seconds.max(1e-9)
+    }
+
+    /// Median seconds per step, skipping the first `warmup` steps.
+    pub fn median_step_seconds(&self, warmup: usize) -> f64 {
+        let mut t: Vec<f64> = self.step_seconds.iter().skip(warmup).copied().collect();
+        if t.is_empty() {
+            return f64::NAN;
+        }
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    }
+
+    pub fn final_val(&self) -> f64 {
+        self.val.last().map_or(f64::NAN, |v| v.1)
+    }
+
+    /// Mean training loss over the last `n` steps (one batch is noisy).
+    pub fn final_train(&self, n: usize) -> f64 {
+        let tail = &self.train[self.train.len().saturating_sub(n)..];
+        tail.iter().map(|t| t.1).sum::<f64>() / tail.len().max(1) as f64
+    }
+
+    /// The validation losses as plot points.
+    pub fn val_points(&self) -> Vec<(f64, f64)> {
+        self.val.iter().map(|&(s, l)| (s as f64, l)).collect()
+    }
+}
+
+/// Training stopped because a number went bad.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainError {
+    NonFiniteLoss { step: usize, loss: f64 },
+    NonFiniteGradient { step: usize, param: String },
+}
+
+impl fmt::Display for TrainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrainError::NonFiniteLoss { step, loss } => write!(
+                f,
+                "training stopped at step {step}: the loss is {loss}; try a lower learning rate or clipping"
+            ),
+            TrainError::NonFiniteGradient { step, param } => write!(
+                f,
+                "training stopped at step {step}: the gradient of {param} is not finite; try a lower learning rate or clipping"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TrainError {}
+
+/// Trains a language model on `data` with `opt`: next-token cross-entropy on
+/// windows of the training text, read as the model reads text (random windows,
+/// or consecutive ones with the state carried for a recurrent model),
+/// validated on the validation text.
+pub fn train<M: LanguageModel>(
+    model: &mut M,
+    opt: &mut impl Optimizer<f32>,
+    data: &Dataset,
+    cfg: &TrainConfig,
+) -> Result<History, TrainError> {
+    let reading = <M::State as State>::READING;
+    let mut windows = Windows::new(reading, data.train.len(), cfg.batch, cfg.context, cfg.seed);
+    fit(
+        model,
+        opt,
+        cfg,
+        |_step| windows.next_batch(&data.train),
+        |model, g, batch, state| model.logits_after(g, batch, state).cross_entropy(&batch.targets),
+        |m| evaluate(m, data, Split::Val, cfg),
+    )
+}
