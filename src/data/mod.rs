@@ -213,7 +213,7 @@ pub enum Reading {
 /// a text: the sampler is chosen once, from the model's [`Reading`].
 #[derive(Debug)]
 pub enum Windows {
-    Random { rng: StdRng, batch: usize, time: usize },
+    Random { rng: Box<StdRng>, batch: usize, time: usize },
     Streams(StreamSampler),
 }
 
@@ -223,7 +223,7 @@ impl Windows {
     pub fn new(reading: Reading, tokens_len: usize, batch: usize, time: usize, seed: u64) -> Self {
         match reading {
             Reading::RandomWindows => Windows::Random {
-                rng: rand::SeedableRng::seed_from_u64(seed),
+                rng: Box::new(rand::SeedableRng::seed_from_u64(seed)),
                 batch,
                 time,
             },
