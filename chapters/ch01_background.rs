@@ -8,18 +8,26 @@
 //! fixed long before, no k ≤ 8 helps at all. A learned model with a longer
 //! memory is needed: chapters 3 to 5 build one.
 //!
-//!     cargo run --release --bin ch01
+//! ```text
+//! cargo run --release --bin ch01
+//! ```
 
 use clap::Parser;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, main_with};
-use shortmem::data::{self, Dataset};
+use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Program, sizes};
+use shortmem::data::{self, Corpus, Dataset};
 use shortmem::models::{Bigram, NGram, Smoothing};
 use shortmem::optim::{AdamW, DecayFilter};
-use shortmem::plot::{self, Figure, Legend, Mark, Series};
-use shortmem::train::{self, TrainConfig};
+use shortmem::plot::{self, Legend, Mark, Series};
+use shortmem::train::{self, History, TrainConfig};
+use std::error::Error;
 use std::path::Path;
+
+pub const PROGRAM: Program = Program {
+    id: "ch01",
+    run: |words| run(Args::try_parse_from(words)?),
+};
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -34,56 +42,29 @@ pub struct Args {
     pub max_k: u8,
 }
 
-/// Held-out cross-entropy (nats/char) of n-gram models for k = 0..=max_k.
-struct Curve {
-    name: String,
-    add_one: Vec<f64>,
-    witten_bell: Vec<f64>,
-    /// Witten–Bell on the training text itself: how well it memorises.
-    train_wb: Vec<f64>,
-    /// The fitted counts (orders 0..=max_k), reused for the story-answer scores.
-    model: NGram,
+/// The sizes of a run.
+struct Sizes {
+    /// Longest n-gram context (at most `--max-k`).
+    max_k: usize,
+    bigram_steps: usize,
+    /// Also count Tiny Shakespeare, when it is there.
+    shakespeare: bool,
 }
 
-fn ngram_curve(name: &str, data: &Dataset, max_k: usize) -> Curve {
-    let model = NGram::fit(&data.train, data.vocab_size(), max_k);
-    // Score the same positions for every k: those with max_k characters before them.
-    let train_sample = &data.train[..data.train.len().min(data.val.len())];
-    let mut c = Curve {
-        name: name.into(),
-        add_one: vec![],
-        witten_bell: vec![],
-        train_wb: vec![],
-        model,
-    };
-    for k in 0..=max_k {
-        c.add_one.push(
-            c.model
-                .cross_entropy(&data.val, max_k, k, Smoothing::AddOne, None),
-        );
-        c.witten_bell.push(
-            c.model
-                .cross_entropy(&data.val, max_k, k, Smoothing::WittenBell, None),
-        );
-        c.train_wb.push(
-            c.model
-                .cross_entropy(train_sample, max_k, k, Smoothing::WittenBell, None),
-        );
-    }
-    c
-}
-
-fn points(v: &[f64]) -> Vec<(f64, f64)> {
-    v.iter().enumerate().map(|(k, &y)| (k as f64, y)).collect()
-}
+const FULL: Sizes = Sizes {
+    max_k: 8,
+    bigram_steps: 1000,
+    shakespeare: true,
+};
+const QUICK: Sizes = Sizes {
+    max_k: 5,
+    bigram_steps: 150,
+    shakespeare: false,
+};
 
 pub fn run(args: Args) -> ChapterResult {
-    let quick = args.common.quick;
-    let max_k = if quick {
-        (args.max_k as usize).min(5)
-    } else {
-        args.max_k as usize
-    };
+    let size = sizes(&args.common, FULL, QUICK);
+    let max_k = size.max_k.min(args.max_k as usize);
     let extra = if args.max_k != 8 {
         vec![format!("--max-k {}", args.max_k)]
     } else {
@@ -99,234 +80,273 @@ pub fn run(args: Args) -> ChapterResult {
         data.val.len()
     );
 
-    // 1. n-grams on the main corpus (and on Tiny Shakespeare when it is there).
-    let mut curves = vec![ngram_curve(&name, &data, max_k)];
-    let shakespeare = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/tinyshakespeare.txt");
-    if !quick && ch.args.corpus.is_none() {
-        match data::load_text(&shakespeare) {
-            Ok(text) => curves.push(ngram_curve("Tiny Shakespeare", &Dataset::from_text(&text), max_k)),
+    let curves = more_context(&ch, &name, &data, max_k, size.shakespeare);
+    let bigram = neural_bigram(&mut ch, &data, size.bigram_steps)?;
+    draw_context(&mut ch, &curves, &name, &bigram)?;
+    if let Some(corpus) = &corpus {
+        story_answers(&mut ch, &data, corpus, &curves[0])?;
+    }
+    conclude(&mut ch, &name, &data, &curves, bigram.final_val());
+    ch.finish()
+}
+
+/// Held-out cross-entropy (nats/char) of n-gram models for k = 0..=max_k.
+struct Curve {
+    name: String,
+    add_one: Vec<f64>,
+    witten_bell: Vec<f64>,
+    /// Witten–Bell on the training text itself: how well it memorises.
+    train_wb: Vec<f64>,
+    /// The fitted counts (orders 0..=max_k), reused for the story-answer scores.
+    model: NGram,
+}
+
+impl Curve {
+    /// Counts n-grams of `data`'s training text and scores them, for every k, on
+    /// the same held-out positions: those with `max_k` characters before them.
+    fn fit(name: &str, data: &Dataset, max_k: usize) -> Curve {
+        let model = NGram::fit(&data.train, data.vocab_size(), max_k);
+        let train_sample = &data.train[..data.train.len().min(data.val.len())];
+        let score = |tokens: &[usize], k, s| model.cross_entropy(tokens, max_k, k, s, None);
+        let ks = 0..=max_k;
+        Curve {
+            name: name.into(),
+            add_one: ks
+                .clone()
+                .map(|k| score(&data.val, k, Smoothing::AddOne))
+                .collect(),
+            witten_bell: ks
+                .clone()
+                .map(|k| score(&data.val, k, Smoothing::WittenBell))
+                .collect(),
+            train_wb: ks
+                .map(|k| score(train_sample, k, Smoothing::WittenBell))
+                .collect(),
+            model,
+        }
+    }
+
+    fn max_k(&self) -> usize {
+        self.witten_bell.len() - 1
+    }
+
+    /// The k with the lowest Witten–Bell loss.
+    fn best_k(&self) -> usize {
+        argmin(&self.witten_bell)
+    }
+}
+
+/// Index of the smallest value.
+fn argmin(v: &[f64]) -> usize {
+    (0..v.len()).min_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap_or(0)
+}
+
+fn points(v: &[f64]) -> Vec<(f64, f64)> {
+    v.iter().enumerate().map(|(k, &y)| (k as f64, y)).collect()
+}
+
+/// § More context helps, then stops helping: n-gram curves on the corpus (and on
+/// Tiny Shakespeare, when it is there), printed as a table.
+fn more_context(ch: &Chapter, name: &str, data: &Dataset, max_k: usize, shakespeare: bool) -> Vec<Curve> {
+    ch.section("n-grams with k characters of context");
+    let mut curves = vec![Curve::fit(name, data, max_k)];
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/tinyshakespeare.txt");
+    if shakespeare && ch.args.corpus.is_none() {
+        match data::load_text(&path) {
+            Ok(text) => curves.push(Curve::fit("Tiny Shakespeare", &Dataset::from_text(&text), max_k)),
             Err(e) => println!("   (skipping Tiny Shakespeare: {e})"),
         }
     }
-    println!("\n   held-out cross-entropy of n-gram models, nats/char (bits/char)");
-    print!("   {:>3}", "k");
+    println!("   held-out cross-entropy of n-gram models, nats/char (bits/char)");
+    let short = |name: &str| -> String {
+        name.split_whitespace()
+            .last()
+            .unwrap_or(name)
+            .chars()
+            .take(11)
+            .collect()
+    };
+    let mut header = format!("   {:>3}", "k");
     for c in &curves {
-        print!(
-            "  {:>24} {:>24}",
+        let (a, w) = (
             format!("{} add-one", short(&c.name)),
-            format!("{} Witten-Bell", short(&c.name))
+            format!("{} Witten-Bell", short(&c.name)),
         );
+        header += &format!("  {a:>24} {w:>24}");
     }
-    println!();
+    println!("{header}");
+    let cell = |x: f64| format!("{x:.3} ({:.3})", x / 2f64.ln());
     for k in 0..=max_k {
-        print!("   {k:>3}");
-        for c in &curves {
-            let (a, w) = (c.add_one[k], c.witten_bell[k]);
-            print!(
-                "  {:>24} {:>24}",
-                format!("{a:.3} ({:.3})", a / 2f64.ln()),
-                format!("{w:.3} ({:.3})", w / 2f64.ln())
-            );
-        }
-        println!();
+        let row: String = curves
+            .iter()
+            .map(|c| format!("  {:>24} {:>24}", cell(c.add_one[k]), cell(c.witten_bell[k])))
+            .collect();
+        println!("   {k:>3}{row}");
     }
+    curves
+}
 
-    // 2. The neural bigram, trained with the common trainer.
-    let steps = ch.args.steps.unwrap_or(if quick { 150 } else { 1000 });
+/// § A neural bigram, trained with the common trainer, learns the counts.
+fn neural_bigram(ch: &mut Chapter, data: &Dataset, steps: usize) -> Result<History, Box<dyn Error>> {
+    ch.section("a neural bigram");
+    let steps = ch.steps(steps);
     let mut cfg = TrainConfig::new(steps, 32, 64, 0.1);
-    cfg.seed = ch.args.seed;
+    cfg.seed = ch.seed();
     cfg.label = "bigram".into();
-    let mut bigram = Bigram::new(data.vocab_size(), &mut StdRng::seed_from_u64(ch.args.seed));
-    let history = train::train(
-        &mut bigram,
-        &mut AdamW::nanogpt(0.1).weight_decay(0.0, DecayFilter::MatricesOnly),
-        &data,
-        &cfg,
-    )?;
-    let bigram_val = history.final_val();
+    let mut bigram = Bigram::new(data.vocab_size(), &mut StdRng::seed_from_u64(ch.seed()));
+    let mut opt = AdamW::nanogpt(0.1).weight_decay(0.0, DecayFilter::MatricesOnly);
+    let history = train::train(&mut bigram, &mut opt, data, &cfg)?;
     println!(
-        "\n   neural bigram: validation loss {bigram_val:.3} nats/char after {steps} steps ({:.0} tokens/s)",
+        "   neural bigram: validation loss {:.3} nats/char after {steps} steps ({:.0} tokens/s)\n",
+        history.final_val(),
         history.tokens_per_second()
     );
+    ch.record("neural bigram val nats/char", history.final_val());
+    Ok(history)
+}
 
-    // 3. Figures.
+/// The figures of the first two sections: loss against k, and the bigram's training.
+fn draw_context(
+    ch: &mut Chapter,
+    curves: &[Curve],
+    name: &str,
+    bigram: &History,
+) -> Result<(), Box<dyn Error>> {
     let mut series = Vec::new();
-    // One colour per corpus: solid Witten-Bell, dashed add-one, thin training-text curve.
+    // One colour per corpus: solid Witten-Bell, dashed add-one, dots on the training text.
     for (i, c) in curves.iter().enumerate() {
-        let color = [0, 1][i.min(1)];
-        series.push(
+        let color = i.min(1);
+        series.extend([
             Series::line(&format!("{} · Witten-Bell", c.name), points(&c.witten_bell))
                 .with_mark(Mark::LinePoints)
                 .with_color(color),
-        );
-        series.push(
             Series::line(&format!("{} · add-one", c.name), points(&c.add_one))
                 .with_mark(Mark::Dashed)
                 .with_color(color),
-        );
-        series.push(
             Series::line(
                 &format!("{} · Witten-Bell scored on its training text", c.name),
                 points(&c.train_wb),
             )
             .with_mark(Mark::Points)
             .with_color(color),
-        );
+        ]);
     }
+    let point = vec![(1.0, bigram.final_val())];
     series.push(
-        Series::line(
-            &format!("{name} · neural bigram (k = 1)"),
-            vec![(1.0, bigram_val)],
-        )
-        .with_mark(Mark::Points)
-        .with_color(2),
+        Series::line(&format!("{name} · neural bigram (k = 1)"), point)
+            .with_mark(Mark::Points)
+            .with_color(2),
     );
-    let fig = Figure::new(
-        "Held-out cross-entropy of character n-gram models",
+    let (x, y) = (
         "context length k (characters)",
         "cross-entropy (nats per character)",
-        &ch.caption(),
-    )
-    .legend(Legend::Outside);
-    plot::lines(ch.figure("ngram_vs_context.svg"), &fig, &series)?;
-    let fig = Figure::new(
-        "Neural bigram: training and validation loss",
-        "step",
-        "cross-entropy (nats per character)",
-        &ch.caption(),
     );
-    plot::lines(
-        ch.figure("bigram_loss.svg"),
-        &fig,
-        &[
-            Series::line(
-                "train (moving mean of 25 steps)",
-                plot::smooth(&history.train, 25),
-            ),
-            Series::line(
-                "validation",
-                history.val.iter().map(|&(s, l)| (s as f64, l)).collect(),
-            )
-            .with_mark(Mark::LinePoints),
-            Series::reference(
-                "count-based bigram (k = 1, Witten-Bell)",
-                curves[0].witten_bell[1.min(max_k)],
-            ),
-        ],
-    )?;
+    let fig = ch
+        .frame("Held-out cross-entropy of character n-gram models", x, y)
+        .legend(Legend::Outside);
+    ch.lines("ngram_vs_context.svg", &fig, &series)?;
+    let counted = curves[0].witten_bell[1.min(curves[0].max_k())];
+    let fig = ch.frame("Neural bigram: training and validation loss", "step", y);
+    let series = [
+        Series::line("train (moving mean of 25 steps)", plot::smooth(&bigram.train, 25)),
+        Series::line("validation", bigram.val_points()).with_mark(Mark::LinePoints),
+        Series::reference("count-based bigram (k = 1, Witten-Bell)", counted),
+    ];
+    ch.lines("bigram_loss.svg", &fig, &series)?;
+    Ok(())
+}
 
-    // 4. Memory: loss on the answers of the built-in stories versus everything else.
+/// § What k characters cannot remember: the loss on the built-in stories'
+/// answers, which an earlier sentence fixed, against the loss elsewhere.
+fn story_answers(
+    ch: &mut Chapter,
+    data: &Dataset,
+    corpus: &Corpus,
+    curve: &Curve,
+) -> Result<(), Box<dyn Error>> {
+    ch.section("story answers");
+    let (max_k, best_k) = (curve.max_k(), curve.best_k());
+    let split = data.train.len();
+    let val_part = |m: Vec<bool>| m[split..split + data.val.len()].to_vec();
+    let starts = val_part(corpus.answer_start_mask());
+    let answers = val_part(corpus.answer_mask());
+    let others: Vec<bool> = answers.iter().map(|m| !m).collect();
+    let ce = |mask: &[bool]| -> Vec<f64> {
+        let score = |k| {
+            curve
+                .model
+                .cross_entropy(&data.val, max_k, k, Smoothing::WittenBell, Some(mask))
+        };
+        (0..=max_k).map(score).collect()
+    };
+    let (on_starts, on_answers, elsewhere) = (ce(&starts), ce(&answers), ce(&others));
+    let fig = ch.frame(
+        "What k characters cannot remember: loss on story answers",
+        "context length k (characters)",
+        "cross-entropy (nats per character)",
+    );
+    let series = [
+        Series::line("first character of each answer", points(&on_starts)).with_mark(Mark::LinePoints),
+        Series::line("all answer characters", points(&on_answers)).with_mark(Mark::LinePoints),
+        Series::line("all other characters", points(&elsewhere)).with_mark(Mark::LinePoints),
+    ];
+    ch.lines("answers_vs_context.svg", &fig, &series)?;
+    ch.record(
+        "answers in validation text",
+        starts.iter().filter(|&&m| m).count(),
+    );
+    ch.record(
+        &format!("answer-start nats/char at k={best_k}"),
+        on_starts[best_k],
+    );
+    ch.record(&format!("answer nats/char at k={best_k}"), on_answers[best_k]);
+    ch.record(&format!("other nats/char at k={best_k}"), elsewhere[best_k]);
+    ch.finding(format!(
+        "Where a story's earlier sentences decide the next word, the best n-gram pays {:.2} nats on its first \
+         character, {:.0}x the {:.2} it pays on other characters: the fact lies beyond any {max_k}-character window.",
+        on_starts[best_k],
+        on_starts[best_k] / elsewhere[best_k].max(1e-9),
+        elsewhere[best_k]
+    ));
+    Ok(())
+}
+
+/// The numbers the sections found, and what they mean.
+fn conclude(ch: &mut Chapter, name: &str, data: &Dataset, curves: &[Curve], bigram_val: f64) {
     let main = &curves[0];
-    let best_k = (0..=max_k)
-        .min_by(|&a, &b| main.witten_bell[a].total_cmp(&main.witten_bell[b]))
-        .unwrap_or(0);
-    ch.summary.record("corpus", name.clone());
-    ch.summary.record("vocabulary", data.vocab_size());
-    ch.summary.record("best k (Witten-Bell)", best_k);
-    ch.summary.record("nats/char at k=0", main.witten_bell[0]);
-    ch.summary.record("nats/char at best k", main.witten_bell[best_k]);
-    ch.summary
-        .record("bits/char at best k", main.witten_bell[best_k] / 2f64.ln());
-    ch.summary
-        .record(&format!("add-one nats/char at k={max_k}"), main.add_one[max_k]);
-    ch.summary.record("neural bigram val nats/char", bigram_val);
-    ch.summary
-        .record("count bigram val nats/char", main.witten_bell[1.min(max_k)]);
+    let (max_k, best_k) = (main.max_k(), main.best_k());
+    let counted = main.witten_bell[1.min(max_k)];
+    ch.record("corpus", name);
+    ch.record("vocabulary", data.vocab_size());
+    ch.record("best k (Witten-Bell)", best_k);
+    ch.record("nats/char at k=0", main.witten_bell[0]);
+    ch.record("nats/char at best k", main.witten_bell[best_k]);
+    ch.record("bits/char at best k", main.witten_bell[best_k] / 2f64.ln());
+    ch.record(&format!("add-one nats/char at k={max_k}"), main.add_one[max_k]);
+    ch.record("count bigram val nats/char", counted);
+    ch.finding(format!(
+        "On the {name}, more context keeps helping with Witten-Bell ({:.2} nats/char at k=0, {:.2} at k={best_k}), \
+         but naive add-one smoothing is best at k={} and worse beyond ({:.2} at k={max_k}).",
+        main.witten_bell[0],
+        main.witten_bell[best_k],
+        argmin(&main.add_one),
+        main.add_one[max_k]
+    ));
     if let Some(c) = curves.get(1) {
-        let best = (0..=max_k)
-            .min_by(|&a, &b| c.witten_bell[a].total_cmp(&c.witten_bell[b]))
-            .unwrap_or(0);
-        ch.summary.record("Tiny Shakespeare best k", best);
-        ch.summary
-            .record("Tiny Shakespeare nats/char at best k", c.witten_bell[best]);
-        ch.summary.record(
+        let best = c.best_k();
+        ch.record("Tiny Shakespeare best k", best);
+        ch.record("Tiny Shakespeare nats/char at best k", c.witten_bell[best]);
+        ch.record(
             &format!("Tiny Shakespeare add-one nats/char at k={max_k}"),
             c.add_one[max_k],
         );
-    }
-    if let Some(corpus) = &corpus {
-        let split = data.train.len();
-        let val_part = |m: Vec<bool>| m[split..split + data.val.len()].to_vec();
-        let starts = val_part(corpus.answer_start_mask());
-        let answers = val_part(corpus.answer_mask());
-        let others: Vec<bool> = answers.iter().map(|m| !m).collect();
-        let model = &curves[0].model; // the built-in corpus's counts
-        let ce = |mask: &[bool]| -> Vec<f64> {
-            (0..=max_k)
-                .map(|k| model.cross_entropy(&data.val, max_k, k, Smoothing::WittenBell, Some(mask)))
-                .collect()
-        };
-        let (on_starts, on_answers, elsewhere) = (ce(&starts), ce(&answers), ce(&others));
-        let fig = Figure::new(
-            "What k characters cannot remember: loss on story answers",
-            "context length k (characters)",
-            "cross-entropy (nats per character)",
-            &ch.caption(),
-        );
-        plot::lines(
-            ch.figure("answers_vs_context.svg"),
-            &fig,
-            &[
-                Series::line("first character of each answer", points(&on_starts))
-                    .with_mark(Mark::LinePoints),
-                Series::line("all answer characters", points(&on_answers)).with_mark(Mark::LinePoints),
-                Series::line("all other characters", points(&elsewhere)).with_mark(Mark::LinePoints),
-            ],
-        )?;
-        let n_answers = starts.iter().filter(|&&m| m).count();
-        ch.summary.record("answers in validation text", n_answers);
-        ch.summary.record(
-            &format!("answer-start nats/char at k={best_k}"),
-            on_starts[best_k],
-        );
-        ch.summary
-            .record(&format!("answer nats/char at k={best_k}"), on_answers[best_k]);
-        ch.summary
-            .record(&format!("other nats/char at k={best_k}"), elsewhere[best_k]);
-        ch.summary.finding(format!(
-            "Where a story's earlier sentences decide the next word, the best n-gram pays {:.2} nats on its first \
-             character, {:.0}x the {:.2} it pays on other characters: the fact lies beyond any {max_k}-character window.",
-            on_starts[best_k],
-            on_starts[best_k] / elsewhere[best_k].max(1e-9),
-            elsewhere[best_k]
-        ));
-    }
-    let best_add_one = (0..=max_k)
-        .min_by(|&a, &b| main.add_one[a].total_cmp(&main.add_one[b]))
-        .unwrap_or(0);
-    ch.summary.finding(format!(
-        "On the {name}, more context keeps helping with Witten-Bell ({:.2} nats/char at k=0, {:.2} at k={best_k}), \
-         but naive add-one smoothing is best at k={best_add_one} and worse beyond ({:.2} at k={max_k}).",
-        main.witten_bell[0], main.witten_bell[best_k], main.add_one[max_k]
-    ));
-    if let Some(c) = curves.get(1) {
-        let best = (0..=max_k)
-            .min_by(|&a, &b| c.witten_bell[a].total_cmp(&c.witten_bell[b]))
-            .unwrap_or(0);
-        ch.summary.finding(format!(
+        ch.finding(format!(
             "On Tiny Shakespeare even Witten-Bell stops improving at k={best} ({:.2} nats/char) and reaches {:.2} at \
              k={max_k}, while on its own training text it keeps falling to {:.2}: long contexts are memorised, not learned.",
             c.witten_bell[best], c.witten_bell[max_k], c.train_wb[max_k]
         ));
     }
-    ch.summary.finding(format!(
-        "The neural bigram learns the counts by gradient descent: {bigram_val:.3} vs {:.3} nats/char for the counted bigram.",
-        main.witten_bell[1.min(max_k)]
+    ch.finding(format!(
+        "The neural bigram learns the counts by gradient descent: {bigram_val:.3} vs {counted:.3} nats/char for the counted bigram."
     ));
-    ch.finish()
-}
-
-/// A short column label for a corpus name.
-fn short(name: &str) -> String {
-    name.split_whitespace()
-        .last()
-        .unwrap_or(name)
-        .chars()
-        .take(11)
-        .collect()
-}
-
-#[allow(dead_code)]
-fn main() {
-    main_with(run)
 }

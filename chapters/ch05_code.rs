@@ -5,23 +5,31 @@
 //! what goes wrong without the mask or with the wrong batch layout, and how a
 //! key–value cache keeps generation fast.
 //!
-//!     cargo run --release --bin ch05
-//!     cargo run --release --bin ch05 -- --corpus ../shared/data/tinyshakespeare.txt --train-only
+//! ```text
+//! cargo run --release --bin ch05
+//! cargo run --release --bin ch05 -- --corpus ../shared/data/tinyshakespeare.txt --train-only
+//! ```
 
 use clap::Parser;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, main_with};
+use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Program, Summary, sizes};
 use shortmem::checkpoint::Checkpointed;
-use shortmem::data::Dataset;
+use shortmem::data::{CharTokenizer, Dataset};
 use shortmem::models::{KvCache, TransformerConfig, TransformerLM};
 use shortmem::optim::{AdamW, DecayFilter, Schedule};
-use shortmem::plot::{self, Figure, Legend, Mark, Series};
+use shortmem::plot::{Legend, Mark, Series, loss_curves, smooth};
 use shortmem::sample::{Sampling, nll};
 use shortmem::train::{self, History, TrainConfig};
 use shortmem::{Graph, Module, Tensor};
-use std::path::PathBuf;
+use std::error::Error;
+use std::path::Path;
 use std::time::Instant;
+
+pub const PROGRAM: Program = Program {
+    id: "ch05",
+    run: |words| run(Args::try_parse_from(words)?),
+};
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -78,10 +86,10 @@ pub struct Args {
     pub prompt: Option<String>,
     /// Save the trained model (weights, sizes, alphabet) to this safetensors file.
     #[arg(long, value_name = "FILE")]
-    pub save: Option<PathBuf>,
+    pub save: Option<std::path::PathBuf>,
     /// Skip training: load a model saved with --save and write --tokens characters after --prompt.
     #[arg(long, value_name = "FILE")]
-    pub load: Option<PathBuf>,
+    pub load: Option<std::path::PathBuf>,
     /// How many characters to generate with --load.
     #[arg(long, default_value_t = 500)]
     pub tokens: usize,
@@ -91,38 +99,122 @@ impl Args {
     /// The flags that differ from their defaults, for the reproducing command.
     fn changed(&self) -> Vec<String> {
         let d = Args::parse_from(["ch05"]);
-        let mut v = Vec::new();
-        let mut flag = |name: &str, a: String, b: String| {
-            if a != b {
-                v.push(format!("--{name} {a}"));
-            }
+        let values = |a: &Args| {
+            [
+                a.layers.to_string(),
+                a.heads.to_string(),
+                a.embed.to_string(),
+                a.ff.to_string(),
+                a.context.to_string(),
+                a.batch.to_string(),
+                a.lr.to_string(),
+                a.min_lr.to_string(),
+                a.warmup.to_string(),
+                a.beta2.to_string(),
+                a.weight_decay.to_string(),
+                a.clip.to_string(),
+            ]
         };
-        flag("layers", self.layers.to_string(), d.layers.to_string());
-        flag("heads", self.heads.to_string(), d.heads.to_string());
-        flag("embed", self.embed.to_string(), d.embed.to_string());
-        flag("ff", self.ff.to_string(), d.ff.to_string());
-        flag("context", self.context.to_string(), d.context.to_string());
-        flag("batch", self.batch.to_string(), d.batch.to_string());
-        flag("lr", self.lr.to_string(), d.lr.to_string());
-        flag("min-lr", self.min_lr.to_string(), d.min_lr.to_string());
-        flag("warmup", self.warmup.to_string(), d.warmup.to_string());
-        flag("beta2", self.beta2.to_string(), d.beta2.to_string());
-        flag(
+        let names = [
+            "layers",
+            "heads",
+            "embed",
+            "ff",
+            "context",
+            "batch",
+            "lr",
+            "min-lr",
+            "warmup",
+            "beta2",
             "weight-decay",
-            self.weight_decay.to_string(),
-            d.weight_decay.to_string(),
-        );
-        flag("clip", self.clip.to_string(), d.clip.to_string());
+            "clip",
+        ];
+        let mut flags: Vec<String> = (names.iter().zip(values(self)).zip(values(&d)))
+            .filter(|((_, mine), default)| mine != default)
+            .map(|((name, mine), _)| format!("--{name} {mine}"))
+            .collect();
         if self.train_only {
-            v.push("--train-only".into());
+            flags.push("--train-only".into());
         }
         if let Some(p) = &self.save {
-            v.push(format!("--save {}", p.display()));
+            flags.push(format!("--save {}", p.display()));
         }
-        v
+        flags
     }
 }
 
+/// The sizes of a run.
+struct Sizes {
+    /// The model's width, heads, feed-forward width and blocks (`None`: the flags).
+    model: Option<(usize, usize, usize, usize)>,
+    /// Training steps (`--steps`), and characters per sample.
+    steps: usize,
+    sample: usize,
+    /// The mask experiment: steps, the validation characters scored, the sample.
+    mask_steps: usize,
+    mask_probe: usize,
+    mask_sample: usize,
+    /// The longest context the key–value cache is timed at.
+    cache_context: usize,
+}
+
+const FULL: Sizes = Sizes {
+    model: None,
+    steps: 2000,
+    sample: 300,
+    mask_steps: 600,
+    mask_probe: 200,
+    mask_sample: 160,
+    cache_context: 384,
+};
+const QUICK: Sizes = Sizes {
+    model: Some((32, 2, 64, 1)),
+    steps: 40,
+    sample: 60,
+    mask_steps: 30,
+    mask_probe: 40,
+    mask_sample: 40,
+    cache_context: 64,
+};
+
+pub fn run(args: Args) -> ChapterResult {
+    if let Some(path) = &args.load {
+        sample_saved(&args, path)?;
+        return Ok(Summary::new("ch05", "sampling a saved model"));
+    }
+    let size = sizes(&args.common, FULL, QUICK);
+    let mut ch = Chapter::start(
+        "ch05",
+        "The code in practice",
+        args.common.clone(),
+        &args.changed(),
+    )?;
+    let (name, data, _) = ch.dataset()?;
+    let (embed_dim, num_heads, ff_dim, num_layers) =
+        size.model
+            .unwrap_or((args.embed, args.heads, args.ff, args.layers));
+    let config = TransformerConfig {
+        vocab_size: data.vocab_size(),
+        embed_dim,
+        num_heads,
+        ff_dim,
+        num_layers,
+        context: args.context,
+        causal: true,
+    };
+    let model = train_the_model(&mut ch, &args, &name, &data, config, size.steps)?;
+    samples(&mut ch, &args, &model, &data, size.sample)?;
+    checkpoint_round_trip(&mut ch, &args, &model, &data)?;
+    if args.train_only {
+        return ch.finish();
+    }
+    mask_experiment(&mut ch, &args, &data, &size)?;
+    batch_layout(&mut ch, &model);
+    cache_timing(&mut ch, &config, size.cache_context)?;
+    ch.finish()
+}
+
+/// The training schedule of the recipe: warm-up, cosine decay, clipping.
 fn train_config(args: &Args, steps: usize, seed: u64, label: &str) -> TrainConfig {
     let mut cfg = TrainConfig::new(steps, args.batch, args.context, args.lr);
     cfg.schedule = Schedule::WarmupCosine {
@@ -144,69 +236,18 @@ fn optimizer(args: &Args) -> AdamW {
         .weight_decay(args.weight_decay, DecayFilter::MatricesOnly)
 }
 
-/// Loss of predicting each token of `tokens[1..]` from the tokens before it
-/// only: the window ends at the prediction, so nothing later can leak in.
-fn honest_loss(model: &TransformerLM, tokens: &[usize]) -> f64 {
-    let mut total = 0.0;
-    for i in 1..tokens.len() {
-        total += nll(&model.next_logits(&tokens[..i]), tokens[i]);
-    }
-    total / (tokens.len() - 1) as f64
-}
-
-fn print_sample(label: &str, text: &str) {
-    println!("   {label}:");
-    for line in text.lines().take(8) {
-        println!("     | {line}");
-    }
-}
-
-/// `--load FILE`: sample from a saved model, no training.
-fn sample_saved(args: &Args, path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
-    let (model, tokenizer) = TransformerLM::load(path)?;
-    let prompt_text = args.prompt.clone().unwrap_or_else(|| "\n".to_string());
-    let prompt = tokenizer
-        .encode(&prompt_text)
-        .map_err(|e| format!("the prompt has {e}"))?;
-    let out = model.generate(
-        &prompt,
-        args.tokens,
-        args.sampling,
-        &mut StdRng::seed_from_u64(args.common.seed),
-        true,
-    );
-    print!("{prompt_text}{}", tokenizer.decode(&out)?);
-    println!();
-    Ok(())
-}
-
-pub fn run(args: Args) -> ChapterResult {
-    if let Some(path) = &args.load {
-        sample_saved(&args, path)?;
-        return Ok(shortmem::chapter::Summary::new("ch05", "sampling a saved model"));
-    }
-    let quick = args.common.quick;
-    let mut ch = Chapter::start(
-        "ch05",
-        "The code in practice",
-        args.common.clone(),
-        &args.changed(),
-    )?;
-    let seed = ch.args.seed;
-    let (name, data, _) = ch.dataset()?;
-    let config = TransformerConfig {
-        vocab_size: data.vocab_size(),
-        embed_dim: if quick { 32 } else { args.embed },
-        num_heads: if quick { 2 } else { args.heads },
-        ff_dim: if quick { 64 } else { args.ff },
-        num_layers: if quick { 1 } else { args.layers },
-        context: args.context,
-        causal: true,
-    };
-    let steps = ch.args.steps.unwrap_or(if quick { 40 } else { 2000 });
-
-    // 1. Train the §5 model.
-    let mut model = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(seed));
+/// § The §5 model trained with the recipe, and its loss curves.
+fn train_the_model(
+    ch: &mut Chapter,
+    args: &Args,
+    name: &str,
+    data: &Dataset,
+    config: TransformerConfig,
+    steps: usize,
+) -> Result<TransformerLM, Box<dyn Error>> {
+    ch.section("the §5 TransformerLM, trained");
+    let steps = ch.steps(steps);
+    let mut model = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(ch.seed()));
     println!(
         "   §5 TransformerLM on the {name}: {} layers, {} heads, D = {}, ff = {}, context {}, {} parameters",
         config.num_layers,
@@ -216,53 +257,78 @@ pub fn run(args: Args) -> ChapterResult {
         config.context,
         model.num_params()
     );
-    let cfg = train_config(&args, steps, seed, "transformer");
-    let history = train::train(&mut model, &mut optimizer(&args), &data, &cfg)?;
+    let cfg = train_config(args, steps, ch.seed(), "transformer");
+    let history = train::train(&mut model, &mut optimizer(args), data, &cfg)?;
     println!(
         "   validation loss {:.4} nats/char after {steps} steps; {:.0} tokens/s; {:.1} s of training",
         history.final_val(),
         history.tokens_per_second(),
         history.seconds
     );
-    let fig = Figure::new(
+    let fig = ch.frame(
         &format!("§5 TransformerLM on the {name}"),
         "step",
         "cross-entropy (nats per character)",
-        &ch.caption(),
     );
-    plot::loss_curves(ch.figure("transformer_loss.svg"), &fig, &history)?;
-    ch.summary.record("corpus", name.clone());
-    ch.summary.record("parameters", model.num_params());
-    ch.summary.record("steps", steps);
-    ch.summary.record("final val loss", history.final_val());
-    ch.summary
-        .record("final train loss (mean of last 50)", history.final_train(50));
-    ch.summary.record("tokens/s", history.tokens_per_second());
-    ch.summary.record("training seconds", history.seconds);
-    ch.summary.record("machine", shortmem::chapter::machine());
+    loss_curves(ch.figure("transformer_loss.svg"), &fig, &history)?;
+    ch.record("corpus", name);
+    ch.record("parameters", model.num_params());
+    ch.record("steps", steps);
+    ch.record("final val loss", history.final_val());
+    ch.record("final train loss (mean of last 50)", history.final_train(50));
+    ch.record("tokens/s", history.tokens_per_second());
+    ch.record("training seconds", history.seconds);
+    ch.record("machine", shortmem::chapter::machine());
+    Ok(model)
+}
 
-    // Samples: greedy, and the chosen sampling.
+fn print_sample(label: &str, text: &str) {
+    println!("   {label}:");
+    for line in text.lines().take(8) {
+        println!("     | {line}");
+    }
+}
+
+/// § Samples: greedy, then the chosen sampling, after `--prompt` (or the start
+/// of the validation text).
+fn samples(
+    ch: &mut Chapter,
+    args: &Args,
+    model: &TransformerLM,
+    data: &Dataset,
+    tokens: usize,
+) -> Result<(), Box<dyn Error>> {
+    ch.section("samples");
     let prompt = match &args.prompt {
         Some(p) => data.tokenizer.encode(p)?,
         None => data.val[..data.val.len().min(40)].to_vec(),
     };
     let prompt_text = data.tokenizer.decode(&prompt)?;
-    let mut rng = StdRng::seed_from_u64(seed);
-    println!();
+    let mut rng = StdRng::seed_from_u64(ch.seed());
     for how in [Sampling::Greedy, args.sampling] {
-        let out = model.generate(&prompt, if quick { 60 } else { 300 }, how, &mut rng, true);
+        let out = model.generate(&prompt, tokens, how, &mut rng, true);
         let text = format!("{prompt_text}{}", data.tokenizer.decode(&out)?);
         print_sample(&format!("sample ({how})"), &text);
-        ch.summary.record(&format!("sample ({how})"), text);
+        ch.record(&format!("sample ({how})"), text);
     }
-    // Save, load back, and check the copy computes the same logits.
-    let path = match &args.save {
-        Some(p) => p.clone(),
-        None => ch.out.join("model.safetensors"),
-    };
+    Ok(())
+}
+
+/// § The model saved, loaded back, and checked to compute the same logits.
+fn checkpoint_round_trip(
+    ch: &mut Chapter,
+    args: &Args,
+    model: &TransformerLM,
+    data: &Dataset,
+) -> Result<(), Box<dyn Error>> {
+    ch.section("a checkpoint round trip");
+    let path = args
+        .save
+        .clone()
+        .unwrap_or_else(|| ch.out.join("model.safetensors"));
     model.save(&path, &data.tokenizer)?;
     let (loaded, tokenizer) = TransformerLM::load(&path)?;
-    let probe = &data.val[..data.val.len().min(config.context)];
+    let probe = &data.val[..data.val.len().min(model.config.context)];
     let (a, b) = (model.next_logits(probe), loaded.next_logits(probe));
     let diff = a
         .iter()
@@ -270,122 +336,92 @@ pub fn run(args: Args) -> ChapterResult {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0f32, f32::max);
     println!(
-        "\n   checkpoint: saved to {} ({} KiB), loaded back: same alphabet {}, max |Δlogit| {diff}",
+        "   checkpoint: saved to {} ({} KiB), loaded back: same alphabet {}, max |Δlogit| {diff}",
         path.display(),
         std::fs::metadata(&path)?.len() / 1024,
         tokenizer == data.tokenizer
     );
-    ch.summary
-        .record("checkpoint round trip max |Δlogit|", diff as f64);
+    ch.record("checkpoint round trip max |Δlogit|", diff as f64);
     if args.save.is_none() {
         std::fs::remove_file(&path)?;
     }
-    if args.train_only {
-        return ch.finish();
-    }
-
-    // 2. Without the causal mask, as §5 is printed.
-    mask_experiment(&mut ch, &args, &data, quick)?;
-    // 3. batch_first: what nn.MultiheadAttention does with [B, T, D] by default.
-    batch_layout(&mut ch, &model);
-    // 4. Generation speed with and without the key–value cache.
-    cache_timing(&mut ch, &config, quick)?;
-    ch.finish()
+    Ok(())
 }
 
-/// Trains the same small model with and without the causal mask.
+/// `--load FILE`: sample from a saved model, no training.
+fn sample_saved(args: &Args, path: &Path) -> Result<(), Box<dyn Error>> {
+    let (model, tokenizer) = TransformerLM::load(path)?;
+    let prompt_text = args.prompt.clone().unwrap_or_else(|| "\n".to_string());
+    let prompt = tokenizer
+        .encode(&prompt_text)
+        .map_err(|e| format!("the prompt has {e}"))?;
+    let mut rng = StdRng::seed_from_u64(args.common.seed);
+    let out = model.generate(&prompt, args.tokens, args.sampling, &mut rng, true);
+    println!("{prompt_text}{}", tokenizer.decode(&out)?);
+    Ok(())
+}
+
+/// Loss of predicting each token of `tokens[1..]` from the tokens before it
+/// only: the window ends at the prediction, so nothing later can leak in.
+fn honest_loss(model: &TransformerLM, tokens: &[usize]) -> f64 {
+    let total: f64 = (1..tokens.len())
+        .map(|i| nll(&model.next_logits(&tokens[..i]), tokens[i]))
+        .sum();
+    total / (tokens.len() - 1) as f64
+}
+
+/// § The causal mask: the same small model trained with and without it, then
+/// scored with the future hidden, as in generation.
 fn mask_experiment(
     ch: &mut Chapter,
     args: &Args,
     data: &Dataset,
-    quick: bool,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let steps = if quick { 30 } else { 600 };
-    let mut curves: Vec<(bool, History, TransformerLM)> = Vec::new();
-    for causal in [true, false] {
-        let config = TransformerConfig {
-            vocab_size: data.vocab_size(),
-            embed_dim: 64,
-            num_heads: 4,
-            ff_dim: 256,
-            num_layers: 2,
-            context: args.context,
-            causal,
-        };
-        let mut model = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(ch.args.seed));
-        // A small model learns faster with a larger step: 3e-3 for width 64.
-        let small = Args {
-            lr: 3e-3,
-            min_lr: 3e-4,
-            ..args.clone()
-        };
-        let cfg = train_config(
-            &small,
-            steps,
-            ch.args.seed,
-            if causal { "masked" } else { "unmasked" },
-        );
-        let history = train::train(&mut model, &mut optimizer(&small), data, &cfg)?;
-        curves.push((causal, history, model));
-    }
-    let probe = &data.val[..data.val.len().min(if quick { 40 } else { 200 })];
-    println!("\n   the causal mask: same data, same steps ({steps}), with and without it");
+    size: &Sizes,
+) -> Result<(), Box<dyn Error>> {
+    ch.section("without the causal mask");
+    let steps = size.mask_steps;
+    // A small model learns faster with a larger step: 3e-3 for width 64.
+    let small = Args {
+        lr: 3e-3,
+        min_lr: 3e-4,
+        ..args.clone()
+    };
+    let probe = &data.val[..data.val.len().min(size.mask_probe)];
+    println!("   the causal mask: same data, same steps ({steps}), with and without it");
     println!(
         "   {:<22} {:>14} {:>14} {:>22}",
         "model", "train loss", "val loss", "loss, future hidden"
     );
+    let mut found = Vec::new(); // (train loss, loss with the future hidden): masked, then unmasked
     let mut series = Vec::new();
-    let mut hidden = Vec::new(); // loss with the future hidden: masked, then unmasked
-    for (i, (causal, history, model)) in curves.iter().enumerate() {
-        let label = if *causal {
+    for (i, (causal, key)) in [(true, "masked"), (false, "unmasked")].into_iter().enumerate() {
+        let (model, history) = train_small(ch, &small, data, causal, (key, steps))?;
+        let hidden = honest_loss(&model, probe);
+        let train_loss = history.final_train(20);
+        println!(
+            "   {key:<22} {train_loss:>14.3} {:>14.3} {hidden:>22.3}",
+            history.final_val()
+        );
+        ch.record(&format!("{key}: train loss"), train_loss);
+        ch.record(&format!("{key}: val loss (full windows)"), history.final_val());
+        ch.record(&format!("{key}: loss with the future hidden"), hidden);
+        let label = if causal {
             "with the causal mask"
         } else {
             "without a mask (§5 as printed)"
         };
-        let honest = honest_loss(model, probe);
-        hidden.push(honest);
-        println!(
-            "   {:<22} {:>14.3} {:>14.3} {:>22.3}",
-            if *causal { "masked" } else { "unmasked" },
-            history.final_train(20),
-            history.final_val(),
-            honest
-        );
-        let key = if *causal { "masked" } else { "unmasked" };
-        ch.summary
-            .record(&format!("{key}: train loss"), history.final_train(20));
-        ch.summary
-            .record(&format!("{key}: val loss (full windows)"), history.final_val());
-        ch.summary
-            .record(&format!("{key}: loss with the future hidden"), honest);
-        series.push(Series::line(label, plot::smooth(&history.train, 10)).with_color(i));
-        let prompt = &data.val[..20];
-        let out = model.generate(
-            prompt,
-            if quick { 40 } else { 160 },
-            Sampling::Greedy,
-            &mut StdRng::seed_from_u64(0),
-            false,
-        );
-        let text = format!(
-            "{}{}",
-            data.tokenizer.decode(prompt)?,
-            data.tokenizer.decode(&out)?
-        );
-        print_sample(&format!("greedy sample, {key}"), &text);
-        ch.summary.record(&format!("{key}: greedy sample"), text);
+        series.push(Series::line(label, smooth(&history.train, 10)).with_color(i));
+        greedy_sample(ch, &model, data, key, size.mask_sample)?;
+        found.push((train_loss, hidden));
     }
-    let fig = Figure::new(
+    let fig = ch.frame(
         "Training loss with and without the causal mask",
         "step",
         "training cross-entropy (nats per character)",
-        &ch.caption(),
     );
-    plot::lines(ch.figure("mask_experiment.svg"), &fig, &series)?;
-    let (masked, unmasked) = (&curves[0], &curves[1]);
-    let (m_train, u_train) = (masked.1.final_train(20), unmasked.1.final_train(20));
-    let (m_hidden, u_hidden) = (hidden[0], hidden[1]);
-    ch.summary.finding(if u_train < m_train && u_hidden > m_hidden {
+    ch.lines("mask_experiment.svg", &fig, &series)?;
+    let [(m_train, m_hidden), (u_train, u_hidden)] = [found[0], found[1]];
+    ch.finding(if u_train < m_train && u_hidden > m_hidden {
         format!(
             "Without the mask the model reads the answer: training loss {u_train:.2} vs {m_train:.2} nats/char with \
              it, but when the future is hidden, as in generation, it pays {u_hidden:.2} against {m_hidden:.2}."
@@ -399,10 +435,58 @@ fn mask_experiment(
     Ok(())
 }
 
-/// Feeding `[B, T, D]` to an attention that expects `[T, B, D]` mixes sequences.
+/// The mask experiment's model (2 blocks, D = 64), trained with or without the mask.
+fn train_small(
+    ch: &Chapter,
+    args: &Args,
+    data: &Dataset,
+    causal: bool,
+    (label, steps): (&str, usize),
+) -> Result<(TransformerLM, History), Box<dyn Error>> {
+    let config = TransformerConfig {
+        vocab_size: data.vocab_size(),
+        embed_dim: 64,
+        num_heads: 4,
+        ff_dim: 256,
+        num_layers: 2,
+        context: args.context,
+        causal,
+    };
+    let mut model = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(ch.seed()));
+    let cfg = train_config(args, steps, ch.seed(), label);
+    let history = train::train(&mut model, &mut optimizer(args), data, &cfg)?;
+    Ok((model, history))
+}
+
+/// Prints and records a greedy continuation of the validation text's start,
+/// generated by recomputation (no cache: the unmasked model has none that helps).
+fn greedy_sample(
+    ch: &mut Chapter,
+    model: &TransformerLM,
+    data: &Dataset,
+    key: &str,
+    tokens: usize,
+) -> Result<(), Box<dyn Error>> {
+    let tok: &CharTokenizer = &data.tokenizer;
+    let prompt = &data.val[..20];
+    let out = model.generate(
+        prompt,
+        tokens,
+        Sampling::Greedy,
+        &mut StdRng::seed_from_u64(0),
+        false,
+    );
+    let text = format!("{}{}", tok.decode(prompt)?, tok.decode(&out)?);
+    print_sample(&format!("greedy sample, {key}"), &text);
+    ch.record(&format!("{key}: greedy sample"), text);
+    Ok(())
+}
+
+/// § Feeding `[B, T, D]` to an attention that expects `[T, B, D]` mixes sequences.
 fn batch_layout(ch: &mut Chapter, model: &TransformerLM) {
+    ch.section("the batch layout");
     let d = model.config.embed_dim;
-    let mut rng = StdRng::seed_from_u64(ch.args.seed);
+    let mut rng = StdRng::seed_from_u64(ch.seed());
     let (b, t) = (2, 6);
     let x: Tensor = Tensor::randn([b, t, d], 0.0, 1.0, &mut rng);
     let att = &model.blocks[0].attention;
@@ -421,39 +505,31 @@ fn batch_layout(ch: &mut Chapter, model: &TransformerLM) {
     for v in &mut x2.data_mut()[t * d..] {
         *v = rng.random_range(-1.0..1.0); // change sequence 2 only
     }
-    let seq1 = |y: &Tensor| y.data()[..t * d].to_vec();
+    // The largest change in sequence 1's output.
     let change = |a: &Tensor, b: &Tensor| {
-        seq1(a)
-            .iter()
-            .zip(seq1(b))
-            .map(|(p, q)| (p - q).abs())
-            .fold(0.0f32, f32::max)
+        let (a, b) = (&a.data()[..t * d], &b.data()[..t * d]);
+        a.iter().zip(b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max)
     };
     let right = change(&run(&x, true), &run(&x2, true));
     let wrong = change(&run(&x, false), &run(&x2, false));
-    println!("\n   batch layout: changing sequence 2 of a batch changes sequence 1's attention output by");
+    println!("   batch layout: changing sequence 2 of a batch changes sequence 1's attention output by");
     println!(
         "     {right:.2e} with [B, T, D] read as batch-first (correct), {wrong:.3} with it read as [T, B, D]"
     );
-    ch.summary
-        .record("batch-first: change in seq 1 from seq 2", right as f64);
-    ch.summary
-        .record("seq-first misread: change in seq 1 from seq 2", wrong as f64);
+    ch.record("batch-first: change in seq 1 from seq 2", right as f64);
+    ch.record("seq-first misread: change in seq 1 from seq 2", wrong as f64);
 }
 
-/// Milliseconds per generated token against position, with and without the cache.
-fn cache_timing(
-    ch: &mut Chapter,
-    config: &TransformerConfig,
-    quick: bool,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let context = if quick { 64 } else { 384 };
-    let cfg = TransformerConfig { context, ..*config };
-    let model = TransformerLM::<f32>::new(cfg, &mut StdRng::seed_from_u64(1));
-    let tokens: Vec<usize> = (0..context).map(|i| (i * 7) % cfg.vocab_size).collect();
+/// (position, milliseconds) points of a timing curve.
+type Timings = Vec<(f64, f64)>;
+
+/// Milliseconds to generate each token of `tokens`, with the key–value cache
+/// and by recomputing the prefix, as medians of blocks of 8 positions (robust
+/// to a stray slow step).
+fn time_generation(model: &TransformerLM, tokens: &[usize]) -> (Timings, Timings) {
     let (mut cached, mut full) = (Vec::new(), Vec::new());
-    let mut cache = KvCache::new(&cfg);
-    for pos in 0..context {
+    let mut cache = KvCache::new(&model.config);
+    for pos in 0..tokens.len() {
         let start = Instant::now();
         model.step_cached(&mut cache, tokens[pos]);
         cached.push(start.elapsed().as_secs_f64() * 1e3);
@@ -461,8 +537,7 @@ fn cache_timing(
         model.next_logits(&tokens[..=pos]);
         full.push(start.elapsed().as_secs_f64() * 1e3);
     }
-    // Median of each block of 8 positions: robust to a stray slow step.
-    let blocks = |v: &[f64]| -> Vec<(f64, f64)> {
+    let blocks = |v: &[f64]| -> Timings {
         v.chunks(8)
             .enumerate()
             .map(|(i, c)| {
@@ -472,50 +547,42 @@ fn cache_timing(
             })
             .collect()
     };
-    let (c, f) = (blocks(&cached), blocks(&full));
-    let fig = Figure::new(
-        &format!(
-            "Time per generated token (D = {}, {} layers)",
-            cfg.embed_dim, cfg.num_layers
-        ),
-        "position of the new token",
-        "milliseconds per token",
-        &ch.caption_timed(),
-    )
-    .legend(Legend::UpperLeft);
-    plot::lines(
-        ch.figure("kv_cache.svg"),
-        &fig,
-        &[
-            Series::line("recompute the whole prefix", f.clone()).with_mark(Mark::LinePoints),
-            Series::line("key-value cache", c.clone()).with_mark(Mark::LinePoints),
-        ],
-    )?;
-    let last = |v: &[(f64, f64)]| v.last().map_or(f64::NAN, |p| p.1);
-    println!(
-        "\n   generation: {:.3} ms/token at the start and {:.3} at position {} with the cache; {:.3} → {:.3} without",
-        c[0].1,
-        last(&c),
-        context,
-        f[0].1,
-        last(&f)
-    );
-    ch.summary.record("cache ms/token at start", c[0].1);
-    ch.summary.record("cache ms/token at end", last(&c));
-    ch.summary.record("recompute ms/token at start", f[0].1);
-    ch.summary.record("recompute ms/token at end", last(&f));
-    ch.summary.finding(format!(
-        "With the cache a token costs {:.2} ms at position {context} ({:.1}x its cost at the start); recomputing the \
-         prefix costs {:.2} ms ({:.0}x).",
-        last(&c),
-        last(&c) / c[0].1,
-        last(&f),
-        last(&f) / f[0].1
-    ));
-    Ok(())
+    (blocks(&cached), blocks(&full))
 }
 
-#[allow(dead_code)]
-fn main() {
-    main_with(run)
+/// § Generation speed with and without the key–value cache, token by token.
+fn cache_timing(ch: &mut Chapter, config: &TransformerConfig, context: usize) -> Result<(), Box<dyn Error>> {
+    ch.section("the key-value cache");
+    let cfg = TransformerConfig { context, ..*config };
+    let model = TransformerLM::<f32>::new(cfg, &mut StdRng::seed_from_u64(1));
+    let tokens: Vec<usize> = (0..context).map(|i| (i * 7) % cfg.vocab_size).collect();
+    let (c, f) = time_generation(&model, &tokens);
+    let title = format!(
+        "Time per generated token (D = {}, {} layers)",
+        cfg.embed_dim, cfg.num_layers
+    );
+    let fig = ch
+        .timed_frame(&title, "position of the new token", "milliseconds per token")
+        .legend(Legend::UpperLeft);
+    let series = [
+        Series::line("recompute the whole prefix", f.clone()).with_mark(Mark::LinePoints),
+        Series::line("key-value cache", c.clone()).with_mark(Mark::LinePoints),
+    ];
+    ch.lines("kv_cache.svg", &fig, &series)?;
+    let last = |v: &[(f64, f64)]| v.last().map_or(f64::NAN, |p| p.1);
+    let (c0, c1, f0, f1) = (c[0].1, last(&c), f[0].1, last(&f));
+    println!(
+        "   generation: {c0:.3} ms/token at the start and {c1:.3} at position {context} with the cache; {f0:.3} → {f1:.3} without"
+    );
+    ch.record("cache ms/token at start", c0);
+    ch.record("cache ms/token at end", c1);
+    ch.record("recompute ms/token at start", f0);
+    ch.record("recompute ms/token at end", f1);
+    ch.finding(format!(
+        "With the cache a token costs {c1:.2} ms at position {context} ({:.1}x its cost at the start); recomputing the \
+         prefix costs {f1:.2} ms ({:.0}x).",
+        c1 / c0,
+        f1 / f0
+    ));
+    Ok(())
 }

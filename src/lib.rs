@@ -21,10 +21,17 @@
 //! | [`tasks`] | what the models are asked to do, and how each task is scored |
 //! | [`checkpoint`] | saving and loading models as safetensors files PyTorch reads |
 //! | [`plot`] | SVG figures: loss curves, bars, heatmaps |
-//! | [`chapter`] | what the chapter binaries share: flags, summaries |
+//! | [`chapter`] | the shell every chapter program runs in: flags, sections, figures, summaries |
+//! | [`chapters`] | the chapter programs themselves (`chapters/`), compiled once |
+
+/// The chapter programs are written as any program using this crate would be
+/// (`use shortmem::…`), so the crate can name itself.
+extern crate self as shortmem;
 
 pub mod autograd;
 pub mod chapter;
+#[path = "../chapters/mod.rs"]
+pub mod chapters;
 pub mod checkpoint;
 pub mod data;
 pub mod kernels;

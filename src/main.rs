@@ -5,22 +5,10 @@
 //! `cargo run --release -- --quick` runs the same tour as a smoke test in seconds.
 
 use clap::Parser;
-use shortmem::chapter::{CommonArgs, Summary};
+use shortmem::chapter::CommonArgs;
+use shortmem::chapters;
 use std::error::Error;
 use std::time::Instant;
-
-#[path = "../chapters/ch01_background.rs"]
-#[allow(dead_code)]
-mod ch01;
-#[path = "../chapters/ch03_algorithms.rs"]
-#[allow(dead_code)]
-mod ch03;
-#[path = "../chapters/ch04_equations.rs"]
-#[allow(dead_code)]
-mod ch04;
-#[path = "../chapters/ch05_code.rs"]
-#[allow(dead_code)]
-mod ch05;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -47,33 +35,15 @@ fn tour(args: Args) -> Result<(), Box<dyn Error>> {
             "(the full tour took about 5 minutes on the 2-vCPU machine of the README; --quick about 30 seconds)\n"
         );
     }
-    // Each chapter with its own defaults, as `cargo run --release --bin chNN` would.
-    let common = |bin: &str| {
-        let mut c = args.common.clone();
-        c.out = args.common.out.as_ref().map(|o| o.join(bin));
-        c
-    };
-    let mut done: Vec<Summary> = Vec::new();
-    done.push(ch01::run(ch01::Args {
-        common: common("ch01"),
-        ..ch01::Args::parse_from(["ch01"])
-    })?);
-    println!();
-    done.push(ch03::run(ch03::Args {
-        common: common("ch03"),
-        ..ch03::Args::parse_from(["ch03"])
-    })?);
-    println!();
-    done.push(ch04::run(ch04::Args {
-        common: common("ch04"),
-    })?);
-    println!();
-    done.push(ch05::run(ch05::Args {
-        common: common("ch05"),
-        ..ch05::Args::parse_from(["ch05"])
-    })?);
+    // Each chapter with its own defaults and the tour's common flags, as
+    // `cargo run --release --bin chNN -- <flags>` would run it.
+    let mut done = Vec::new();
+    for program in chapters::ALL {
+        done.push((program.run)(args.common.to_words(program.id))?);
+        println!();
+    }
     println!(
-        "\n================ what the tour found ({:.0} s) ================",
+        "================ what the tour found ({:.0} s) ================",
         started.elapsed().as_secs_f64()
     );
     for s in &done {

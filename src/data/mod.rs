@@ -213,7 +213,11 @@ pub enum Reading {
 /// a text: the sampler is chosen once, from the model's [`Reading`].
 #[derive(Debug)]
 pub enum Windows {
-    Random { rng: Box<StdRng>, batch: usize, time: usize },
+    Random {
+        rng: Box<StdRng>,
+        batch: usize,
+        time: usize,
+    },
     Streams(StreamSampler),
 }
 

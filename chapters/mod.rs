@@ -1,0 +1,18 @@
+//! The chapter programs, one per chapter of the tutorial, in reading order.
+//!
+//! Each is compiled once, here in the library: the `chNN` binaries
+//! (`chapters/bin/`) and the tour (`src/main.rs`) both run them from [`ALL`].
+
+use crate::chapter::Program;
+
+#[path = "ch01_background.rs"]
+pub mod ch01;
+#[path = "ch03_algorithms.rs"]
+pub mod ch03;
+#[path = "ch04_equations.rs"]
+pub mod ch04;
+#[path = "ch05_code.rs"]
+pub mod ch05;
+
+/// Every chapter program, in the order the tour runs them.
+pub const ALL: [&Program; 4] = [&ch01::PROGRAM, &ch03::PROGRAM, &ch04::PROGRAM, &ch05::PROGRAM];

@@ -1,0 +1,257 @@
+//! The shell every chapter program runs in: its flags, where its figures go,
+//! the caption that names the command, its sections, and its summary (a table
+//! on screen and a `summary.json` next to the figures).
+//!
+//! A chapter reads like a notebook: a list of named sections, each computing one
+//! thing, drawing its figure and stating its finding. Everything else (printing,
+//! recording, captions, file names) is here.
+
+mod args;
+mod summary;
+
+pub use args::{CommonArgs, output_dir};
+pub use summary::{Summary, Transcript};
+
+use crate::data::{self, Corpus, Dataset};
+use crate::plot::{self, Figure, PlotError, Series};
+use crate::train::History;
+use std::error::Error;
+use std::path::PathBuf;
+
+/// The result of a chapter run, or the reason it failed.
+pub type ChapterResult = Result<Summary, Box<dyn Error>>;
+
+/// A chapter program: `cargo run --release --bin chNN`, or a stop of the tour.
+pub struct Program {
+    pub id: &'static str,
+    /// Runs the chapter on a command line (the program's name first).
+    pub run: fn(Vec<String>) -> ChapterResult,
+}
+
+/// Runs a program on this process's command line: a usage error exits with
+/// status 2 and the usage, any other error is printed and exits with 1.
+pub fn main(program: &Program) {
+    if let Err(e) = (program.run)(std::env::args().collect()) {
+        if let Some(usage) = e.downcast_ref::<clap::Error>() {
+            usage.exit();
+        }
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The sizes of a run, chosen once: the book's full run, or a smoke test's.
+pub fn sizes<T>(args: &CommonArgs, full: T, quick: T) -> T {
+    if args.quick { quick } else { full }
+}
+
+/// A chapter run in progress: its name, flags and output folder.
+pub struct Chapter {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub args: CommonArgs,
+    /// The exact command that reproduces this run (without `--out`).
+    pub command: String,
+    pub out: PathBuf,
+    pub summary: Summary,
+}
+
+impl Chapter {
+    /// Sets up a run: applies `--threads`, picks the output folder and starts
+    /// the summary. `extra` are the chapter's own flags that differ from their
+    /// defaults, for the reproducing command.
+    pub fn start(
+        id: &'static str,
+        title: &'static str,
+        args: CommonArgs,
+        extra: &[String],
+    ) -> Result<Self, Box<dyn Error>> {
+        if let Some(t) = args.threads {
+            crate::threads::set_threads(t);
+        }
+        let out = output_dir(id, &args);
+        std::fs::create_dir_all(&out)
+            .map_err(|e| format!("cannot create output folder {}: {e}", out.display()))?;
+        let mut flags = Vec::new();
+        if args.quick {
+            flags.push("--quick".to_string());
+        }
+        if let Some(s) = args.steps {
+            flags.push(format!("--steps {s}"));
+        }
+        if args.seed != 0 {
+            flags.push(format!("--seed {}", args.seed));
+        }
+        if let Some(c) = &args.corpus {
+            flags.push(format!("--corpus {}", c.display()));
+        }
+        flags.extend(extra.iter().cloned());
+        let command = format!(
+            "cargo run --release --bin {id}{}{}",
+            if flags.is_empty() { "" } else { " -- " },
+            flags.join(" ")
+        );
+        println!("== {id}: {title}");
+        println!("   {command}\n");
+        Ok(Chapter {
+            id,
+            title,
+            args,
+            command,
+            out,
+            summary: Summary::new(id, title),
+        })
+    }
+
+    /// The chapter's seed (`--seed`).
+    pub fn seed(&self) -> u64 {
+        self.args.seed
+    }
+
+    /// `--steps` if given, else the chapter's own number.
+    pub fn steps(&self, default: usize) -> usize {
+        self.args.steps.unwrap_or(default)
+    }
+
+    /// Starts a named section of the run (printed as a heading).
+    pub fn section(&self, title: &str) {
+        println!("   -- {title}\n");
+    }
+
+    /// Records a named value (a number, a string, a list…) in the summary.
+    pub fn record(&mut self, key: &str, value: impl Into<serde_json::Value>) {
+        self.summary.record(key, value);
+    }
+
+    /// Records one sentence of what the chapter shows.
+    pub fn finding(&mut self, text: impl Into<String>) {
+        self.summary.finding(text);
+    }
+
+    /// Records a training run: its final validation loss and speed, as
+    /// `{key} val nats/char` and `{key} tokens/s`, and prints them.
+    pub fn record_training(&mut self, key: &str, history: &History, steps: usize) {
+        println!(
+            "   {key}: validation loss {:.3} nats/char after {steps} steps, {:.0} tokens/s",
+            history.final_val(),
+            history.tokens_per_second()
+        );
+        self.record(&format!("{key} val nats/char"), history.final_val());
+        self.record(&format!("{key} tokens/s"), history.tokens_per_second());
+    }
+
+    /// Path of an output file in the output folder; also recorded in the summary.
+    pub fn figure(&mut self, name: &str) -> PathBuf {
+        let p = self.out.join(name);
+        self.summary.figures.push(p.clone());
+        p
+    }
+
+    /// A figure's frame, captioned with the command that makes it.
+    pub fn frame(&self, title: &str, x_label: &str, y_label: &str) -> Figure {
+        Figure::new(title, x_label, y_label, &self.caption())
+    }
+
+    /// A frame for a figure that shows timings: the caption names the machine too.
+    pub fn timed_frame(&self, title: &str, x_label: &str, y_label: &str) -> Figure {
+        Figure::new(title, x_label, y_label, &self.caption_timed())
+    }
+
+    /// Draws line series as `name` in the output folder.
+    pub fn lines(&mut self, name: &str, fig: &Figure, series: &[Series]) -> Result<(), PlotError> {
+        plot::lines(self.figure(name), fig, series)
+    }
+
+    /// Draws one bar per label as `name`.
+    pub fn bars(
+        &mut self,
+        name: &str,
+        fig: &Figure,
+        labels: &[String],
+        values: &[f64],
+    ) -> Result<(), PlotError> {
+        plot::bars(self.figure(name), fig, labels, values)
+    }
+
+    /// Draws a matrix as coloured cells as `name` (rows top to bottom).
+    pub fn heatmap(
+        &mut self,
+        name: &str,
+        fig: &Figure,
+        values: &[Vec<f64>],
+        labels: (&[String], &[String]),
+        range: (f64, f64),
+    ) -> Result<(), PlotError> {
+        plot::heatmap(self.figure(name), fig, values, labels.0, labels.1, range)
+    }
+
+    /// Writes a transcript the book includes pieces of as `name`.
+    pub fn write_transcript(&mut self, name: &str, transcript: &Transcript) -> std::io::Result<()> {
+        std::fs::write(self.figure(name), &transcript.text)
+    }
+
+    /// The caption line of a figure: the command that made it.
+    pub fn caption(&self) -> String {
+        format!("made by: {}", self.command)
+    }
+
+    /// The caption for a figure that shows timings: the command and the machine.
+    pub fn caption_timed(&self) -> String {
+        format!("made by: {}  ·  on {}", self.command, machine())
+    }
+
+    /// The text to train on: `--corpus FILE` if given, else the built-in corpus
+    /// (with its story answers marked).
+    pub fn text(&self) -> Result<(String, String, Option<Corpus>), Box<dyn Error>> {
+        match &self.args.corpus {
+            Some(path) => {
+                let text = data::load_text(path)?;
+                let name = path
+                    .file_name()
+                    .map_or("corpus".into(), |n| n.to_string_lossy().into_owned());
+                Ok((name, text, None))
+            }
+            None => {
+                let bytes = if self.args.quick { 200_000 } else { 1_000_000 };
+                let corpus = Corpus::generate(self.args.seed, bytes);
+                Ok(("built-in corpus".into(), corpus.text.clone(), Some(corpus)))
+            }
+        }
+    }
+
+    /// Tokenized text with the 90/10 split, its name, and the built-in corpus
+    /// if that is what it is.
+    pub fn dataset(&self) -> Result<(String, Dataset, Option<Corpus>), Box<dyn Error>> {
+        let (name, text, corpus) = self.text()?;
+        Ok((name, Dataset::from_text(&text), corpus))
+    }
+
+    /// Prints the summary table and writes summary.json; returns the summary.
+    pub fn finish(mut self) -> ChapterResult {
+        self.summary.record("command", self.command.clone());
+        self.summary.print();
+        let path = self.out.join("summary.json");
+        std::fs::write(&path, self.summary.to_json())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("\n   figures and summary.json in {}", self.out.display());
+        Ok(self.summary)
+    }
+}
+
+/// A one-line description of this machine, for captions of timed figures.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!(
+        "{cpu}, {cores} cores, {} threads, {} kernel",
+        crate::threads::threads(),
+        crate::kernels::selected()
+    )
+}
