@@ -27,9 +27,6 @@ pub struct GradCheck {
     pub atol: f64,
     /// At most this many elements are checked per tensor (evenly spread).
     pub max_per_tensor: usize,
-    /// Build every graph in training mode with this dropout seed, so that each
-    /// evaluation draws the same masks (None: dropout is the identity).
-    pub dropout_seed: Option<u64>,
 }
 
 impl Default for GradCheck {
@@ -39,7 +36,6 @@ impl Default for GradCheck {
             rtol: 1e-6,
             atol: 1e-8,
             max_per_tensor: 200,
-            dropout_seed: None,
         }
     }
 }
@@ -169,12 +165,10 @@ fn compare(
 }
 
 impl GradCheck {
-    /// A fresh graph, in training mode if a dropout seed is set.
+    /// A fresh graph for one evaluation. (A function with dropout must draw the
+    /// same masks at every evaluation: seed its generator inside `f`.)
     fn graph(&self) -> Graph<f64> {
-        match self.dropout_seed {
-            Some(seed) => Graph::training(seed),
-            None => Graph::new(),
-        }
+        Graph::new()
     }
 
     /// Checks the gradient of `f` with respect to each of `inputs`.

@@ -31,8 +31,6 @@ pub use param::{Module, Param, ParamId};
 
 use crate::ops::lanes::add_into;
 use crate::tensor::{Float, Shape, Tensor};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use std::cell::RefCell;
 use std::fmt;
 
@@ -58,8 +56,6 @@ pub struct Graph<E: Float = f32> {
     params: RefCell<Vec<(ParamId, usize)>>,
     /// Parameters become leaves that need gradients (false in inference mode).
     track_params: bool,
-    /// `Some` in training mode: dropout draws its masks from here.
-    dropout_rng: RefCell<Option<StdRng>>,
 }
 
 /// A value on the tape: the index of its node and the graph it belongs to.
@@ -78,23 +74,13 @@ impl<E: Float> Default for Graph<E> {
 }
 
 impl<E: Float> Graph<E> {
-    /// A graph for training without dropout (or for gradient checks): parameters
-    /// receive gradients, dropout is the identity.
+    /// A graph for training (or for gradient checks): parameters receive gradients.
     pub fn new() -> Self {
         Graph {
             nodes: RefCell::new(Vec::new()),
             params: RefCell::new(Vec::new()),
             track_params: true,
-            dropout_rng: RefCell::new(None),
         }
-    }
-
-    /// A graph in training mode: parameters receive gradients and dropout is on,
-    /// with masks drawn from a generator seeded by `seed`.
-    pub fn training(seed: u64) -> Self {
-        let g = Self::new();
-        *g.dropout_rng.borrow_mut() = Some(StdRng::seed_from_u64(seed));
-        g
     }
 
     /// A graph for inference: nothing needs a gradient, so no backward closure
@@ -104,16 +90,6 @@ impl<E: Float> Graph<E> {
             track_params: false,
             ..Self::new()
         }
-    }
-
-    /// Whether dropout is active.
-    pub fn is_training(&self) -> bool {
-        self.dropout_rng.borrow().is_some()
-    }
-
-    /// Runs `f` with the dropout generator (only in training mode).
-    pub(crate) fn with_dropout_rng<T>(&self, f: impl FnOnce(&mut StdRng) -> T) -> Option<T> {
-        self.dropout_rng.borrow_mut().as_mut().map(f)
     }
 
     /// Number of nodes recorded so far.

@@ -4,6 +4,7 @@ use crate::autograd::Var;
 use crate::ops::lanes::add_into;
 use crate::tensor::{Float, Shape, Tensor, scratch};
 use rand::RngExt;
+use rand::rngs::StdRng;
 
 impl<'g, E: Float> Var<'g, E> {
     /// Embedding lookup: `self` is a table `[V, D]`, `ids` are token ids laid out
@@ -88,24 +89,21 @@ impl<'g, E: Float> Var<'g, E> {
 
     // ANCHOR_END: columns
 
-    /// Inverted dropout: in training mode each element is zeroed with probability
-    /// `p` and the survivors are scaled by 1/(1 − p); in eval mode, the identity.
+    /// Inverted dropout: in training (a generator `rng` is given) each element is
+    /// zeroed with probability `p` and the survivors are scaled by 1/(1 − p);
+    /// in evaluation (`None`), the identity. The masks come from the caller's
+    /// generator, so the tape itself holds no randomness.
     /// Backward: dx = dy ⊙ mask / (1 − p).
-    pub fn dropout(self, p: f64) -> Var<'g, E> {
+    pub fn dropout(self, p: f64, rng: Option<&mut StdRng>) -> Var<'g, E> {
         assert!((0.0..1.0).contains(&p), "dropout: p = {p} must be in [0, 1)");
-        if p == 0.0 || !self.g.is_training() {
+        let Some(rng) = rng.filter(|_| p > 0.0) else {
             return self;
-        }
+        };
         let x = self.value();
         let keep = E::from_f64(1.0 / (1.0 - p));
-        let mask: Vec<E> = self
-            .g
-            .with_dropout_rng(|rng| {
-                (0..x.numel())
-                    .map(|_| if rng.random::<f64>() < p { E::ZERO } else { keep })
-                    .collect()
-            })
-            .expect("training mode has a generator");
+        let mask: Vec<E> = (0..x.numel())
+            .map(|_| if rng.random::<f64>() < p { E::ZERO } else { keep })
+            .collect();
         let y = x.data().iter().zip(&mask).map(|(&x, &m)| x * m).collect();
         let ix = self.id;
         self.g.op(

@@ -2,9 +2,9 @@
 //!
 //! A training step allocates the same buffers, of the same sizes, every time:
 //! activations, gradients, temporaries. Handing big buffers back to the
-//! operating system at the end of a step and faulting fresh zeroed pages in at
-//! the next one cost about a fifth of a small model's step. Instead, a dropped
-//! tensor's buffer waits here, by length, for the next request of that length.
+//! operating system at the end of a step would only mean faulting fresh,
+//! zeroed pages in again at the next one. Instead, a dropped tensor's buffer
+//! waits here, by length, for the next request of that length.
 //! There is one pool per element type for the whole process, so a buffer freed
 //! on one thread (a gradient computed on a data-parallel shard, say) serves the
 //! next request on any thread.
