@@ -7,6 +7,7 @@ use rand::{RngExt, SeedableRng};
 use shortmem::autograd::gradcheck::GradCheck;
 use shortmem::models::{Eq42, Eq42Config, KvCache, TransformerBlock, TransformerConfig, TransformerLM};
 use shortmem::nn::sinusoidal;
+use shortmem::ops::attention_cached;
 use shortmem::sample::{Sampling, argmax};
 use shortmem::{Graph, Module, Tensor, Var};
 
@@ -209,6 +210,35 @@ fn sec_5_fused_attention_equals_its_definition_and_gradchecks() {
         GradCheck::default()
             .check_inputs(&[qkv], move |_g, v| v[0].attention(3, causal))
             .unwrap_or_else(|e| panic!("T = {t}, causal = {causal}: {e}"));
+    }
+}
+
+/// The single-query path of cached generation: position `pos` attending to the
+/// keys and values of positions 0..=pos, laid out per head as a cache holds
+/// them, gives row `pos` of the causal attention's definition.
+#[test]
+fn sec_5_cached_attention_equals_its_definition_at_every_position() {
+    let (t, heads, d) = (70, 3, 2);
+    let (width, capacity) = (heads * d, 80);
+    let qkv = rand(&[1, t, 3 * width], 5);
+    let g = Graph::new();
+    let reference = unfused(g.constant(qkv.clone()), heads, true).value();
+    let (mut keys, mut values) = (vec![0.0; heads * capacity * d], vec![0.0; heads * capacity * d]);
+    for pos in 0..t {
+        let row = &qkv.data()[pos * 3 * width..(pos + 1) * 3 * width];
+        for h in 0..heads {
+            let slot = (h * capacity + pos) * d;
+            keys[slot..slot + d].copy_from_slice(&row[width + h * d..width + (h + 1) * d]);
+            values[slot..slot + d].copy_from_slice(&row[2 * width + h * d..2 * width + (h + 1) * d]);
+        }
+        let got = attention_cached(row, &keys, &values, heads, capacity, pos + 1);
+        let want = &reference.data()[pos * width..(pos + 1) * width];
+        let worst = got
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(worst < 1e-12, "position {pos}: off by {worst:.1e}");
     }
 }
 
