@@ -15,6 +15,7 @@
 //! assert_eq!(s, vec![1.0; rows * t]); // 0.5 · (4 · 1 · 0.5)
 //! ```
 
+// ANCHOR: gemm
 /// `C = α·op(A)·op(B) + β·C` in row-major storage, op(X) being X or Xᵀ: op(A) is
 /// `m×k`, op(B) is `k×n`, C is `m×n`.
 ///
@@ -42,6 +43,7 @@ pub struct Gemm<T> {
     pub ldb: usize,
     pub ldc: usize,
 }
+// ANCHOR_END: gemm
 
 impl<T: Copy + From<f32>> Gemm<T> {
     /// `C = A·B` with A `m×k`, B `k×n`, C `m×n`, each dense: lda = k, ldb = n,

@@ -55,6 +55,7 @@ impl FromStr for Activation {
     }
 }
 
+// ANCHOR: rnn_params
 crate::module! {
     /// A vanilla RNN language model, parameters named as in §4.1.
     pub struct Rnn<E> {
@@ -74,6 +75,7 @@ crate::module! {
         pub f: Activation,
     }
 }
+// ANCHOR_END: rnn_params
 
 /// What a forward pass over a batch of sequences produces.
 pub struct RnnOutput<'g, E: Float> {
@@ -84,6 +86,7 @@ pub struct RnnOutput<'g, E: Float> {
 }
 
 impl<E: Float> Rnn<E> {
+    // ANCHOR: rnn_new
     /// Initialised as `torch.nn.RNN`: every weight and bias from U(−1/√H, 1/√H).
     pub fn new<I: Init<E> + ?Sized>(vocab: usize, hidden: usize, f: Activation, init: &mut I) -> Self {
         let a = 1.0 / (hidden as f64).sqrt();
@@ -96,6 +99,7 @@ impl<E: Float> Rnn<E> {
             f,
         }
     }
+    // ANCHOR_END: rnn_new
 
     /// The same network with its numbers converted to another float type (e.g.
     /// to measure a trained `f32` model's gradients in `f64`).
