@@ -222,12 +222,7 @@ fn check_gemm_args<T>(name: impl fmt::Display, p: &Gemm<T>, a_len: usize, b_len:
 /// The checks of a batched product (`name` is the function): every entry's
 /// matrices fit in its slices, and entries of C do not overlap.
 fn check_batched_args<T>(name: &str, p: &Gemm<T>, batch: &Batched, lens: (usize, usize, usize)) {
-    let Batched {
-        count,
-        stride_a,
-        stride_b,
-        stride_c,
-    } = *batch;
+    let (count, stride_c) = (batch.count, batch.stride_c);
     if count == 0 {
         return;
     }
@@ -237,8 +232,8 @@ fn check_batched_args<T>(name: &str, p: &Gemm<T>, batch: &Batched, lens: (usize,
     check_gemm_args(
         format_args!("{name} (entry {last} of 0..{count})"),
         p,
-        room(lens.0, stride_a),
-        room(lens.1, stride_b),
+        room(lens.0, batch.stride_a),
+        room(lens.1, batch.stride_b),
         room(lens.2, stride_c),
     );
     let (m, n, ldc) = (p.m, p.n, p.ldc);
@@ -309,13 +304,7 @@ pub fn sgemm_batched_with(
     b: &[f32],
     c: &mut [f32],
 ) {
-    let Batched {
-        count,
-        stride_a,
-        stride_b,
-        stride_c,
-    } = *batch;
-    if count == 0 {
+    if batch.count == 0 {
         return;
     }
     check_batched_args("sgemm_batched", p, batch, (a.len(), b.len(), c.len()));
@@ -323,7 +312,12 @@ pub fn sgemm_batched_with(
     if p.m == 0 || p.n == 0 {
         return;
     }
-
+    let Batched {
+        count,
+        stride_a,
+        stride_b,
+        stride_c,
+    } = *batch;
     let c_base = driver::SharedPtr(c.as_mut_ptr());
     let entry = |i: usize| {
         problem(

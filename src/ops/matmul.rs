@@ -65,192 +65,120 @@ impl Product {
         )
     }
 
-    /// Row lengths (leading dimensions) of A, B and C as stored.
-    fn lds(&self) -> (usize, usize, usize) {
-        let lda = if self.ta { self.m } else { self.k };
-        let ldb = if self.tb { self.k } else { self.n };
-        (lda, ldb, self.n)
-    }
-
-    /// Element offsets between consecutive batch entries of A, B and C (0 for a
-    /// shared B).
-    fn strides(&self) -> (usize, usize, usize) {
+    /// A, B and C as stored: their row lengths, transposes and the distance
+    /// between batch entries (0 for a shared B).
+    fn stored(&self) -> [Stored; 3] {
         let (m, n, k) = (self.m, self.n, self.k);
-        (m * k, if self.b_shared { 0 } else { k * n }, m * n)
+        let a = Stored {
+            ld: if self.ta { m } else { k },
+            trans: self.ta,
+            stride: m * k,
+        };
+        let b = Stored {
+            ld: if self.tb { k } else { n },
+            trans: self.tb,
+            stride: if self.b_shared { 0 } else { k * n },
+        };
+        let c = Stored {
+            ld: n,
+            trans: false,
+            stride: m * n,
+        };
+        [a, b, c]
     }
 
-    /// The batch entries' offsets, as the kernels take them.
-    fn batched(&self) -> Batched {
-        let (stride_a, stride_b, stride_c) = self.strides();
-        Batched {
-            count: self.batch,
-            stride_a,
-            stride_b,
-            stride_c,
+    /// The batch as the kernels run it: all entries stacked into one tall
+    /// matrix when B is shared and A is not transposed (one product of
+    /// `batch·m` rows), else one product per entry. Returns (entries, rows each).
+    fn runs(&self) -> (usize, usize) {
+        if self.b_shared && !self.ta {
+            (1, self.batch * self.m)
+        } else {
+            (self.batch, self.m)
         }
     }
 
     /// C (+)= op(A)·op(B) for every batch entry; `beta` = 1 accumulates.
     fn forward<E: Float>(&self, a: &[E], b: &[E], c: &mut [E], beta: E) {
-        let (lda, ldb, ldc) = self.lds();
-        let entry = Gemm {
-            trans_a: self.ta,
-            trans_b: self.tb,
-            lda,
-            ldb,
-            ldc,
-            beta,
-            ..Gemm::new(self.m, self.n, self.k)
-        };
-        if self.b_shared && !self.ta {
-            // All batch entries stacked are one tall matrix: a single product.
-            E::gemm(
-                &Gemm {
-                    m: self.batch * self.m,
-                    ..entry
-                },
-                a,
-                b,
-                c,
-            );
-            return;
-        }
-        // One product per batch entry (attention heads): the kernel spreads them
-        // over threads.
-        E::gemm_batched(&entry, &self.batched(), a, b, c);
+        let [sa, sb, sc] = self.stored();
+        let (count, rows) = self.runs();
+        gemm(count, [rows, self.n, self.k], (a, sa), (b, sb), (c, sc), beta);
     }
 
     /// dA += dC·op(B)ᵀ (stored as A is: transposed when `ta`).
     fn grad_a<E: Float>(&self, dc: &[E], b: &[E], da: &mut [E]) {
-        let &Product { ta, tb, m, n, k, .. } = self;
-        let (lda, ldb, ldc) = self.lds();
-        let one = E::ONE;
-        if self.b_shared && !ta {
-            // dA (all entries stacked) = dC·op(B)ᵀ
-            let p = Gemm {
-                trans_b: !tb,
-                lda: ldc,
-                ldb,
-                ldc: lda,
-                beta: one,
-                ..Gemm::new(self.batch * m, k, n)
-            };
-            E::gemm(&p, dc, b, da);
-            return;
-        }
-        // Entry by entry, with the batch's strides swapped to match the operands.
-        let s = self.batched();
-        if ta {
+        let [sa, sb, sc] = self.stored();
+        let (count, rows) = self.runs();
+        let (m, n, k) = (self.m, self.n, self.k);
+        if self.ta {
             // A is stored [k, m]: dAᵀ = op(B)·dCᵀ.
-            let p = Gemm {
-                trans_a: tb,
-                trans_b: true,
-                lda: ldb,
-                ldb: ldc,
-                ldc: lda,
-                beta: one,
-                ..Gemm::new(k, m, n)
-            };
-            let strides = Batched {
-                stride_a: s.stride_b,
-                stride_b: s.stride_c,
-                stride_c: s.stride_a,
-                ..s
-            };
-            E::gemm_batched(&p, &strides, b, dc, da);
+            gemm(count, [k, m, n], (b, sb), (dc, sc.t()), (da, sa), E::ONE);
         } else {
-            // dA = dC·op(B)ᵀ
-            let p = Gemm {
-                trans_b: !tb,
-                lda: ldc,
-                ldb,
-                ldc: lda,
-                beta: one,
-                ..Gemm::new(m, k, n)
-            };
-            let strides = Batched {
-                stride_a: s.stride_c,
-                stride_b: s.stride_b,
-                stride_c: s.stride_a,
-                ..s
-            };
-            E::gemm_batched(&p, &strides, dc, b, da);
+            gemm(count, [rows, k, n], (dc, sc), (b, sb.t()), (da, sa), E::ONE);
         }
     }
 
     /// dB += op(A)ᵀ·dC (stored as B is: transposed when `tb`), summed over the
-    /// batch when B is shared.
+    /// batch when B is shared: in one product over the stacked rows, or, entry
+    /// after entry, into one B (stride 0).
     fn grad_b<E: Float>(&self, a: &[E], dc: &[E], db: &mut [E]) {
-        let &Product { ta, tb, m, n, k, .. } = self;
-        let (lda, ldb, ldc) = self.lds();
-        let one = E::ONE;
-        if self.b_shared && !ta {
-            // Σ over the batch of A_iᵀ·dC_i is one product with the batch folded into m.
-            let mm = self.batch * m;
-            if tb {
-                // B is stored [n, k]: dBᵀ = dCᵀ·A
-                let p = Gemm {
-                    trans_a: true,
-                    lda: ldc,
-                    ldb: lda,
-                    ldc: ldb,
-                    beta: one,
-                    ..Gemm::new(n, k, mm)
-                };
-                E::gemm(&p, dc, a, db);
-            } else {
-                // dB = Aᵀ·dC
-                let p = Gemm {
-                    trans_a: true,
-                    lda,
-                    ldb: ldc,
-                    ldc: ldb,
-                    beta: one,
-                    ..Gemm::new(k, n, mm)
-                };
-                E::gemm(&p, a, dc, db);
-            }
-            return;
-        }
-        // A shared B has stride 0, so its gradient accumulates over the entries.
-        let s = self.batched();
-        if tb {
+        let [sa, sb, sc] = self.stored();
+        let (count, rows) = self.runs();
+        let (n, k) = (self.n, self.k);
+        if self.tb {
             // B is stored [n, k]: dBᵀ = dCᵀ·op(A).
-            let p = Gemm {
-                trans_a: true,
-                trans_b: ta,
-                lda: ldc,
-                ldb: lda,
-                ldc: ldb,
-                beta: one,
-                ..Gemm::new(n, k, m)
-            };
-            let strides = Batched {
-                stride_a: s.stride_c,
-                stride_b: s.stride_a,
-                stride_c: s.stride_b,
-                ..s
-            };
-            E::gemm_batched(&p, &strides, dc, a, db);
+            gemm(count, [n, k, rows], (dc, sc.t()), (a, sa), (db, sb), E::ONE);
         } else {
-            // dB = op(A)ᵀ·dC
-            let p = Gemm {
-                trans_a: !ta,
-                lda,
-                ldb: ldc,
-                ldc: ldb,
-                beta: one,
-                ..Gemm::new(k, n, m)
-            };
-            let strides = Batched {
-                stride_a: s.stride_a,
-                stride_b: s.stride_c,
-                stride_c: s.stride_b,
-                ..s
-            };
-            E::gemm_batched(&p, &strides, a, dc, db);
+            gemm(count, [k, n, rows], (a, sa.t()), (dc, sc), (db, sb), E::ONE);
         }
     }
+}
+
+/// How a matrix of a batched product is stored: its row length, whether it is
+/// read transposed, and the distance between consecutive batch entries.
+#[derive(Clone, Copy, Debug)]
+struct Stored {
+    ld: usize,
+    trans: bool,
+    stride: usize,
+}
+
+impl Stored {
+    /// The same storage, read the other way round.
+    fn t(self) -> Stored {
+        Stored {
+            trans: !self.trans,
+            ..self
+        }
+    }
+}
+
+/// `out = op(x)·op(y) + beta·out` for `count` entries, op(x) `m×k` and op(y)
+/// `k×n`, each matrix read as its [`Stored`] says: one call of the kernels.
+fn gemm<E: Float>(
+    count: usize,
+    [m, n, k]: [usize; 3],
+    (x, sx): (&[E], Stored),
+    (y, sy): (&[E], Stored),
+    (out, so): (&mut [E], Stored),
+    beta: E,
+) {
+    let product = Gemm {
+        trans_a: sx.trans,
+        trans_b: sy.trans,
+        lda: sx.ld,
+        ldb: sy.ld,
+        ldc: so.ld,
+        beta,
+        ..Gemm::new(m, n, k)
+    };
+    let entries = Batched {
+        count,
+        stride_a: sx.stride,
+        stride_b: sy.stride,
+        stride_c: so.stride,
+    };
+    E::gemm_batched(&product, &entries, x, y, out);
 }
 
 impl<'g, E: Float> Var<'g, E> {
