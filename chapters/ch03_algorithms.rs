@@ -337,7 +337,7 @@ fn train_and_sample<M: LanguageModel>(
     key: &str,
     sample: impl Fn(&M, &[usize]) -> Vec<usize>,
 ) -> Result<History, Box<dyn Error>> {
-    let history = train::train(model, &mut AdamW::nanogpt(cfg.schedule.lr(0)), data, cfg)?;
+    let history = train::train(model, &mut AdamW::nanogpt(cfg.schedule.peak()), data, cfg)?;
     ch.record_training(key, &history, cfg.steps);
     let tok = &data.tokenizer;
     let prompt = tok

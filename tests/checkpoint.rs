@@ -478,3 +478,57 @@ fn saving_with_a_tokenizer_of_another_size_is_refused() {
         .unwrap();
     assert!(matches!(err, CheckpointError::Io { .. }), "{err:?}");
 }
+
+/// A file of a few hundred bytes whose metadata ask for a huge width and
+/// context, and no tensor at all: refused before the positional table (context
+/// × width floats, 2⁴⁴ of them here) is built, naming the missing tensor.
+#[test]
+fn metadata_without_tensors_is_refused_before_anything_is_built() {
+    let dir = temp_dir("metadata-only");
+    let alphabet = "abcdefg".to_string();
+    // (model, its sizes, the first tensor it needs)
+    type Case = (&'static str, Vec<(&'static str, String)>, &'static str);
+    let cases: [Case; 2] = [
+        (
+            "transformer_lm",
+            vec![
+                ("embed_dim", (1usize << 24).to_string()),
+                ("num_heads", "1".into()),
+                ("ff_dim", "1".into()),
+                ("num_layers", "0".into()),
+            ],
+            "embed.weight",
+        ),
+        (
+            "eq42",
+            vec![
+                ("d_model", (1usize << 24).to_string()),
+                ("d_k", "1".into()),
+                ("d_ff", "1".into()),
+            ],
+            "E",
+        ),
+    ];
+    for (kind, sizes, first) in cases {
+        let mut metadata = vec![
+            ("model", kind.to_string()),
+            ("vocab_size", "7".to_string()),
+            ("context", (1usize << 20).to_string()),
+            ("causal", "true".to_string()),
+            ("alphabet", alphabet.clone()),
+        ];
+        metadata.extend(sizes);
+        let path = dir.join(format!("{kind}.safetensors"));
+        checkpoint::save(&path, &[], &metadata).unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() < 1000);
+        let ckpt = checkpoint::load(&path).unwrap();
+        let err = match kind {
+            "eq42" => Eq42::from_checkpoint(&ckpt).err().unwrap(),
+            _ => TransformerLM::from_checkpoint(&ckpt).err().unwrap(),
+        };
+        assert!(
+            matches!(&err, CheckpointError::MissingTensor { name, .. } if name == first),
+            "{kind}: {err:?}"
+        );
+    }
+}

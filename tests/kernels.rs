@@ -82,9 +82,9 @@ impl Case {
             beta: self.beta,
             trans_a: self.ta,
             trans_b: self.tb,
-            lda: self.lda,
-            ldb: self.ldb,
-            ldc: self.ldc,
+            lda: Some(self.lda),
+            ldb: Some(self.ldb),
+            ldc: Some(self.ldc),
         }
     }
 
@@ -339,9 +339,9 @@ fn batched_matches_one_product_per_entry() {
                             beta,
                             trans_a: ta,
                             trans_b: tb,
-                            lda,
-                            ldb,
-                            ldc,
+                            lda: Some(lda),
+                            ldb: Some(ldb),
+                            ldc: Some(ldc),
                         };
                         let entries = Batched {
                             count: batch,

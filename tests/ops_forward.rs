@@ -326,3 +326,17 @@ fn dropout_scales_survivors_and_is_identity_in_eval() {
         .value();
     assert_eq!(y.data(), again.data());
 }
+
+#[test]
+fn matmul_with_an_empty_inner_dimension_gives_zeros() {
+    // [2, 0]·[0, 3]: a sum of no terms in every entry.
+    let g = Graph::new();
+    let a = g.input(Tensor::<f32>::zeros([2, 0]));
+    let b = g.input(Tensor::<f32>::zeros([0, 3]));
+    let c = a.matmul(b);
+    assert_eq!(c.value().dims(), [2, 3]);
+    assert!(c.value().data().iter().all(|&v| v == 0.0));
+    let grads = c.sum().backward();
+    assert_eq!(grads.wrt(a).map(|t| t.numel()), Some(0));
+    assert_eq!(grads.wrt(b).map(|t| t.numel()), Some(0));
+}

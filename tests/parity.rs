@@ -26,8 +26,6 @@
 //! attention has a gradient that is exactly zero in exact arithmetic, since
 //! softmax ignores a constant added to every score of a row).
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use shortmem::checkpoint::{self, Checkpoint, Checkpointed};
 use shortmem::models::{Eq42, Rnn, TransformerBlock, TransformerLM};
 use shortmem::optim::{AdamW, DecayFilter, Optimizer};
@@ -226,11 +224,10 @@ fn eq_4_2_matches_pytorch_logits_gradients_and_adamw_steps() {
 
 #[test]
 fn sec_5_block_matches_pytorch_multihead_attention_block() {
-    let mut model = TransformerBlock::new("", 16, 2, 32, &mut StdRng::seed_from_u64(0));
     // The block alone is no language model: its file holds the weights only.
-    checkpoint::load(fixture("block.safetensors"))
+    let mut model = checkpoint::load(fixture("block.safetensors"))
         .unwrap()
-        .copy_into(&mut model.params_mut())
+        .build(|init| TransformerBlock::new("", 16, 2, 32, init))
         .unwrap();
     check("block", &mut model, block_forward);
 }

@@ -205,47 +205,6 @@ impl Checkpoint {
             })
     }
 
-    /// Checks that the file holds exactly these tensors (name and shape), no
-    /// more: the first problem, in the order given, is the error.
-    pub fn check_tensors(&self, expected: &[(String, Vec<usize>)]) -> Result<(), CheckpointError> {
-        for (name, dims) in expected {
-            let found = self.tensor(name)?.dims();
-            if found != dims.as_slice() {
-                return Err(CheckpointError::WrongShape {
-                    path: self.path.clone(),
-                    name: name.clone(),
-                    expected: dims.clone(),
-                    found: found.to_vec(),
-                });
-            }
-        }
-        if let Some(extra) = self
-            .tensors
-            .keys()
-            .find(|k| !expected.iter().any(|(n, _)| n == *k))
-        {
-            return Err(CheckpointError::UnexpectedTensor {
-                path: self.path.clone(),
-                name: extra.clone(),
-            });
-        }
-        Ok(())
-    }
-
-    /// Sets every parameter's value from the tensor of the same name, after
-    /// checking that names and shapes match one to one.
-    pub fn copy_into(&self, params: &mut [&mut Param]) -> Result<(), CheckpointError> {
-        let expected: Vec<(String, Vec<usize>)> = params
-            .iter()
-            .map(|p| (p.name.clone(), p.value.dims().to_vec()))
-            .collect();
-        self.check_tensors(&expected)?;
-        for p in params.iter_mut() {
-            p.value = self.tensor(&p.name)?.clone();
-        }
-        Ok(())
-    }
-
     /// A size from the metadata, at least `min` and at most [`MAX_SIZE`].
     pub fn size_from(&self, key: &str, min: usize) -> Result<usize, CheckpointError> {
         match self.parse::<usize>(key)? {

@@ -20,11 +20,13 @@
 //! This module knows the format and nothing about any model. A model says only
 //! its kind, its metadata and how to rebuild itself from them, by implementing
 //! [`Checkpointed`]; saving and loading are the same few lines for all of them.
-//! Loading checks the file before building anything: the header, the dtype of
-//! every tensor, the metadata, then, as the model's own constructor asks for
-//! each parameter, that the file holds it with the right shape. Each problem is
-//! a [`CheckpointError`] naming the file and what is wrong; nothing here
-//! panics, whatever the bytes.
+//! Loading checks the file in this order: the header and the dtype of every
+//! tensor as it is read; the metadata (each size bounded, and those a model
+//! builds tables from tied to a tensor of the file); the alphabet; then, as the
+//! model's own constructor asks for each parameter, that the file holds it with
+//! the right shape (no parameter is allocated: each is the file's own tensor);
+//! last, that the file holds nothing the model lacks. Each problem is a
+//! [`CheckpointError`] naming the file and what is wrong.
 
 mod error;
 mod file;
@@ -43,8 +45,9 @@ use std::path::Path;
 /// computation with them far from overflow whatever a corrupt file says.
 pub const MAX_SIZE: usize = 1 << 24;
 
-/// The longest context a checkpoint may ask for: the positional table is built
-/// from this number alone, so a corrupt value must not allocate without bound.
+/// The longest context a checkpoint may ask for. The positional table is built
+/// from the context and the model's width (itself tied to a tensor of the file),
+/// so this bounds what a corrupt value can make loading allocate.
 pub const MAX_CONTEXT: usize = 1 << 20;
 
 // ANCHOR: checkpointed
@@ -53,13 +56,19 @@ pub trait Checkpointed: Module<f32> + Sized {
     /// The `model` value of its checkpoints.
     const KIND: &'static str;
 
-    /// The sizes and flags that rebuild it (`vocab_size` among them), as
-    /// metadata entries.
+    /// The sizes and flags that rebuild it.
+    type Config;
+
+    /// Its sizes and flags as metadata entries (`vocab_size` among them).
     fn metadata(&self) -> Vec<(&'static str, String)>;
 
-    /// The model that a checkpoint's metadata describe, its parameters asked of
-    /// `init`. Checks every value it reads first: an error names the bad key.
-    fn from_metadata<I: Init<f32>>(ckpt: &Checkpoint, init: &mut I) -> Result<Self, CheckpointError>;
+    /// The sizes and flags a checkpoint's metadata give, each checked (an error
+    /// names the key), and tied to the file's tensors wherever the model builds
+    /// something from them alone.
+    fn config(ckpt: &Checkpoint) -> Result<Self::Config, CheckpointError>;
+
+    /// The model of these sizes, its parameters asked of `init`.
+    fn build<I: Init<f32>>(config: Self::Config, init: &mut I) -> Self;
 
     /// Saves the parameters under their `state_dict` names, with the metadata
     /// and the tokenizer's alphabet.
@@ -95,36 +104,58 @@ pub trait Checkpointed: Module<f32> + Sized {
     /// constructor, with every parameter taken from the file.
     fn from_checkpoint(ckpt: &Checkpoint) -> Result<(Self, CharTokenizer), CheckpointError> {
         ckpt.expect_model(Self::KIND)?;
-        let mut from_file = FromFile::new(ckpt);
-        let model = Self::from_metadata(ckpt, &mut from_file)?;
-        from_file.finish(&model)?;
+        let config = Self::config(ckpt)?;
         let tokenizer = ckpt.tokenizer(ckpt.size("vocab_size")?)?;
+        let model = ckpt.build(|init| Self::build(config, init))?;
         Ok((model, tokenizer))
     }
 }
 // ANCHOR_END: checkpointed
 
-/// The [`Init`] of a model being loaded: each parameter its constructor asks for
-/// is the file's tensor of that name (shared, not copied). A missing tensor or
-/// one of another shape is noted, the constructor gets an empty placeholder, and
-/// [`FromFile::finish`] reports the first problem in the model's own order.
-struct FromFile<'c> {
+impl Checkpoint {
+    /// Runs a constructor with this file as its [`Init`]: every parameter it asks
+    /// for is the file's tensor of that name (shared, not copied). Fails on the
+    /// first parameter, in the module's own order, that the file lacks or holds
+    /// in another shape, then on any tensor the module has no parameter for.
+    pub fn build<M: Module<f32>>(&self, make: impl FnOnce(&mut FromFile) -> M) -> Result<M, CheckpointError> {
+        let mut from_file = FromFile {
+            ckpt: self,
+            problems: HashMap::new(),
+        };
+        let module = make(&mut from_file);
+        from_file.finish(&module)?;
+        Ok(module)
+    }
+
+    /// Checks that the file holds the tensor `name` with shape `dims`, for sizes a
+    /// model builds something from before it asks for its parameters.
+    pub fn expect_shape(&self, name: &str, dims: &[usize]) -> Result<(), CheckpointError> {
+        match self.tensor(name)?.dims() {
+            found if found == dims => Ok(()),
+            found => Err(CheckpointError::WrongShape {
+                path: self.path.clone(),
+                name: name.to_string(),
+                expected: dims.to_vec(),
+                found: found.to_vec(),
+            }),
+        }
+    }
+}
+
+/// The [`Init`] of a model being loaded ([`Checkpoint::build`]): each parameter
+/// its constructor asks for is the file's tensor of that name. A missing tensor
+/// or one of another shape is noted and the constructor gets an empty
+/// placeholder; the first problem is reported once the module is built.
+pub struct FromFile<'c> {
     ckpt: &'c Checkpoint,
     problems: HashMap<String, CheckpointError>,
 }
 
-impl<'c> FromFile<'c> {
-    fn new(ckpt: &'c Checkpoint) -> Self {
-        FromFile {
-            ckpt,
-            problems: HashMap::new(),
-        }
-    }
-
+impl FromFile<'_> {
     /// The first parameter (in `state_dict` order) the file could not give, then
     /// the first tensor of the file the model has no parameter for.
-    fn finish(mut self, model: &impl Module<f32>) -> Result<(), CheckpointError> {
-        let params = model.params();
+    fn finish(mut self, module: &impl Module<f32>) -> Result<(), CheckpointError> {
+        let params = module.params();
         if let Some(e) = params.iter().find_map(|p| self.problems.remove(&p.name)) {
             return Err(e);
         }

@@ -23,11 +23,13 @@
 /// distance between the starts of two consecutive stored rows, at least the
 /// stored width (a transposed A is stored `k×m`, so its rows are `m` long). A
 /// leading dimension larger than the width reads a block of a wider matrix in
-/// place. As in BLAS, `β = 0` means C is only written, never read, so NaNs
-/// already in C do not leak into the result.
+/// place; `None` means the matrix is dense (see [`Gemm::leading_dims`]). As in
+/// BLAS, `β = 0` means C is only written, never read, so NaNs already in C do
+/// not leak into the result.
 ///
 /// [`Gemm::new`] starts from the plainest product (α = 1, β = 0, nothing
-/// transposed, every matrix dense) and the other methods change one setting each.
+/// transposed, every matrix dense) and the other methods change one setting
+/// each, in any order.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Gemm<T> {
     pub m: usize,
@@ -39,15 +41,14 @@ pub struct Gemm<T> {
     pub trans_a: bool,
     /// B is stored transposed (`n×k`).
     pub trans_b: bool,
-    pub lda: usize,
-    pub ldb: usize,
-    pub ldc: usize,
+    pub lda: Option<usize>,
+    pub ldb: Option<usize>,
+    pub ldc: Option<usize>,
 }
 // ANCHOR_END: gemm
 
 impl<T: Copy + From<f32>> Gemm<T> {
-    /// `C = A·B` with A `m×k`, B `k×n`, C `m×n`, each dense: lda = k, ldb = n,
-    /// ldc = n (or 1 for an empty width, as BLAS asks).
+    /// `C = A·B` with A `m×k`, B `k×n`, C `m×n`, each dense.
     pub fn new(m: usize, n: usize, k: usize) -> Self {
         Gemm {
             m,
@@ -57,9 +58,9 @@ impl<T: Copy + From<f32>> Gemm<T> {
             beta: T::from(0.0),
             trans_a: false,
             trans_b: false,
-            lda: k.max(1),
-            ldb: n.max(1),
-            ldc: n.max(1),
+            lda: None,
+            ldb: None,
+            ldc: None,
         }
     }
 
@@ -73,38 +74,44 @@ impl<T: Copy + From<f32>> Gemm<T> {
         Gemm { beta, ..self }
     }
 
-    /// A is stored transposed, `k×m`; its leading dimension becomes the dense `m`
-    /// (set [`Gemm::lda`] after this to read it in place from a wider matrix).
+    /// A is stored transposed, `k×m`.
     pub fn transpose_a(self) -> Self {
         Gemm {
             trans_a: true,
-            lda: self.m.max(1),
             ..self
         }
     }
 
-    /// B is stored transposed, `n×k`; its leading dimension becomes the dense `k`.
+    /// B is stored transposed, `n×k`.
     pub fn transpose_b(self) -> Self {
         Gemm {
             trans_b: true,
-            ldb: self.k.max(1),
             ..self
         }
     }
 
     /// A's stored rows start `lda` elements apart.
     pub fn lda(self, lda: usize) -> Self {
-        Gemm { lda, ..self }
+        Gemm {
+            lda: Some(lda),
+            ..self
+        }
     }
 
     /// B's stored rows start `ldb` elements apart.
     pub fn ldb(self, ldb: usize) -> Self {
-        Gemm { ldb, ..self }
+        Gemm {
+            ldb: Some(ldb),
+            ..self
+        }
     }
 
     /// C's rows start `ldc` elements apart.
     pub fn ldc(self, ldc: usize) -> Self {
-        Gemm { ldc, ..self }
+        Gemm {
+            ldc: Some(ldc),
+            ..self
+        }
     }
 }
 
@@ -125,6 +132,17 @@ impl<T> Gemm<T> {
         } else {
             (self.k, self.n)
         }
+    }
+
+    /// The leading dimensions of A, B and C: each one given, or, for a dense
+    /// matrix, its stored width (at least 1, as BLAS asks).
+    pub fn leading_dims(&self) -> (usize, usize, usize) {
+        let dense = |cols: usize| cols.max(1);
+        (
+            self.lda.unwrap_or(dense(self.a_stored().1)),
+            self.ldb.unwrap_or(dense(self.b_stored().1)),
+            self.ldc.unwrap_or(dense(self.n)),
+        )
     }
 }
 

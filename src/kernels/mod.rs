@@ -27,7 +27,7 @@
 //!    each computed with the whole loop nest above; products under about
 //!    4 Mflop per thread (128³ and smaller) stay on the calling thread. Batches of
 //!    small products (attention heads) are spread over the threads instead
-//!    (`threads.rs`, `driver.rs`).
+//!    (`driver.rs`, on the pool of [`crate::threads`]).
 //!
 //! ## Choosing a kernel
 //!
@@ -200,10 +200,11 @@ fn check_gemm_args<T>(name: impl fmt::Display, p: &Gemm<T>, a_len: usize, b_len:
     };
     let (a_rows, a_cols) = p.a_stored();
     let (b_rows, b_cols) = p.b_stored();
+    let (lda, ldb, ldc) = p.leading_dims();
     for (what, rows, cols, ld, len) in [
-        ("A", a_rows, a_cols, p.lda, a_len),
-        ("B", b_rows, b_cols, p.ldb, b_len),
-        ("C", p.m, p.n, p.ldc, c_len),
+        ("A", a_rows, a_cols, lda, a_len),
+        ("B", b_rows, b_cols, ldb, b_len),
+        ("C", p.m, p.n, ldc, c_len),
     ] {
         assert!(
             ld >= cols.max(1),
@@ -236,7 +237,7 @@ fn check_batched_args<T>(name: &str, p: &Gemm<T>, batch: &Batched, lens: (usize,
         room(lens.1, batch.stride_b),
         room(lens.2, stride_c),
     );
-    let (m, n, ldc) = (p.m, p.n, p.ldc);
+    let (m, n, ldc) = (p.m, p.n, p.leading_dims().2);
     let c_extent = if m == 0 || n == 0 { 0 } else { (m - 1) * ldc + n };
     assert!(
         stride_c == 0 || stride_c >= c_extent || count == 1,
@@ -246,16 +247,17 @@ fn check_batched_args<T>(name: &str, p: &Gemm<T>, batch: &Batched, lens: (usize,
 
 /// The kernels' view of a checked single-precision product.
 fn problem<'a>(p: &Gemm<f32>, a: &'a [f32], b: &'a [f32], c: *mut f32) -> Problem<'a> {
+    let (lda, ldb, ldc) = p.leading_dims();
     Problem {
-        a: View::new(a, p.lda, p.trans_a),
-        b: View::new(b, p.ldb, p.trans_b),
+        a: View::new(a, lda, p.trans_a),
+        b: View::new(b, ldb, p.trans_b),
         m: p.m,
         n: p.n,
         k: p.k,
         alpha: p.alpha,
         beta: p.beta,
         c,
-        ldc: p.ldc,
+        ldc,
     }
 }
 

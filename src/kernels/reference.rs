@@ -15,10 +15,9 @@ pub fn gemm_reference<E: Float>(p: &Gemm<E>, a: &[E], b: &[E], c: &mut [E]) {
         beta,
         trans_a,
         trans_b,
-        lda,
-        ldb,
-        ldc,
+        ..
     } = *p;
+    let (lda, ldb, ldc) = p.leading_dims();
     for i in 0..m {
         let c_row = &mut c[i * ldc..i * ldc + n];
         if beta == E::ZERO {

@@ -172,6 +172,7 @@ impl LanguageModel for Eq42<f32> {
 
 impl Checkpointed for Eq42 {
     const KIND: &'static str = "eq42";
+    type Config = Eq42Config;
 
     fn metadata(&self) -> Vec<(&'static str, String)> {
         let c = &self.config;
@@ -185,7 +186,7 @@ impl Checkpointed for Eq42 {
         ]
     }
 
-    fn from_metadata<I: Init<f32>>(ckpt: &Checkpoint, init: &mut I) -> Result<Self, CheckpointError> {
+    fn config(ckpt: &Checkpoint) -> Result<Eq42Config, CheckpointError> {
         let config = Eq42Config {
             vocab_size: ckpt.size("vocab_size")?,
             d_model: ckpt.size("d_model")?,
@@ -198,6 +199,13 @@ impl Checkpointed for Eq42 {
             return Err(ckpt.bad("d_model", reason));
         }
         ckpt.always_causal()?;
-        Ok(Eq42::new(config, init))
+        // The positional table is built from d_model alone: it must be the
+        // width of a tensor the file really holds.
+        ckpt.expect_shape("E", &[config.d_model, config.vocab_size])?;
+        Ok(config)
+    }
+
+    fn build<I: Init<f32>>(config: Eq42Config, init: &mut I) -> Self {
+        Eq42::new(config, init)
     }
 }

@@ -41,13 +41,19 @@ pub trait LanguageModel: Module<f32> + Sync {
     /// Logits for windows that continue where `state` left off, leaving in
     /// `state` what the next windows continue from. A model that carries
     /// nothing (`State = ()`) reads each window afresh; one that carries
-    /// something overrides this.
+    /// something must override this (a model that does not is a compile error
+    /// where this default is used).
     fn logits_after<'g>(&self, g: &'g Graph, batch: &Batch, state: &mut Self::State) -> Var<'g> {
+        const {
+            assert!(
+                size_of::<Self::State>() == 0,
+                "a model that carries state must implement logits_after"
+            )
+        };
         let _ = state;
         self.logits(g, batch)
     }
 }
-// ANCHOR_END: language_model
 
 /// What a model carries across windows of a text, for the trainer: how the
 /// model reads a text, and how the state of a batch is cut into the rows of
@@ -69,3 +75,4 @@ impl State for () {
     fn rows(&self, _: usize, _: usize, _: usize) -> Self {}
     fn join(_: Vec<Self>) -> Self {}
 }
+// ANCHOR_END: language_model

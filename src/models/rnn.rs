@@ -276,6 +276,8 @@ impl LanguageModel for Rnn<f32> {
 
 impl Checkpointed for Rnn {
     const KIND: &'static str = "rnn";
+    /// Vocabulary size, hidden size and f.
+    type Config = (usize, usize, Activation);
 
     fn metadata(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -286,10 +288,14 @@ impl Checkpointed for Rnn {
         ]
     }
 
-    fn from_metadata<I: Init<f32>>(ckpt: &Checkpoint, init: &mut I) -> Result<Self, CheckpointError> {
+    fn config(ckpt: &Checkpoint) -> Result<Self::Config, CheckpointError> {
         let (vocab, hidden) = (ckpt.size("vocab_size")?, ckpt.size("hidden_size")?);
         let f = ckpt.parse("activation")?;
         ckpt.always_causal()?;
-        Ok(Rnn::new(vocab, hidden, f, init))
+        Ok((vocab, hidden, f))
+    }
+
+    fn build<I: Init<f32>>((vocab, hidden, f): Self::Config, init: &mut I) -> Self {
+        Rnn::new(vocab, hidden, f, init)
     }
 }

@@ -311,6 +311,12 @@ impl TransformerLM<f32> {
             pos < context,
             "step_cached: the cache is full ({context} positions)"
         );
+        // Without the mask, earlier positions would attend to later ones, whose
+        // keys and values did not exist when theirs were cached.
+        assert!(
+            self.config.causal,
+            "step_cached: a model without the causal mask cannot generate from a cache"
+        );
         let g = Graph::inference();
         let pe = Tensor::from_slice([1, 1, dm], &self.pos_encode.data()[pos * dm..(pos + 1) * dm]);
         let mut x = self.embed.forward(&g, &[token], [1, 1]) + g.constant(pe);
@@ -338,8 +344,9 @@ impl TransformerLM<f32> {
 
     /// Generates `n` tokens after `prompt`. With `use_cache`, each step feeds one
     /// token through [`TransformerLM::step_cached`]; when the cache is full it is
-    /// rebuilt from the last half-context of tokens. Without, each step recomputes
-    /// the last `context` tokens in full.
+    /// rebuilt from the last half-context of tokens. Without (and always for a
+    /// model without the causal mask, which cannot use a cache), each step
+    /// recomputes the last `context` tokens in full.
     pub fn generate(
         &self,
         prompt: &[usize],
@@ -352,6 +359,7 @@ impl TransformerLM<f32> {
             !prompt.is_empty(),
             "TransformerLM::generate: the prompt must hold at least one token"
         );
+        let use_cache = use_cache && self.config.causal;
         let mut tokens = prompt.to_vec();
         let mut cache = KvCache::new(&self.config);
         let mut logits = Vec::new();
@@ -386,6 +394,7 @@ impl TransformerLM<f32> {
 // ANCHOR: transformer_checkpoint
 impl Checkpointed for TransformerLM {
     const KIND: &'static str = "transformer_lm";
+    type Config = TransformerConfig;
 
     fn metadata(&self) -> Vec<(&'static str, String)> {
         let c = &self.config;
@@ -400,7 +409,7 @@ impl Checkpointed for TransformerLM {
         ]
     }
 
-    fn from_metadata<I: Init<f32>>(ckpt: &Checkpoint, init: &mut I) -> Result<Self, CheckpointError> {
+    fn config(ckpt: &Checkpoint) -> Result<TransformerConfig, CheckpointError> {
         let config = TransformerConfig {
             vocab_size: ckpt.size("vocab_size")?,
             embed_dim: ckpt.size("embed_dim")?,
@@ -418,7 +427,14 @@ impl Checkpointed for TransformerLM {
             let reason = format!("{} tensors cannot hold that many blocks", ckpt.tensors.len());
             return Err(ckpt.bad("num_layers", reason));
         }
-        Ok(TransformerLM::new(config, init))
+        // The positional table is built from the width alone: it must be the
+        // width of a tensor the file really holds.
+        ckpt.expect_shape("embed.weight", &[config.vocab_size, config.embed_dim])?;
+        Ok(config)
+    }
+
+    fn build<I: Init<f32>>(config: TransformerConfig, init: &mut I) -> Self {
+        TransformerLM::new(config, init)
     }
 }
 // ANCHOR_END: transformer_checkpoint

@@ -113,7 +113,7 @@ impl HeadBlock {
     /// The backward pass of [`HeadBlock::forward`] for this block, given its
     /// weights `a` and the output's gradient `d_o`: adds dQ, dK and dV into `gx`,
     /// which is laid out as the packed input `x` (this head's Q, K and V start at
-    /// `at.0`, `at.1`, `at.2`). `scratch` holds two `rows × ld_a` buffers, for dA and dS.
+    /// `at.0`, `at.1`, `at.2`). `da` and `ds` are scratch of `rows × ld_a`, for dA and dS.
     ///
     /// dV += Aᵀ·dO,  dA = dO·Vᵀ,  dS = A ⊙ (dA − rowsum(dA ⊙ A)),  dQ += dS·K/√d,  dK += dSᵀ·Q/√d.
     fn backward<E: Float>(
@@ -281,16 +281,16 @@ pub fn attention_cached<E: Float>(
     capacity: usize,
     len: usize,
 ) -> Vec<E> {
-    let width = qkv.len() / 3;
-    let d = width / heads;
     assert!(
-        qkv.len() == 3 * heads * d && (1..=capacity).contains(&len),
+        heads > 0 && qkv.len().is_multiple_of(3 * heads) && (1..=capacity).contains(&len),
         "attention_cached: {} projections for {heads} heads, {len} of {capacity} positions cached",
         qkv.len()
     );
+    let width = qkv.len() / 3;
+    let d = width / heads;
     let mut out = vec![E::ZERO; width];
     let mut a = vec![E::ZERO; len];
-    // One query row (no mask needed: nothing later than it is cached).
+    // One query row, at position len − 1: the mask lets it see all len cached keys.
     let block = HeadBlock {
         rows: 1,
         first: len - 1,

@@ -3,8 +3,7 @@
 use crate::autograd::Var;
 use crate::ops::lanes::add_into;
 use crate::tensor::{Float, Shape, Tensor, scratch};
-use rand::RngExt;
-use rand::rngs::StdRng;
+use rand::{Rng, RngExt};
 
 impl<'g, E: Float> Var<'g, E> {
     /// Embedding lookup: `self` is a table `[V, D]`, `ids` are token ids laid out
@@ -92,9 +91,10 @@ impl<'g, E: Float> Var<'g, E> {
     /// Inverted dropout: in training (a generator `rng` is given) each element is
     /// zeroed with probability `p` and the survivors are scaled by 1/(1 − p);
     /// in evaluation (`None`), the identity. The masks come from the caller's
-    /// generator, so the tape itself holds no randomness.
+    /// generator, whatever the graph (an inference graph too), so the tape
+    /// itself holds no randomness.
     /// Backward: dx = dy ⊙ mask / (1 − p).
-    pub fn dropout(self, p: f64, rng: Option<&mut StdRng>) -> Var<'g, E> {
+    pub fn dropout(self, p: f64, rng: Option<&mut dyn Rng>) -> Var<'g, E> {
         assert!((0.0..1.0).contains(&p), "dropout: p = {p} must be in [0, 1)");
         let Some(rng) = rng.filter(|_| p > 0.0) else {
             return self;

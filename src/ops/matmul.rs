@@ -65,22 +65,23 @@ impl Product {
         )
     }
 
-    /// A, B and C as stored: their row lengths, transposes and the distance
-    /// between batch entries (0 for a shared B).
+    /// A, B and C as stored: their row lengths (at least 1, as the kernels ask
+    /// even of an empty matrix), transposes and the distance between batch
+    /// entries (0 for a shared B).
     fn stored(&self) -> [Stored; 3] {
         let (m, n, k) = (self.m, self.n, self.k);
         let a = Stored {
-            ld: if self.ta { m } else { k },
+            ld: if self.ta { m } else { k }.max(1),
             trans: self.ta,
             stride: m * k,
         };
         let b = Stored {
-            ld: if self.tb { k } else { n },
+            ld: if self.tb { k } else { n }.max(1),
             trans: self.tb,
             stride: if self.b_shared { 0 } else { k * n },
         };
         let c = Stored {
-            ld: n,
+            ld: n.max(1),
             trans: false,
             stride: m * n,
         };
@@ -102,7 +103,14 @@ impl Product {
     fn forward<E: Float>(&self, a: &[E], b: &[E], c: &mut [E], beta: E) {
         let [sa, sb, sc] = self.stored();
         let (count, rows) = self.runs();
-        gemm(count, [rows, self.n, self.k], (a, sa), (b, sb), (c, sc), beta);
+        gemm(
+            count,
+            [rows, self.n, self.k],
+            (a, sa),
+            (b, sb),
+            (c, sc.out()),
+            beta,
+        );
     }
 
     /// dA += dC·op(B)ᵀ (stored as A is: transposed when `ta`).
@@ -112,9 +120,9 @@ impl Product {
         let (m, n, k) = (self.m, self.n, self.k);
         if self.ta {
             // A is stored [k, m]: dAᵀ = op(B)·dCᵀ.
-            gemm(count, [k, m, n], (b, sb), (dc, sc.t()), (da, sa), E::ONE);
+            gemm(count, [k, m, n], (b, sb), (dc, sc.t()), (da, sa.out()), E::ONE);
         } else {
-            gemm(count, [rows, k, n], (dc, sc), (b, sb.t()), (da, sa), E::ONE);
+            gemm(count, [rows, k, n], (dc, sc), (b, sb.t()), (da, sa.out()), E::ONE);
         }
     }
 
@@ -127,9 +135,9 @@ impl Product {
         let (n, k) = (self.n, self.k);
         if self.tb {
             // B is stored [n, k]: dBᵀ = dCᵀ·op(A).
-            gemm(count, [n, k, rows], (dc, sc.t()), (a, sa), (db, sb), E::ONE);
+            gemm(count, [n, k, rows], (dc, sc.t()), (a, sa), (db, sb.out()), E::ONE);
         } else {
-            gemm(count, [k, n, rows], (a, sa.t()), (dc, sc), (db, sb), E::ONE);
+            gemm(count, [k, n, rows], (a, sa.t()), (dc, sc), (db, sb.out()), E::ONE);
         }
     }
 }
@@ -151,6 +159,13 @@ impl Stored {
             ..self
         }
     }
+
+    /// Where a product writes: its row length and batch stride (an output is
+    /// written as it is stored, so a transposed A's gradient is computed
+    /// transposed, as dAᵀ).
+    fn out(self) -> (usize, usize) {
+        (self.ld, self.stride)
+    }
 }
 
 /// `out = op(x)·op(y) + beta·out` for `count` entries, op(x) `m×k` and op(y)
@@ -160,15 +175,15 @@ fn gemm<E: Float>(
     [m, n, k]: [usize; 3],
     (x, sx): (&[E], Stored),
     (y, sy): (&[E], Stored),
-    (out, so): (&mut [E], Stored),
+    (out, (ld_out, stride_out)): (&mut [E], (usize, usize)),
     beta: E,
 ) {
     let product = Gemm {
         trans_a: sx.trans,
         trans_b: sy.trans,
-        lda: sx.ld,
-        ldb: sy.ld,
-        ldc: so.ld,
+        lda: Some(sx.ld),
+        ldb: Some(sy.ld),
+        ldc: Some(ld_out),
         beta,
         ..Gemm::new(m, n, k)
     };
@@ -176,7 +191,7 @@ fn gemm<E: Float>(
         count,
         stride_a: sx.stride,
         stride_b: sy.stride,
-        stride_c: so.stride,
+        stride_c: stride_out,
     };
     E::gemm_batched(&product, &entries, x, y, out);
 }

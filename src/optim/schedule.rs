@@ -15,6 +15,14 @@ pub enum Schedule {
 }
 
 impl Schedule {
+    /// The largest learning rate of the schedule.
+    pub fn peak(&self) -> f64 {
+        match *self {
+            Schedule::Constant(lr) => lr,
+            Schedule::WarmupCosine { max_lr, .. } => max_lr,
+        }
+    }
+
     /// The learning rate at step `t` (counted from 0).
     pub fn lr(&self, t: usize) -> f64 {
         match *self {

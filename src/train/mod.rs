@@ -10,8 +10,9 @@
 //!
 //! The optimizer is the caller's: anything that implements
 //! [`crate::optim::Optimizer`] (the chapters use
-//! [`AdamW::nanogpt`](crate::optim::AdamW::nanogpt)); the
-//! learning rate follows the configuration's schedule.
+//! [`AdamW::nanogpt`](crate::optim::AdamW::nanogpt)). Its learning rate is the
+//! schedule's: the loop sets it before every step, so the rate an optimizer
+//! was built with is replaced from the first step on.
 
 mod eval;
 mod fit;
