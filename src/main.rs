@@ -21,6 +21,10 @@ struct Args {
 }
 
 fn main() {
+    if let Err(e) = shortmem::chapter::check_environment() {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
     if let Err(e) = tour(Args::parse()) {
         eprintln!("error: {e}");
         std::process::exit(1);

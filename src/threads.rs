@@ -30,7 +30,8 @@ fn cores() -> usize {
 /// [`set_threads`], else `SHORTMEM_THREADS`, else the number of available cores.
 ///
 /// # Panics
-/// If `SHORTMEM_THREADS` is set to something other than a positive integer.
+/// If `SHORTMEM_THREADS` is set to something other than a positive integer
+/// (programs check it at start-up with [`from_env`]).
 pub fn threads() -> usize {
     let local = LOCAL_THREADS.with(Cell::get);
     if local != 0 {
@@ -40,17 +41,25 @@ pub fn threads() -> usize {
     if current != 0 {
         return current;
     }
-    let from_env = match std::env::var("SHORTMEM_THREADS") {
-        Ok(value) => match value.trim().parse::<usize>() {
-            Ok(n) if n >= 1 => n,
-            _ => panic!("SHORTMEM_THREADS={value:?}: expected a positive whole number of threads"),
-        },
-        Err(_) => cores(),
-    };
+    let from_env = from_env().unwrap_or_else(|e| panic!("{e}"));
     // If set_threads raced us, its value wins.
     match THREADS.compare_exchange(0, from_env, Ordering::Relaxed, Ordering::Relaxed) {
         Ok(_) => from_env,
         Err(set) => set,
+    }
+}
+
+/// The thread count `SHORTMEM_THREADS` asks for (all cores if it is not set),
+/// or why it cannot be used.
+pub fn from_env() -> Result<usize, String> {
+    match std::env::var("SHORTMEM_THREADS") {
+        Ok(value) => match value.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(format!(
+                "SHORTMEM_THREADS={value:?}: expected a positive whole number of threads"
+            )),
+        },
+        Err(_) => Ok(cores()),
     }
 }
 

@@ -195,3 +195,44 @@ fn runs_on_your_own_corpus_write_beside_the_books_figures() {
     let quick = CommonArgs { quick: true, ..mine };
     assert!(output_dir("ch05", &quick).starts_with(std::env::temp_dir()));
 }
+
+#[test]
+fn a_bad_kernel_or_thread_count_in_the_environment_stops_before_any_work() {
+    use shortmem::kernels::Kernel;
+    let out = out_dir("bad-env");
+    let missing = Kernel::ALL.iter().find(|k| !k.is_available()).map(|k| k.name());
+    let mut cases = vec![
+        (
+            "SHORTMEM_KERNEL",
+            "avx513",
+            "SHORTMEM_KERNEL=\"avx513\": unknown kernel".to_string(),
+        ),
+        (
+            "SHORTMEM_THREADS",
+            "0",
+            "SHORTMEM_THREADS=\"0\": expected a positive whole number".to_string(),
+        ),
+    ];
+    if let Some(name) = missing {
+        cases.push((
+            "SHORTMEM_KERNEL",
+            name,
+            format!("this CPU cannot run the {name} kernel"),
+        ));
+    }
+    for bin in [env!("CARGO_BIN_EXE_ch01"), env!("CARGO_BIN_EXE_shortmem")] {
+        for (var, value, says) in &cases {
+            let run = Command::new(bin)
+                .args(["--quick", "--out"])
+                .arg(&out)
+                .env(var, value)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&run.stderr);
+            assert_eq!(run.status.code(), Some(2), "{bin} {var}={value}: {err}");
+            assert!(err.starts_with("error: ") && err.contains(says.as_str()), "{err}");
+            assert!(run.stdout.is_empty(), "{bin} {var}={value} started work");
+            assert!(!out.exists(), "{bin} {var}={value} created {}", out.display());
+        }
+    }
+}

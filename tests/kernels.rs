@@ -597,3 +597,271 @@ fn with_threads_restores_the_limit_after_a_panic() {
     assert_eq!(msg, "inside with_threads");
     assert_eq!(shortmem::threads::threads(), before);
 }
+
+// ------------------------------------------------ soundness of the safe API
+
+/// A leading dimension so large that `(rows − 1)·ld` wraps: it used to pass the
+/// check and write one float before C.
+#[test]
+#[should_panic(
+    expected = "sgemm: C is 2×1 with ldc = 18446744073709551615, which needs more than usize::MAX elements, but the slice has 2"
+)]
+fn a_wrapping_ldc_is_refused() {
+    let mut c = [0.0f32; 2];
+    kernels::sgemm(&Gemm::new(2, 1, 1).ldc(usize::MAX), &[1.0; 2], &[1.0], &mut c);
+}
+
+/// The same for A: it used to read before A's slice.
+#[test]
+#[should_panic(
+    expected = "sgemm: A is 2×1 with lda = 18446744073709551615, which needs more than usize::MAX elements"
+)]
+fn a_wrapping_lda_is_refused() {
+    let mut c = [0.0f32; 2];
+    kernels::sgemm(&Gemm::new(2, 1, 1).lda(usize::MAX), &[1.0; 2], &[1.0], &mut c);
+}
+
+/// A batch stride so large that `last·stride_c` wraps round to a small offset:
+/// it used to pass the check and write far outside C.
+#[test]
+#[should_panic(
+    expected = "sgemm_batched: stride_c = 6148914691236517206 puts entry 3 of 0..4 at more than usize::MAX elements"
+)]
+fn a_wrapping_stride_c_is_refused() {
+    let batch = Batched {
+        count: 4,
+        stride_a: 0,
+        stride_b: 0,
+        stride_c: 6148914691236517206,
+    };
+    let mut c = [0.0f32; 8];
+    kernels::sgemm_batched(&Gemm::new(1, 1, 1), &batch, &[1.0], &[1.0], &mut c);
+}
+
+/// The same for A (and in f64): it used to read far outside A.
+#[test]
+#[should_panic(
+    expected = "dgemm_batched: stride_a = 9223372036854775808 puts entry 2 of 0..3 at more than usize::MAX elements"
+)]
+fn a_wrapping_stride_a_is_refused() {
+    let batch = Batched {
+        count: 3,
+        stride_a: 1 << 63,
+        stride_b: 0,
+        stride_c: 1,
+    };
+    let mut c = [0.0f64; 3];
+    kernels::dgemm_batched(&Gemm::new(1, 1, 1), &batch, &[1.0; 4], &[1.0], &mut c);
+}
+
+/// A wrapping stride is harmless for an operand with no elements (k = 0): the
+/// entries of A are empty, and each C becomes β·C.
+#[test]
+fn a_wrapping_stride_of_an_empty_operand_is_fine() {
+    let batch = Batched {
+        count: 3,
+        stride_a: usize::MAX,
+        stride_b: 0,
+        stride_c: 2,
+    };
+    let mut c = [1.0f32; 6];
+    kernels::sgemm_batched(&Gemm::new(1, 2, 0).beta(0.5), &batch, &[], &[], &mut c);
+    assert_eq!(c, [0.5; 6]);
+}
+
+/// What a product needs, worked out in u128 (where nothing wraps), independently
+/// of the crate: whether the arguments describe matrices inside their slices.
+/// (A batch of no products touches nothing and needs nothing.)
+fn fits(p: &Gemm<f32>, batch: Option<&Batched>, lens: [usize; 3]) -> bool {
+    if batch.is_some_and(|b| b.count == 0) {
+        return true;
+    }
+    let (m, n, k) = (p.m as u128, p.n as u128, p.k as u128);
+    let stored = [
+        if p.trans_a { (k, m) } else { (m, k) },
+        if p.trans_b { (n, k) } else { (k, n) },
+        (m, n),
+    ];
+    let lds = [p.lda, p.ldb, p.ldc];
+    let strides = batch.map_or([0; 3], |b| [b.stride_a, b.stride_b, b.stride_c]);
+    let last = batch.map_or(0, |b| b.count.saturating_sub(1)) as u128;
+    let mut extents = [0u128; 3];
+    for i in 0..3 {
+        let (rows, cols) = stored[i];
+        let ld = lds[i].map_or(cols.max(1), |ld| ld as u128);
+        if ld < cols.max(1) {
+            return false;
+        }
+        extents[i] = if rows == 0 || cols == 0 {
+            0
+        } else {
+            (rows - 1) * ld + cols
+        };
+        // (An empty matrix needs no room, wherever its entry would start.)
+        if extents[i] > 0 && last * strides[i] as u128 + extents[i] > lens[i] as u128 {
+            return false;
+        }
+    }
+    // Entries of C may not overlap, unless they all are one C (stride 0).
+    let sc = strides[2] as u128;
+    batch.is_none_or(|b| b.count <= 1 || sc == 0 || sc >= extents[2])
+}
+
+/// One random value of a size, a leading dimension or a stride: mostly small,
+/// sometimes 0, sometimes one of the huge values that wrap when multiplied.
+fn arbitrary(rng: &mut StdRng, small: usize) -> usize {
+    const HUGE: [usize; 5] = [
+        usize::MAX,
+        usize::MAX / 2 + 1,
+        usize::MAX / 3 + 1,
+        1 << 40,
+        6148914691236517206,
+    ];
+    match rng.random_range(0..20) {
+        0 => HUGE[rng.random_range(0..HUGE.len())],
+        1 => 0,
+        _ => rng.random_range(1..=small),
+    }
+}
+
+/// The plain product of an entry, in f64, for comparison.
+fn entry_reference(p: &Gemm<f32>, a: &[f32], b: &[f32], c: &[f32]) -> Vec<f64> {
+    let (lda, ldb, ldc) = p.leading_dims();
+    let mut out = Vec::new();
+    for i in 0..p.m {
+        for j in 0..p.n {
+            let dot: f64 = (0..p.k)
+                .map(|q| {
+                    let x = if p.trans_a { a[q * lda + i] } else { a[i * lda + q] };
+                    let y = if p.trans_b { b[j * ldb + q] } else { b[q * ldb + j] };
+                    x as f64 * y as f64
+                })
+                .sum();
+            let old = if p.beta == 0.0 {
+                0.0
+            } else {
+                p.beta as f64 * c[i * ldc + j] as f64
+            };
+            out.push(p.alpha as f64 * dot + old);
+        }
+    }
+    out
+}
+
+/// The safe entry points with arbitrary sizes, transposes, leading dimensions,
+/// strides and slice lengths, small and huge: every call either gives the BLAS
+/// result or stops with the checks' own message, never a crash or a stray
+/// index panic from deep inside the kernels.
+#[test]
+fn the_safe_api_gives_the_blas_result_or_a_clear_error() {
+    let mut rng = StdRng::seed_from_u64(12);
+    let (mut computed, mut refused) = (0, 0);
+    for case in 0..4000 {
+        let mut p = Gemm::new(
+            arbitrary(&mut rng, 9),
+            arbitrary(&mut rng, 9),
+            arbitrary(&mut rng, 9),
+        );
+        p.trans_a = rng.random_range(0..2) == 1;
+        p.trans_b = rng.random_range(0..2) == 1;
+        for ld in [&mut p.lda, &mut p.ldb, &mut p.ldc] {
+            if rng.random_range(0..2) == 1 {
+                *ld = Some(arbitrary(&mut rng, 12));
+            }
+        }
+        p.alpha = 0.5;
+        p.beta = [0.0, 1.0][rng.random_range(0..2)];
+        let batch = (rng.random_range(0..3) == 0).then(|| Batched {
+            count: rng.random_range(0..4),
+            stride_a: arbitrary(&mut rng, 150),
+            stride_b: arbitrary(&mut rng, 150),
+            stride_c: arbitrary(&mut rng, 150),
+        });
+        let lens = [0; 3].map(|_| rng.random_range(0..400));
+        let (a, b, c0) = (
+            uniform(&mut rng, lens[0]),
+            uniform(&mut rng, lens[1]),
+            uniform(&mut rng, lens[2]),
+        );
+        let mut c = c0.clone();
+        let kernel = kernels::available()[rng.random_range(0..kernels::available().len())];
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &batch {
+            Some(batch) => kernels::sgemm_batched_with(kernel, 2, &p, batch, &a, &b, &mut c),
+            None => kernels::sgemm_with(kernel, 1, &p, &a, &b, &mut c),
+        }));
+        let what = format!("case {case}: {p:?}, {batch:?}, slices {lens:?}, {kernel}");
+        let expected = fits(&p, batch.as_ref(), lens);
+        match run {
+            Ok(()) => {
+                assert!(expected, "{what}: accepted arguments that do not fit");
+                computed += 1;
+                // One entry at a time (with distinct entries of C; an accumulating
+                // stride-0 batch is covered by `batched_matches_one_product_per_entry`).
+                let entries = batch.map_or(1, |b| b.count);
+                let strides = batch.map_or([0; 3], |b| [b.stride_a, b.stride_b, b.stride_c]);
+                if strides[2] == 0 && entries > 1 {
+                    continue;
+                }
+                let ldc = p.leading_dims().2;
+                for e in 0..entries {
+                    let at = |s: usize, v: &[f32]| v.get(e * s..).unwrap_or_default().to_vec();
+                    let want =
+                        entry_reference(&p, &at(strides[0], &a), &at(strides[1], &b), &at(strides[2], &c0));
+                    for (idx, w) in want.iter().enumerate() {
+                        let got = c[e * strides[2] + idx / p.n * ldc + idx % p.n] as f64;
+                        assert!(
+                            (got - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                            "{what}: entry {e}, C[{idx}] = {got}, want {w}"
+                        );
+                    }
+                }
+            }
+            Err(e) => {
+                let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
+                assert!(!expected, "{what}: refused arguments that fit: {msg}");
+                assert!(
+                    msg.starts_with("sgemm"),
+                    "{what}: not the checks' message: {msg:?}"
+                );
+                refused += 1;
+            }
+        }
+    }
+    // Both outcomes must have been exercised often.
+    assert!(
+        computed > 300 && refused > 300,
+        "{computed} computed, {refused} refused"
+    );
+}
+
+// ------------------------------------------------ the self-check of a default kernel
+
+/// Every kernel this CPU has passes the check the default choice makes (on an
+/// AVX-512 machine this runs the AVX-512 kernel for real).
+#[test]
+fn every_available_kernel_passes_its_self_check() {
+    for kernel in kernels::available() {
+        assert_eq!(kernels::self_check(kernel), Ok(()), "{kernel}");
+        println!("self-check passed: {kernel}");
+    }
+}
+
+/// The check catches a kernel that is slightly wrong: one element off by 0.01,
+/// or β ignored.
+#[test]
+fn the_self_check_catches_a_wrong_kernel() {
+    let off_by_a_bit = |p: &Gemm<f32>, a: &[f32], b: &[f32], c: &mut [f32]| {
+        kernels::sgemm_with(Kernel::Scalar, 1, p, a, b, c);
+        c[0] += 0.01;
+    };
+    let err = kernels::check_against_portable(&off_by_a_bit).unwrap_err();
+    assert!(
+        err.contains("1×1×1 product") && err.contains("element 0"),
+        "{err}"
+    );
+    let forgets_beta = |p: &Gemm<f32>, a: &[f32], b: &[f32], c: &mut [f32]| {
+        kernels::sgemm_with(Kernel::Scalar, 1, &p.beta(0.0), a, b, c);
+    };
+    let err = kernels::check_against_portable(&forgets_beta).unwrap_err();
+    assert!(err.contains("7×33×5 product"), "{err}");
+}

@@ -28,9 +28,23 @@ pub struct Program {
     pub run: fn(Vec<String>) -> ChapterResult,
 }
 
-/// Runs a program on this process's command line: a usage error exits with
-/// status 2 and the usage, any other error is printed and exits with 1.
+/// The environment variables the engine reads (`SHORTMEM_KERNEL`,
+/// `SHORTMEM_THREADS`), checked before any work; an error names the variable
+/// and its value.
+pub fn check_environment() -> Result<(), String> {
+    crate::kernels::try_selected()?;
+    crate::threads::from_env()?;
+    Ok(())
+}
+
+/// Runs a program on this process's command line: a bad environment variable
+/// or a usage error exits with status 2 (with the usage, for the latter), any
+/// other error is printed and exits with 1.
 pub fn main(program: &Program) {
+    if let Err(e) = check_environment() {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
     if let Err(e) = (program.run)(std::env::args().collect()) {
         if let Some(usage) = e.downcast_ref::<clap::Error>() {
             usage.exit();

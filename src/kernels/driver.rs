@@ -208,7 +208,7 @@ pub(super) unsafe fn gemm<K: MicroKernel>(p: &Problem, threads: usize) {
         unsafe { scale_rect(p, 0..p.m, 0..p.n) };
         return;
     }
-    let flops = 2 * p.m * p.n * p.k;
+    let flops = 2usize.saturating_mul(p.m).saturating_mul(p.n).saturating_mul(p.k);
     let threads = threads.min(flops / MIN_FLOPS_PER_THREAD).max(1);
     let (row_tiles, b_panels) = (p.m.div_ceil(K::MR), p.n.div_ceil(K::NR));
     // Values each thread packs beyond its own share, for each way of cutting.

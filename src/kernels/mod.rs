@@ -129,31 +129,115 @@ fn names(kernels: &[Kernel]) -> String {
     kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
 }
 
-/// The kernel [`sgemm`] uses: `SHORTMEM_KERNEL` if set, else the fastest this CPU
-/// has (AVX-512F, AVX2 + FMA, NEON, scalar). Decided once and cached.
+/// The kernel [`sgemm`] uses: `SHORTMEM_KERNEL` if set, else the fastest this
+/// CPU has (AVX-512F, AVX2 + FMA, NEON, scalar) that agrees with the portable
+/// kernel on a few test products ([`self_check`]). Decided once and cached.
+/// Programs call [`try_selected`] at start-up, so that a bad `SHORTMEM_KERNEL`
+/// is a clear error before any work, not a panic at the first product.
 ///
 /// # Panics
 /// If `SHORTMEM_KERNEL` names an unknown kernel or one this CPU lacks.
 pub fn selected() -> Kernel {
-    static SELECTED: OnceLock<Kernel> = OnceLock::new();
-    *SELECTED.get_or_init(|| match std::env::var("SHORTMEM_KERNEL") {
-        Ok(value) => match Kernel::from_name(&value) {
-            Some(k) if k.is_available() => k,
-            Some(k) => panic!(
+    try_selected().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`selected`], or why `SHORTMEM_KERNEL` cannot be used.
+pub fn try_selected() -> Result<Kernel, String> {
+    static SELECTED: OnceLock<Result<Kernel, String>> = OnceLock::new();
+    SELECTED.get_or_init(choose).clone()
+}
+
+/// The kernel `SHORTMEM_KERNEL` names, or the fastest that passes its self-check.
+fn choose() -> Result<Kernel, String> {
+    if let Ok(value) = std::env::var("SHORTMEM_KERNEL") {
+        return match Kernel::from_name(&value) {
+            Some(k) if k.is_available() => Ok(k),
+            Some(k) => Err(format!(
                 "SHORTMEM_KERNEL={value:?}: this CPU cannot run the {k} kernel (available here: {})",
                 names(&available())
-            ),
-            None => panic!(
+            )),
+            None => Err(format!(
                 "SHORTMEM_KERNEL={value:?}: unknown kernel; expected one of {} (available here: {})",
                 names(&Kernel::ALL),
                 names(&available())
-            ),
-        },
-        Err(_) => [Kernel::Avx512, Kernel::Avx2, Kernel::Neon, Kernel::Scalar]
-            .into_iter()
-            .find(|k| k.is_available())
-            .unwrap_or(Kernel::Scalar),
-    })
+            )),
+        };
+    }
+    for kernel in [Kernel::Avx512, Kernel::Avx2, Kernel::Neon] {
+        if !kernel.is_available() {
+            continue;
+        }
+        match self_check(kernel) {
+            Ok(()) => return Ok(kernel),
+            Err(e) => eprintln!("warning: the {kernel} kernel is not used: {e}"),
+        }
+    }
+    Ok(Kernel::Scalar)
+}
+
+/// Runs `kernel` on a few products of awkward sizes (ragged tile edges, every
+/// transpose, padded leading dimensions, α and β) and compares each with the
+/// portable kernel; `Err` describes the first product on which they disagree.
+/// A kernel is checked this way before it is chosen by default, because some
+/// (AVX-512 in particular) cannot be tested on every machine the crate is
+/// developed on.
+///
+/// # Panics
+/// If this CPU cannot run `kernel`.
+pub fn self_check(kernel: Kernel) -> Result<(), String> {
+    assert_available("self_check", kernel, 1);
+    check_against_portable(&|p, a, b, c| sgemm_with(kernel, 1, p, a, b, c))
+}
+
+/// A single-precision product, as a function: `C = α·op(A)·op(B) + β·C`.
+pub type Sgemm<'a> = &'a dyn Fn(&Gemm<f32>, &[f32], &[f32], &mut [f32]);
+
+/// Compares `candidate` with the portable kernel on the self-check's products.
+#[doc(hidden)]
+pub fn check_against_portable(candidate: Sgemm) -> Result<(), String> {
+    // A small deterministic generator: the check must not depend on `rand`'s
+    // streams, and needs no more than numbers in (−1, 1).
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    };
+    let shapes = [(1, 1, 1), (7, 33, 5), (13, 17, 64), (33, 31, 129), (65, 70, 300)];
+    for (i, &(m, n, k)) in shapes.iter().enumerate() {
+        let (ta, tb) = (i % 2 == 1, i % 4 >= 2);
+        let mut p = Gemm::new(m, n, k)
+            .alpha(0.75)
+            .beta(if i % 3 == 0 { 0.0 } else { 0.5 });
+        if ta {
+            p = p.transpose_a();
+        }
+        if tb {
+            p = p.transpose_b();
+        }
+        let ((ar, ac), (br, bc)) = (p.a_stored(), p.b_stored());
+        let p = p.lda(ac + 1).ldb(bc + 2).ldc(n + 3);
+        let a: Vec<f32> = (0..ar * (ac + 1)).map(|_| next()).collect();
+        let b: Vec<f32> = (0..br * (bc + 2)).map(|_| next()).collect();
+        let c0: Vec<f32> = (0..m * (n + 3)).map(|_| next()).collect();
+        let (mut want, mut got) = (c0.clone(), c0);
+        sgemm_with(Kernel::Scalar, 1, &p, &a, &b, &mut want);
+        candidate(&p, &a, &b, &mut got);
+        // Both round differently, by about √k units in the last place; a wrong
+        // term is off by far more. The padding of C must be left as it was.
+        let tol = 1e-5 * (k as f32).sqrt();
+        if let Some(at) = (0..want.len()).find(|&j| (want[j] - got[j]).abs() > tol * (1.0 + want[j].abs())) {
+            return Err(format!(
+                "on a {m}×{n}×{k} product (A{} B{}) it gives {} at element {at} where the portable kernel gives {}",
+                if ta { "ᵀ" } else { "" },
+                if tb { "ᵀ" } else { "" },
+                got[at],
+                want[at]
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Runs one checked product on `kernel` (whose availability has been checked).
@@ -162,7 +246,8 @@ fn run(kernel: Kernel, threads: usize, p: &Problem) {
         return;
     }
     // SAFETY: the caller has checked that the CPU supports `kernel`, and `p` comes
-    // from checked slices with C borrowed mutably.
+    // from `check_gemm_args`: A, B and C each fit in the slices `p` reads (every
+    // extent computed without overflow), and C is borrowed mutably for the call.
     unsafe {
         match kernel {
             Kernel::Scalar => gemm::<scalar::Scalar>(p, threads),
@@ -187,17 +272,21 @@ fn assert_available(name: &str, kernel: Kernel, threads: usize) {
     assert!(threads >= 1, "{name}: the thread count must be at least 1, got 0");
 }
 
+/// The elements a `rows × cols` matrix with leading dimension `ld` spans,
+/// `(rows − 1)·ld + cols` (0 if it is empty), or `None` if that number does not
+/// fit in a `usize`: no slice could hold it.
+fn extent(rows: usize, cols: usize, ld: usize) -> Option<usize> {
+    if rows == 0 || cols == 0 {
+        return Some(0);
+    }
+    (rows - 1).checked_mul(ld)?.checked_add(cols)
+}
+
 /// Panics with a clear message unless `p` describes matrices that fit in slices
 /// of `a_len`, `b_len` and `c_len` elements. `name` (the function, for the
-/// message) is only formatted if a check fails.
+/// message) is only formatted if a check fails. Every product is computed
+/// without overflow, so no argument, however large, can pass by wrapping round.
 fn check_gemm_args<T>(name: impl fmt::Display, p: &Gemm<T>, a_len: usize, b_len: usize, c_len: usize) {
-    let need = |rows: usize, cols: usize, ld: usize| {
-        if rows == 0 || cols == 0 {
-            0
-        } else {
-            (rows - 1) * ld + cols
-        }
-    };
     let (a_rows, a_cols) = p.a_stored();
     let (b_rows, b_cols) = p.b_stored();
     let (lda, ldb, ldc) = p.leading_dims();
@@ -211,11 +300,12 @@ fn check_gemm_args<T>(name: impl fmt::Display, p: &Gemm<T>, a_len: usize, b_len:
             "{name}: ld{} = {ld} is smaller than the row length {cols} of {what} ({rows}×{cols} as stored)",
             what.to_lowercase()
         );
+        let need = extent(rows, cols, ld);
         assert!(
-            len >= need(rows, cols, ld),
+            need.is_some_and(|need| len >= need),
             "{name}: {what} is {rows}×{cols} with ld{} = {ld}, which needs {} elements, but the slice has {len}",
             what.to_lowercase(),
-            need(rows, cols, ld)
+            need.map_or_else(|| "more than usize::MAX".to_string(), |n| n.to_string())
         );
     }
 }
@@ -227,18 +317,30 @@ fn check_batched_args<T>(name: &str, p: &Gemm<T>, batch: &Batched, lens: (usize,
     if count == 0 {
         return;
     }
-    // The last entry has the least room left, so checking it checks them all.
+    // The last entry has the least room left, so checking it checks them all:
+    // entry i < last starts at i·stride ≤ last·stride, with at least as much room.
     let last = count - 1;
-    let room = |len: usize, stride: usize| len.saturating_sub(last * stride);
-    check_gemm_args(
-        format_args!("{name} (entry {last} of 0..{count})"),
-        p,
-        room(lens.0, batch.stride_a),
-        room(lens.1, batch.stride_b),
-        room(lens.2, stride_c),
+    let (lda, ldb, ldc) = p.leading_dims();
+    let (a_rows, a_cols) = p.a_stored();
+    let (b_rows, b_cols) = p.b_stored();
+    // An empty matrix (k = 0) needs no room, wherever its entry would start.
+    let room = |what: &str, len: usize, stride: usize, (rows, cols, ld)| match last.checked_mul(stride) {
+        Some(start) => len.saturating_sub(start),
+        None if extent(rows, cols, ld) == Some(0) => 0,
+        None => panic!(
+            "{name}: stride_{what} = {stride} puts entry {last} of 0..{count} at more than usize::MAX elements, past the end of any slice"
+        ),
+    };
+    let rooms = (
+        room("a", lens.0, batch.stride_a, (a_rows, a_cols, lda)),
+        room("b", lens.1, batch.stride_b, (b_rows, b_cols, ldb)),
+        room("c", lens.2, stride_c, (p.m, p.n, ldc)),
     );
-    let (m, n, ldc) = (p.m, p.n, p.leading_dims().2);
-    let c_extent = if m == 0 || n == 0 { 0 } else { (m - 1) * ldc + n };
+    let entry = format_args!("{name} (entry {last} of 0..{count})");
+    check_gemm_args(entry, p, rooms.0, rooms.1, rooms.2);
+    let (m, n) = (p.m, p.n);
+    // (It fits: C's extent was just checked against its slice.)
+    let c_extent = extent(m, n, ldc).unwrap_or(usize::MAX);
     assert!(
         stride_c == 0 || stride_c >= c_extent || count == 1,
         "{name}: stride_c = {stride_c} is smaller than the {c_extent} elements of one C ({m}×{n} with ldc = {ldc}), so entries would overlap (stride_c = 0 accumulates into one C)"
@@ -324,19 +426,22 @@ pub fn sgemm_batched_with(
     let entry = |i: usize| {
         problem(
             p,
-            // (An operand with no elements, k = 0, may have no room at all.)
+            // Entry i ≤ last starts at i·stride, no later than the last entry, whose
+            // operands were checked to fit (without overflow). An operand past the
+            // end of its slice has no elements (k = 0): it gets an empty slice.
             a.get(i * stride_a..).unwrap_or_default(),
             b.get(i * stride_b..).unwrap_or_default(),
-            // SAFETY: i·stride_c + C's extent ≤ c.len() (checked above).
+            // SAFETY: i·stride_c + C's extent ≤ last·stride_c + C's extent ≤ c.len()
+            // (checked above without overflow), so the offset is inside `c`.
             unsafe { c_base.get().add(i * stride_c) },
         )
     };
-    let flops = 2 * p.m * p.n * p.k;
+    let flops = 2usize.saturating_mul(p.m).saturating_mul(p.n).saturating_mul(p.k);
     let entries_parallel = threads > 1
         && stride_c != 0
         && count > 1
         && flops < 2 * MIN_FLOPS_PER_THREAD
-        && flops * count >= 2 * MIN_FLOPS_PER_THREAD;
+        && flops.saturating_mul(count) >= 2 * MIN_FLOPS_PER_THREAD;
     if entries_parallel {
         // Many small products: each thread takes a contiguous run of entries and
         // computes them one after another on its own.
