@@ -244,7 +244,7 @@ fn eq_4_2_plain_loops(m: &Eq42<f64>, ids: &[usize]) -> Eq42ByHand {
     let e: Vec<f64> = (0..t * dm)
         .map(|ij| e_mat[(ij % dm) * nv + ids[ij / dm]])
         .collect();
-    let e_tilde: Vec<f64> = e.iter().zip(m.p.data()).map(|(a, p)| a + p).collect();
+    let e_tilde: Vec<f64> = e.iter().zip(m.p.first(t).data()).map(|(a, p)| a + p).collect();
     let q = mm(&e_tilde, m.w_q.value.data(), t, dm, dk);
     let k = mm(&e_tilde, m.w_k.value.data(), t, dm, dk);
     let v = mm(&e_tilde, m.w_v.value.data(), t, dm, dk);

@@ -24,6 +24,13 @@ pub enum CheckpointError {
         expected: Vec<usize>,
         found: Vec<usize>,
     },
+    /// A tensor holds a NaN or an infinity.
+    NotFinite {
+        path: PathBuf,
+        name: String,
+        index: usize,
+        value: f32,
+    },
     /// A tensor is not `F32` (e.g. `F16`, `BF16`, `F64`).
     WrongDtype {
         path: PathBuf,
@@ -96,7 +103,18 @@ impl fmt::Display for CheckpointError {
                 reason,
             } => write!(
                 f,
-                "checkpoint {}: metadata `{key}` = {value:?}: {reason}",
+                "checkpoint {}: metadata `{key}` = {}: {reason}",
+                path(p),
+                quoted(value)
+            ),
+            NotFinite {
+                path: p,
+                name,
+                index,
+                value,
+            } => write!(
+                f,
+                "checkpoint {}: tensor `{name}` holds {value} at element {index}; a model's numbers must be finite",
                 path(p)
             ),
             WrongModel {
@@ -119,4 +137,16 @@ impl std::error::Error for CheckpointError {
             _ => None,
         }
     }
+}
+
+/// A metadata value as an error quotes it: whole if short, else its first 100
+/// characters and how long it is (a corrupt value may be megabytes long).
+fn quoted(value: &str) -> String {
+    const SHOWN: usize = 100;
+    let chars = value.chars().count();
+    if chars <= SHOWN {
+        return format!("{value:?}");
+    }
+    let start: String = value.chars().take(SHOWN).collect();
+    format!("{start:?}… ({chars} characters)")
 }

@@ -75,6 +75,18 @@ pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint, CheckpointError> {
 /// Parses the bytes of a checkpoint file; `path` is only used in error messages.
 pub fn from_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Checkpoint, CheckpointError> {
     let path = path.as_ref().to_path_buf();
+    if let Some(claimed) = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    {
+        let after = bytes.len() - 8;
+        if claimed > after as u64 {
+            let reason = format!(
+                "the header's length, in its first 8 bytes, is {claimed} bytes, but only {after} bytes follow (truncated, or not a checkpoint?)"
+            );
+            return Err(CheckpointError::Corrupt { path, reason });
+        }
+    }
     // Both calls validate the header: lengths, offsets, and that the numbers
     // fill the rest of the file exactly.
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| corrupt(&path, e))?;
@@ -101,11 +113,20 @@ pub fn from_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Checkpoint, Ch
             );
             return Err(CheckpointError::Corrupt { path, reason });
         }
-        let numbers = view
+        let numbers: Vec<f32> = view
             .data()
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
+        if let Some(index) = numbers.iter().position(|x| !x.is_finite()) {
+            let value = numbers[index];
+            return Err(CheckpointError::NotFinite {
+                path,
+                name,
+                index,
+                value,
+            });
+        }
         tensors.insert(name, Tensor::from_vec(view.shape(), numbers));
     }
     Ok(Checkpoint {

@@ -13,7 +13,7 @@ use super::LanguageModel;
 use crate::autograd::{Converted, Graph, Init, Param, Var};
 use crate::checkpoint::{Checkpoint, CheckpointError, Checkpointed};
 use crate::data::Batch;
-use crate::nn::sinusoidal;
+use crate::nn::Positions;
 use crate::tensor::{Float, Tensor};
 
 /// Sizes of the §4.2 model.
@@ -49,8 +49,8 @@ crate::module! {
             pub b_o: Param<E>,
         }
         pub config: Eq42Config,
-        /// p_t for t < context, `[context × d_model]`.
-        pub p: Tensor<E>,
+        /// p_t for t < context, `[context × d_model]` (computed as far as it is read).
+        pub p: Positions<E>,
     }
 }
 
@@ -95,7 +95,7 @@ impl<E: Float> Eq42<E> {
             w_o,
             b_o: init.zeros("b_o", &[nv]),
             config,
-            p: sinusoidal(context, dm),
+            p: Positions::new(context, dm),
         }
     }
 
@@ -128,7 +128,7 @@ impl<E: Float> Eq42<E> {
         // 1. e_t = E x_t: column x_t of E, for every token
         let e = g.param(&self.e).columns(ids).reshape([batch, time, dm]);
         // 2. ẽ_t = e_t + p_t
-        let p = Tensor::from_slice([time, dm], &self.p.data()[..time * dm]);
+        let p = self.p.first(time);
         let e_tilde = e + g.constant(p);
         // 3. Q = ẼW^Q, K = ẼW^K, V = ẼW^V
         let q = e_tilde.matmul(g.param(&self.w_q));

@@ -11,7 +11,7 @@ use super::LanguageModel;
 use crate::autograd::{Dist, Graph, Init, Param, Var};
 use crate::checkpoint::{Checkpoint, CheckpointError, Checkpointed};
 use crate::data::Batch;
-use crate::nn::{Embedding, FeedForward, LayerNorm, Linear, join, sinusoidal};
+use crate::nn::{Embedding, FeedForward, LayerNorm, Linear, Positions, join};
 use crate::ops::attention_cached;
 use crate::sample::Sampling;
 use crate::tensor::{Float, Tensor};
@@ -166,8 +166,8 @@ crate::module! {
             pub out: Linear<E>,
         }
         pub config: TransformerConfig,
-        /// The sinusoidal table `[context, D]` (a constant, not a parameter).
-        pub pos_encode: Tensor<E>,
+        /// The sinusoidal table, up to `[context, D]` (a constant, not a parameter).
+        pub pos_encode: Positions<E>,
     }
 }
 
@@ -193,7 +193,7 @@ impl<E: Float> TransformerLM<E> {
             blocks,
             out,
             config,
-            pos_encode: sinusoidal(context, embed_dim),
+            pos_encode: Positions::new(context, embed_dim),
         }
     }
 
@@ -221,8 +221,7 @@ impl<E: Float> TransformerLM<E> {
 
     /// The positional encodings p_0 … p_{time−1}, `[time, D]`.
     pub fn positions(&self, time: usize) -> Tensor<E> {
-        let d = self.config.embed_dim;
-        Tensor::from_slice([time, d], &self.pos_encode.data()[..time * d])
+        self.pos_encode.first(time)
     }
 
     /// Attention weights `[B, H, T, T]` of every layer for one batch (for plots).
@@ -254,7 +253,9 @@ impl LanguageModel for TransformerLM<f32> {
 /// Keys and values of every layer for the tokens seen so far (batch of one), so
 /// that each new token costs one position's work instead of the whole context's.
 pub struct KvCache {
-    /// Per layer: K and V laid out `[H, context, d]`, filled up to `len`.
+    /// Per layer: K and V of every position so far, `[len, D]` (heads side by
+    /// side, as in the packed projections). They grow as tokens come, so a
+    /// cache costs what has been read, not the whole context.
     k: Vec<Vec<f32>>,
     v: Vec<Vec<f32>>,
     len: usize,
@@ -262,16 +263,16 @@ pub struct KvCache {
 
 impl KvCache {
     pub fn new(config: &TransformerConfig) -> Self {
-        let size = config.context * config.embed_dim;
         KvCache {
-            k: vec![vec![0.0; size]; config.num_layers],
-            v: vec![vec![0.0; size]; config.num_layers],
+            k: vec![Vec::new(); config.num_layers],
+            v: vec![Vec::new(); config.num_layers],
             len: 0,
         }
     }
 
     /// Forgets every cached position (the buffers are kept for reuse).
     pub fn clear(&mut self) {
+        self.k.iter_mut().chain(&mut self.v).for_each(Vec::clear);
         self.len = 0;
     }
 
@@ -306,7 +307,7 @@ impl TransformerLM<f32> {
             context,
             ..
         } = self.config;
-        let (d, pos) = (dm / h, cache.len);
+        let pos = cache.len;
         assert!(
             pos < context,
             "step_cached: the cache is full ({context} positions)"
@@ -318,20 +319,17 @@ impl TransformerLM<f32> {
             "step_cached: a model without the causal mask cannot generate from a cache"
         );
         let g = Graph::inference();
-        let pe = Tensor::from_slice([1, 1, dm], &self.pos_encode.data()[pos * dm..(pos + 1) * dm]);
+        let pe = Tensor::from_slice([1, 1, dm], &self.positions(pos + 1).data()[pos * dm..]);
         let mut x = self.embed.forward(&g, &[token], [1, 1]) + g.constant(pe);
         for (l, block) in self.blocks.iter().enumerate() {
             let att = &block.attention;
             let qkv = (x.matmul_t(g.param(&att.in_proj_weight)) + g.param(&att.in_proj_bias)).value();
             let qkv = qkv.data();
-            // Append this position's keys and values, head by head.
-            for hi in 0..h {
-                let slot = (hi * context + pos) * d;
-                cache.k[l][slot..slot + d].copy_from_slice(&qkv[dm + hi * d..dm + (hi + 1) * d]);
-                cache.v[l][slot..slot + d].copy_from_slice(&qkv[2 * dm + hi * d..2 * dm + (hi + 1) * d]);
-            }
+            // Append this position's keys and values.
+            cache.k[l].extend_from_slice(&qkv[dm..2 * dm]);
+            cache.v[l].extend_from_slice(&qkv[2 * dm..]);
             // The fused attention's single-query path: this position against 0..=pos.
-            let heads = attention_cached(qkv, &cache.k[l], &cache.v[l], h, context, pos + 1);
+            let heads = attention_cached(qkv, &cache.k[l], &cache.v[l], h);
             let attended = att
                 .out_proj
                 .forward(&g, g.constant(Tensor::from_vec([1, 1, dm], heads)));

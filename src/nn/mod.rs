@@ -15,7 +15,7 @@ pub use embedding::Embedding;
 pub use feed_forward::FeedForward;
 pub use layer_norm::LayerNorm;
 pub use linear::Linear;
-pub use positional::sinusoidal;
+pub use positional::{Positions, sinusoidal};
 
 /// `prefix.name`, or just `name` when the prefix is empty.
 pub fn join(prefix: &str, name: &str) -> String {

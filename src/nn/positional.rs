@@ -1,6 +1,7 @@
 //! Sinusoidal positional encoding, as in the original Transformer paper.
 
 use crate::tensor::{Float, Tensor};
+use std::sync::RwLock;
 
 // ANCHOR: sinusoidal
 /// The table p_pos for positions 0..`context` and width `dim` (even):
@@ -19,3 +20,79 @@ pub fn sinusoidal<E: Float>(context: usize, dim: usize) -> Tensor<E> {
     })
 }
 // ANCHOR_END: sinusoidal
+
+/// A model's sinusoidal table, computed only as far as the model has read (and
+/// never past its context): building a model, or loading one whose context is
+/// long, costs nothing until it reads a long sequence. Its rows are exactly
+/// those of [`sinusoidal`].
+pub struct Positions<E: Float> {
+    context: usize,
+    dim: usize,
+    /// `[len, dim]` for the positions computed so far.
+    table: RwLock<Tensor<E>>,
+}
+
+impl<E: Float> Positions<E> {
+    /// A table for positions `0..context` of width `dim` (even), none computed yet.
+    pub fn new(context: usize, dim: usize) -> Self {
+        assert!(
+            dim.is_multiple_of(2),
+            "sinusoidal: the width must be even, got {dim}"
+        );
+        Positions {
+            context,
+            dim,
+            table: RwLock::new(Tensor::zeros([0, dim])),
+        }
+    }
+
+    /// The longest sequence the table serves.
+    pub fn context(&self) -> usize {
+        self.context
+    }
+
+    /// p_0 … p_{time−1}, `[time, dim]`.
+    ///
+    /// # Panics
+    /// If `time` is longer than the context.
+    pub fn first(&self, time: usize) -> Tensor<E> {
+        let data = self.rows(time);
+        Tensor::from_slice([time, self.dim], &data.data()[..time * self.dim])
+    }
+
+    /// The whole table, `[context, dim]` (computing what is missing).
+    pub fn all(&self) -> Tensor<E> {
+        self.first(self.context)
+    }
+
+    /// The table with at least `time` rows: doubled (up to the context) when
+    /// it is too short, so a growing sequence recomputes it only a few times.
+    fn rows(&self, time: usize) -> Tensor<E> {
+        assert!(
+            time <= self.context,
+            "positions: {time} positions asked of a table for {}",
+            self.context
+        );
+        let table = self.table.read().unwrap_or_else(|e| e.into_inner());
+        if table.dims()[0] >= time {
+            return table.clone();
+        }
+        drop(table);
+        let mut table = self.table.write().unwrap_or_else(|e| e.into_inner());
+        let len = table.dims()[0];
+        if len < time {
+            *table = sinusoidal(time.max(2 * len).min(self.context), self.dim);
+        }
+        table.clone()
+    }
+
+    /// The same table in another float type: the numbers of this one, cast
+    /// (all of them, computed here first), not recomputed in `F`.
+    pub fn cast<F: Float>(&self) -> Positions<F> {
+        Positions {
+            context: self.context,
+            dim: self.dim,
+            table: RwLock::new(self.all().cast()),
+        }
+    }
+}

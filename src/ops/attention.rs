@@ -269,25 +269,26 @@ impl<'g, E: Float> Var<'g, E> {
 
 /// The op's single-query path, for generation with a key–value cache: the
 /// newest position's packed projections `qkv` (`[3D]`, one row of the op's
-/// input) attend to the `len` positions cached per head in `keys` and `values`
-/// (each `[H, capacity, d]`, the newest position last). Returns the heads'
-/// outputs side by side, `[D]`: what the whole causal op computes at that
-/// position, without the positions before it.
-pub fn attention_cached<E: Float>(
-    qkv: &[E],
-    keys: &[E],
-    values: &[E],
-    heads: usize,
-    capacity: usize,
-    len: usize,
-) -> Vec<E> {
-    assert!(
-        heads > 0 && qkv.len().is_multiple_of(3 * heads) && (1..=capacity).contains(&len),
-        "attention_cached: {} projections for {heads} heads, {len} of {capacity} positions cached",
-        qkv.len()
-    );
+/// input) attend to the positions cached in `keys` and `values` (each
+/// `[len, D]`, heads side by side as in `qkv`, the newest position last).
+/// Returns the heads' outputs side by side, `[D]`: what the whole causal op
+/// computes at that position, without recomputing the positions before it.
+pub fn attention_cached<E: Float>(qkv: &[E], keys: &[E], values: &[E], heads: usize) -> Vec<E> {
     let width = qkv.len() / 3;
-    let d = width / heads;
+    assert!(
+        heads > 0
+            && width > 0
+            && qkv.len() == 3 * width
+            && width.is_multiple_of(heads)
+            && keys.len() == values.len()
+            && !keys.is_empty()
+            && keys.len().is_multiple_of(width),
+        "attention_cached: {} projections for {heads} heads with {} keys and {} values cached",
+        qkv.len(),
+        keys.len(),
+        values.len()
+    );
+    let (d, len) = (width / heads, keys.len() / width);
     let mut out = vec![E::ZERO; width];
     let mut a = vec![E::ZERO; len];
     // One query row, at position len − 1: the mask lets it see all len cached keys.
@@ -297,19 +298,19 @@ pub fn attention_cached<E: Float>(
         seen: len,
         d,
         ld_q: 3 * width,
-        ld_kv: d,
+        ld_kv: width,
         ld_a: len,
         ld_out: width,
         causal: true,
     };
     for hi in 0..heads {
-        let cached = hi * capacity * d;
+        let head = hi * d;
         block.forward(
-            &qkv[hi * d..],
-            &keys[cached..],
-            &values[cached..],
+            &qkv[head..],
+            &keys[head..],
+            &values[head..],
             &mut a,
-            &mut out[hi * d..],
+            &mut out[head..],
         );
     }
     out
