@@ -32,6 +32,7 @@ pub const PROGRAM: Program = Program {
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "ch01",
+    allow_negative_numbers = true,
     about = "Chapter 1: why memory matters (n-grams with 0..8 characters of context, a neural bigram)"
 )]
 pub struct Args {
@@ -72,6 +73,12 @@ pub fn run(args: Args) -> ChapterResult {
     };
     let mut ch = Chapter::start("ch01", "Why memory matters", args.common, &extra)?;
     let (name, data, corpus) = ch.dataset()?;
+    ch.require_text(
+        &name,
+        &data,
+        (66, 10),
+        "the bigram trains on windows of 65 characters",
+    )?;
     println!(
         "   {name}: {} characters, vocabulary of {}, {} for training, {} for validation",
         data.train.len() + data.val.len(),

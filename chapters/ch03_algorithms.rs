@@ -13,7 +13,7 @@
 use clap::Parser;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Program, Transcript, sizes};
+use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Program, Transcript, positive_usize, sizes};
 use shortmem::data::{CharTokenizer, Corpus, Dataset, RecallTask};
 use shortmem::models::{Activation, LanguageModel, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM};
 use shortmem::optim::AdamW;
@@ -32,13 +32,14 @@ pub const PROGRAM: Program = Program {
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "ch03",
+    allow_negative_numbers = true,
     about = "Chapter 3: the RNN loop of §3.1 and the GPT steps of §3.2, traced, trained, sampled, and their memory"
 )]
 pub struct Args {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Hidden size H of the corpus RNN.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = positive_usize)]
     pub hidden: usize,
     /// How new text is chosen: greedy, temp:T or topk:K:T.
     #[arg(long, default_value = "topk:5:0.8")]
@@ -91,6 +92,8 @@ pub fn run(args: Args) -> ChapterResult {
 
     trace_both_loops(&mut ch)?;
     let (name, data, corpus) = ch.dataset()?;
+    let why = "the RNN reads 32 parallel streams of 65 characters and more, the samples start from the validation text";
+    ch.require_text(&name, &data, (32 * 65 + 1, 20), why)?;
     let (rnn, gpt) = train_both(&mut ch, &name, &data, &size, hidden, args.sampling)?;
     attention_map(&mut ch, &gpt, &data.tokenizer)?;
     if let Some(corpus) = &corpus {

@@ -31,6 +31,7 @@ pub const PROGRAM: Program = Program {
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "ch04",
+    allow_negative_numbers = true,
     about = "Chapter 4: Eq. 4.1 beside a hand computation, gradient checks, vanishing gradients"
 )]
 pub struct Args {
@@ -70,6 +71,11 @@ pub fn run(args: Args) -> ChapterResult {
     gradient_check_4_2(&mut ch, &mut tr)?;
 
     let (name, data, _) = ch.dataset()?;
+    let why = format!(
+        "the RNNs read 32 parallel streams of 65 characters and more, the gradients are measured on {} validation characters",
+        size.len + 1
+    );
+    ch.require_text(&name, &data, (32 * 65 + 1, size.len + 2), &why)?;
     let steps = ch.steps(size.steps);
     let mut reach = Reach::start(tr, &name, &size);
     let rnn = rnn_reach(&mut ch, &mut reach, &data, &size, steps)?;

@@ -13,7 +13,10 @@
 use clap::Parser;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Program, Summary, sizes};
+use shortmem::chapter::{
+    Chapter, ChapterResult, CommonArgs, Program, Summary, check_writable, decay_rate, non_empty,
+    non_negative_f64, positive_f64, positive_usize, sizes, usage_error,
+};
 use shortmem::checkpoint::Checkpointed;
 use shortmem::data::{CharTokenizer, Dataset};
 use shortmem::models::{KvCache, TransformerConfig, TransformerLM};
@@ -34,6 +37,7 @@ pub const PROGRAM: Program = Program {
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "ch05",
+    allow_negative_numbers = true,
     about = "Chapter 5: the §5 TransformerLM trained, sampled, and its missing pieces (mask, batch layout, KV cache)"
 )]
 pub struct Args {
@@ -43,37 +47,37 @@ pub struct Args {
     #[arg(long, default_value_t = 4)]
     pub layers: usize,
     /// Attention heads per block.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = positive_usize)]
     pub heads: usize,
     /// Model width D.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = positive_usize)]
     pub embed: usize,
     /// Hidden width of the feed-forward layers.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = 512, value_parser = positive_usize)]
     pub ff: usize,
     /// Tokens per training window (and the longest context).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = positive_usize)]
     pub context: usize,
     /// Windows per batch.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 12, value_parser = positive_usize)]
     pub batch: usize,
     /// Peak learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = positive_f64)]
     pub lr: f64,
     /// Final learning rate of the cosine decay.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = 1e-4, value_parser = non_negative_f64)]
     pub min_lr: f64,
     /// Warm-up steps.
     #[arg(long, default_value_t = 100)]
     pub warmup: usize,
     /// AdamW's β₂.
-    #[arg(long, default_value_t = 0.99)]
+    #[arg(long, default_value_t = 0.99, value_parser = decay_rate)]
     pub beta2: f64,
     /// AdamW weight decay (on matrices only).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = non_negative_f64)]
     pub weight_decay: f64,
     /// Clip the global gradient norm to this.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = positive_f64)]
     pub clip: f64,
     /// Train and report only: skip the mask, batch-layout and cache experiments.
     #[arg(long)]
@@ -82,7 +86,7 @@ pub struct Args {
     #[arg(long, default_value = "topk:5:0.8")]
     pub sampling: Sampling,
     /// Text to start the samples with (default: the start of the validation text).
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     pub prompt: Option<String>,
     /// Save the trained model (weights, sizes, alphabet) to this safetensors file.
     #[arg(long, value_name = "FILE")]
@@ -183,6 +187,11 @@ pub fn run(args: Args) -> ChapterResult {
         return Ok(Summary::new("ch05", "sampling a saved model"));
     }
     let size = sizes(&args.common, FULL, QUICK);
+    let (embed_dim, num_heads, ff_dim, num_layers) =
+        size.model
+            .unwrap_or((args.embed, args.heads, args.ff, args.layers));
+    check_flags(&args, embed_dim, num_heads)?;
+    check_save(&args)?;
     let mut ch = Chapter::start(
         "ch05",
         "The code in practice",
@@ -190,9 +199,16 @@ pub fn run(args: Args) -> ChapterResult {
         &args.changed(),
     )?;
     let (name, data, _) = ch.dataset()?;
-    let (embed_dim, num_heads, ff_dim, num_layers) =
-        size.model
-            .unwrap_or((args.embed, args.heads, args.ff, args.layers));
+    let why = format!(
+        "training reads windows of --context {} + 1 characters, the samples start from the validation text",
+        args.context
+    );
+    ch.require_text(&name, &data, (args.context + 2, 20), &why)?;
+    if let Some(prompt) = &args.prompt {
+        data.tokenizer
+            .encode(prompt)
+            .map_err(|e| format!("--prompt has {e}"))?;
+    }
     let config = TransformerConfig {
         vocab_size: data.vocab_size(),
         embed_dim,
@@ -203,15 +219,103 @@ pub fn run(args: Args) -> ChapterResult {
         causal: true,
     };
     let model = train_the_model(&mut ch, &args, &name, &data, config, size.steps)?;
-    samples(&mut ch, &args, &model, &data, size.sample)?;
-    checkpoint_round_trip(&mut ch, &args, &model, &data)?;
+    // --save at once: whatever fails later, the trained model is kept.
+    if let Some(path) = &args.save {
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder)
+                .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        }
+        model.save(path, &data.tokenizer)?;
+    }
+    after_training(ch, &args, &model, &data, &size).map_err(|e| rescue(e, &args, &model, &data))
+}
+
+/// Everything the chapter does with the trained model.
+fn after_training(
+    mut ch: Chapter,
+    args: &Args,
+    model: &TransformerLM,
+    data: &Dataset,
+    size: &Sizes,
+) -> ChapterResult {
+    samples(&mut ch, args, model, data, size.sample)?;
+    checkpoint_round_trip(&mut ch, args, model, data)?;
     if args.train_only {
         return ch.finish();
     }
-    mask_experiment(&mut ch, &args, &data, &size)?;
-    batch_layout(&mut ch, &model);
-    cache_timing(&mut ch, &config, size.cache_context)?;
+    mask_experiment(&mut ch, args, data, size)?;
+    batch_layout(&mut ch, model);
+    cache_timing(&mut ch, &model.config, size.cache_context)?;
     ch.finish()
+}
+
+/// An error after training: unless `--save` has kept the model, it is saved
+/// to a temporary file, and the error says where.
+fn rescue(e: Box<dyn Error>, args: &Args, model: &TransformerLM, data: &Dataset) -> Box<dyn Error> {
+    if args.save.is_some() {
+        return e;
+    }
+    let path = std::env::temp_dir().join(format!("shortmem-ch05-{}.safetensors", std::process::id()));
+    match model.save(&path, &data.tokenizer) {
+        Ok(()) => format!("{e} (the trained model is saved in {})", path.display()).into(),
+        Err(_) => e,
+    }
+}
+
+/// `--save FILE` must not be the corpus, nor a folder, and its folder must
+/// exist or be possible to make: checked before training, so a bad path costs
+/// no training.
+fn check_save(args: &Args) -> Result<(), Box<dyn Error>> {
+    let Some(save) = &args.save else {
+        return Ok(());
+    };
+    let command = <Args as clap::CommandFactory>::command;
+    let same = |a: &Path, b: &Path| {
+        a.canonicalize()
+            .ok()
+            .is_some_and(|a| b.canonicalize().is_ok_and(|b| a == b))
+    };
+    if let Some(corpus) = &args.common.corpus
+        && same(save, corpus)
+    {
+        let message = format!(
+            "--save {} is the --corpus file: saving would overwrite the text",
+            save.display()
+        );
+        return Err(usage_error(command(), message).into());
+    }
+    if save.is_dir() {
+        return Err(usage_error(command(), format!("--save {} is a folder", save.display())).into());
+    }
+    let folder = save
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    check_writable(folder, "the model").map_err(|e| format!("--save {}: {e}", save.display()))?;
+    Ok(())
+}
+
+/// The combinations of flags no single flag's check can see: a usage error
+/// (exit status 2) naming them, before anything is read or trained.
+fn check_flags(args: &Args, embed: usize, heads: usize) -> Result<(), clap::Error> {
+    let error = |message: String| Err(usage_error(<Args as clap::CommandFactory>::command(), message));
+    if !embed.is_multiple_of(heads) {
+        return error(format!(
+            "--heads {heads} must divide --embed {embed}: each head gets embed/heads dimensions"
+        ));
+    }
+    if !embed.is_multiple_of(2) {
+        return error(format!(
+            "--embed {embed} must be even: the positional encoding pairs a sine with a cosine"
+        ));
+    }
+    if args.min_lr > args.lr {
+        return error(format!(
+            "--min-lr {} is above --lr {}: the schedule decays from --lr down to --min-lr",
+            args.min_lr, args.lr
+        ));
+    }
+    Ok(())
 }
 
 /// The training schedule of the recipe: warm-up, cosine decay, clipping.
@@ -322,11 +426,15 @@ fn checkpoint_round_trip(
     data: &Dataset,
 ) -> Result<(), Box<dyn Error>> {
     ch.section("a checkpoint round trip");
-    let path = args
-        .save
-        .clone()
-        .unwrap_or_else(|| ch.out.join("model.safetensors"));
-    model.save(&path, &data.tokenizer)?;
+    // (A --save file was written right after training.)
+    let path = match &args.save {
+        Some(path) => path.clone(),
+        None => {
+            let path = ch.scratch("model.safetensors");
+            model.save(&path, &data.tokenizer)?;
+            path
+        }
+    };
     let (loaded, tokenizer) = TransformerLM::load(&path)?;
     let probe = &data.val[..data.val.len().min(model.config.context)];
     let (a, b) = (model.next_logits(probe), loaded.next_logits(probe));

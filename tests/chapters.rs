@@ -236,3 +236,172 @@ fn a_bad_kernel_or_thread_count_in_the_environment_stops_before_any_work() {
         }
     }
 }
+
+/// Runs a chapter binary with these arguments; returns its exit status and stderr.
+fn run_with(bin: &str, args: &[&str]) -> (Option<i32>, String) {
+    let run = Command::new(bin).args(args).output().unwrap();
+    (
+        run.status.code(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    )
+}
+
+/// A text file of `chars` characters, for runs on a short corpus.
+fn short_corpus(chars: usize) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("shortmem-short-{}-{chars}.txt", std::process::id()));
+    let text: String = "Mia put the key in the box. "
+        .chars()
+        .cycle()
+        .take(chars)
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Each value a flag cannot take is a usage error (exit status 2) that names the
+/// flag, before any work: the out-of-range values that used to panic, and those
+/// that used to train silently into nonsense.
+#[test]
+fn every_bad_flag_value_is_a_usage_error_naming_it() {
+    let ch05 = env!("CARGO_BIN_EXE_ch05");
+    let out = out_dir("bad-flags");
+    let out = out.to_str().unwrap();
+    let cases: [(&[&str], &str); 14] = [
+        (&["--batch", "0"], "'--batch <BATCH>'"),
+        (&["--context", "0"], "'--context <CONTEXT>'"),
+        (&["--heads", "0"], "'--heads <HEADS>'"),
+        (&["--embed", "0"], "'--embed <EMBED>'"),
+        (&["--ff", "0"], "'--ff <FF>'"),
+        (
+            &["--heads", "3", "--embed", "128"],
+            "--heads 3 must divide --embed 128",
+        ),
+        (&["--embed", "33", "--heads", "1"], "--embed 33 must be even"),
+        (&["--lr=-1"], "'--lr <LR>'"),
+        (&["--clip", "-1"], "'--clip <CLIP>'"),
+        (&["--clip", "0"], "'--clip <CLIP>'"),
+        (&["--clip", "nan"], "'--clip <CLIP>'"),
+        (&["--beta2", "1"], "'--beta2 <BETA2>'"),
+        (&["--min-lr", "0.1"], "--min-lr 0.1 is above --lr 0.001"),
+        (&["--steps", "0"], "'--steps <STEPS>'"),
+    ];
+    for (args, says) in cases {
+        let mut all = vec!["--train-only", "--out", out];
+        all.extend_from_slice(args);
+        let (code, err) = run_with(ch05, &all);
+        assert_eq!(code, Some(2), "ch05 {args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(says),
+            "ch05 {args:?}: {err}"
+        );
+    }
+    let (code, err) = run_with(ch05, &["--load", "model.safetensors", "--prompt", ""]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("'--prompt <PROMPT>'"), "{err}");
+    let (code, err) = run_with(env!("CARGO_BIN_EXE_ch03"), &["--hidden", "0"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("'--hidden <HIDDEN>'"), "{err}");
+    assert!(!std::path::Path::new(out).exists(), "a refused run created {out}");
+}
+
+/// A corpus too short for what a chapter reads says how long it must be, before
+/// any training (it used to panic inside a sampler).
+#[test]
+fn a_corpus_too_short_for_a_chapter_says_how_long_it_must_be() {
+    let thousand = short_corpus(1000);
+    let fifteen_hundred = short_corpus(1500);
+    let cases = [
+        (
+            env!("CARGO_BIN_EXE_ch05"),
+            &thousand,
+            &["--context", "899"][..],
+            "ch05 needs at least 1001",
+        ),
+        (
+            env!("CARGO_BIN_EXE_ch03"),
+            &fifteen_hundred,
+            &[][..],
+            "ch03 needs at least 2312",
+        ),
+        (
+            env!("CARGO_BIN_EXE_ch04"),
+            &fifteen_hundred,
+            &[][..],
+            "ch04 needs at least 2312",
+        ),
+    ];
+    for (bin, corpus, extra, says) in cases {
+        let out = out_dir("short-corpus");
+        let mut args = vec![
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let (code, err) = run_with(bin, &args);
+        assert_eq!(code, Some(1), "{bin}: {err}");
+        assert!(err.contains("has 1") && err.contains(says), "{bin}: {err}");
+    }
+}
+
+/// Nothing the user owns is lost: `--save` onto the corpus is refused before
+/// training; a bad prompt or an output folder that cannot be written stops the
+/// run before training; a failed run leaves no empty folder behind.
+#[test]
+fn nothing_the_user_owns_is_lost_and_bad_paths_cost_no_training() {
+    let ch05 = env!("CARGO_BIN_EXE_ch05");
+    let corpus = short_corpus(3000);
+    let before = std::fs::read(&corpus).unwrap();
+    let c = corpus.to_str().unwrap();
+    let out = out_dir("owned");
+    let o = out.to_str().unwrap();
+    let (code, err) = run_with(ch05, &["--quick", "--corpus", c, "--save", c, "--out", o]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("is the --corpus file"), "{err}");
+    assert_eq!(std::fs::read(&corpus).unwrap(), before, "the corpus was changed");
+    // A prompt character the corpus lacks, found before training.
+    let run = Command::new(ch05)
+        .args(["--quick", "--corpus", c, "--prompt", "Zoë", "--out", o])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    assert!(err.contains("--prompt has") && err.contains("'ë'"), "{err}");
+    assert!(
+        !String::from_utf8_lossy(&run.stdout).contains("validation loss"),
+        "it trained first"
+    );
+    // An output folder under a file cannot be made: said at the start.
+    let blocked = format!("{c}/figures");
+    let (code, err) = run_with(ch05, &["--quick", "--corpus", c, "--out", &blocked]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("cannot write figures to") && err.contains("is not a folder"),
+        "{err}"
+    );
+    assert!(!out.exists(), "a refused run created {o}");
+    // A run that fails on its corpus leaves no folder in the book's figures.
+    let tiny = std::env::temp_dir().join(format!("shortmem-owned-tiny-{}.txt", std::process::id()));
+    std::fs::write(&tiny, "too short").unwrap();
+    let (code, err) = run_with(env!("CARGO_BIN_EXE_ch01"), &["--corpus", tiny.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    let stem = tiny.file_stem().unwrap();
+    let figures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("book/src/figures/ch01")
+        .join(stem);
+    assert!(!figures.exists(), "{} was created", figures.display());
+}
+
+/// `--threads` beyond the machine's cores is capped, with a note.
+#[test]
+fn more_threads_than_cores_are_capped_with_a_note() {
+    let run = Command::new(env!("CARGO_BIN_EXE_ch01"))
+        .args(["--quick", "--threads", "4096", "--out"])
+        .arg(out_dir("threads"))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("(--threads 4096: this machine has"), "{stdout}");
+}

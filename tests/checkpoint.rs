@@ -579,3 +579,22 @@ fn a_long_context_costs_nothing_until_it_is_read() {
         .fold(0.0, f32::max);
     assert!(worst < 1e-5, "{worst}");
 }
+
+/// Saving writes to a temporary file of its own and renames it: a file of the
+/// user's called like the old temporary name (`X.partial`) is left alone, and
+/// no temporary file is left behind.
+#[test]
+fn saving_leaves_the_users_files_alone() {
+    let dir = temp_dir("partial");
+    let path = dir.join("x.safetensors");
+    let theirs = dir.join("x.partial");
+    std::fs::write(&theirs, "the user's notes").unwrap();
+    transformer(12).save(&path, &tokenizer()).unwrap();
+    assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "the user's notes");
+    TransformerLM::load(&path).unwrap();
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+}

@@ -11,13 +11,13 @@ pub struct CommonArgs {
     #[arg(long)]
     pub quick: bool,
     /// Training steps (each chapter has its own default).
-    #[arg(long)]
+    #[arg(long, value_parser = positive_usize)]
     pub steps: Option<usize>,
     /// Seed for data, initialisation and sampling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Threads for matrix products (default: all cores).
-    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, value_parser = positive_usize)]
     pub threads: Option<usize>,
     /// Train on this UTF-8 text file instead of the built-in corpus.
     #[arg(long, value_name = "FILE")]
@@ -71,4 +71,54 @@ impl CommonArgs {
         }
         words
     }
+}
+
+// The value parsers of the chapters' flags: each bad value is a usage error
+// (exit status 2) naming the flag, the value and what is allowed.
+
+/// A whole number of at least 1.
+pub fn positive_usize(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number of at least 1".into()),
+    }
+}
+
+/// A finite number greater than 0.
+pub fn positive_f64(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
+        _ => Err("expected a finite number greater than 0".into()),
+    }
+}
+
+/// A finite number of at least 0.
+pub fn non_negative_f64(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
+        _ => Err("expected a finite number of at least 0".into()),
+    }
+}
+
+/// A number in [0, 1): a decay rate such as AdamW's β₂.
+pub fn decay_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+        _ => Err("expected a number from 0 up to (not including) 1".into()),
+    }
+}
+
+/// Text of at least one character.
+pub fn non_empty(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        Err("expected at least one character".into())
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+/// A usage error about a combination of flags (exit status 2, with the usage):
+/// `command` is the program's clap command, `message` names the flags.
+pub fn usage_error(mut command: clap::Command, message: impl std::fmt::Display) -> clap::Error {
+    command.error(clap::error::ErrorKind::ArgumentConflict, message)
 }

@@ -9,7 +9,10 @@
 mod args;
 mod summary;
 
-pub use args::{CommonArgs, output_dir};
+pub use args::{
+    CommonArgs, decay_rate, non_empty, non_negative_f64, output_dir, positive_f64, positive_usize,
+    usage_error,
+};
 pub use summary::{Summary, Transcript};
 
 use crate::data::{self, Corpus, Dataset};
@@ -81,11 +84,14 @@ impl Chapter {
         extra: &[String],
     ) -> Result<Self, Box<dyn Error>> {
         if let Some(t) = args.threads {
-            crate::threads::set_threads(t);
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            if t > cores {
+                println!("   (--threads {t}: this machine has {cores} cores, so {cores} threads are used)");
+            }
+            crate::threads::set_threads(t.min(cores));
         }
         let out = output_dir(id, &args);
-        std::fs::create_dir_all(&out)
-            .map_err(|e| format!("cannot create output folder {}: {e}", out.display()))?;
+        check_writable(&out, "figures")?;
         let mut flags = Vec::new();
         if args.quick {
             flags.push("--quick".to_string());
@@ -154,8 +160,12 @@ impl Chapter {
         self.record(&format!("{key} tokens/s"), history.tokens_per_second());
     }
 
-    /// Path of an output file in the output folder; also recorded in the summary.
+    /// Path of an output file in the output folder (created now, at the first
+    /// file, so that a run that fails before writing leaves nothing behind);
+    /// also recorded in the summary.
     pub fn figure(&mut self, name: &str) -> PathBuf {
+        // (Checked at the start: a failure now is reported by the write itself.)
+        let _ = std::fs::create_dir_all(&self.out);
         let p = self.out.join(name);
         self.summary.figures.push(p.clone());
         p
@@ -164,6 +174,13 @@ impl Chapter {
     /// A figure's frame, captioned with the command that makes it.
     pub fn frame(&self, title: &str, x_label: &str, y_label: &str) -> Figure {
         Figure::new(title, x_label, y_label, &self.caption())
+    }
+
+    /// Path of a working file in the output folder (created if need be), not
+    /// recorded among the figures.
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let _ = std::fs::create_dir_all(&self.out);
+        self.out.join(name)
     }
 
     /// A frame for a figure that shows timings: the caption names the machine too.
@@ -240,15 +257,67 @@ impl Chapter {
         Ok((name, Dataset::from_text(&text), corpus))
     }
 
+    /// Checks that the text of `data` (named `name`) is long enough for this
+    /// chapter: `train` tokens in its training split and `val` in its
+    /// validation split, for the reason `why`; the error says how long it must be.
+    pub fn require_text(
+        &self,
+        name: &str,
+        data: &Dataset,
+        (train, val): (usize, usize),
+        why: &str,
+    ) -> Result<(), String> {
+        if data.train.len() >= train && data.val.len() >= val {
+            return Ok(());
+        }
+        let have = data.train.len() + data.val.len();
+        Err(format!(
+            "{name} has {have} characters, but {} needs at least {} ({why})",
+            self.id,
+            Dataset::chars_needed(train, val)
+        ))
+    }
+
     /// Prints the summary table and writes summary.json; returns the summary.
     pub fn finish(mut self) -> ChapterResult {
         self.summary.record("command", self.command.clone());
         self.summary.print();
+        std::fs::create_dir_all(&self.out)
+            .map_err(|e| format!("cannot create output folder {}: {e}", self.out.display()))?;
         let path = self.out.join("summary.json");
         std::fs::write(&path, self.summary.to_json())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         println!("\n   figures and summary.json in {}", self.out.display());
         Ok(self.summary)
+    }
+}
+
+/// Checks, before any work and without creating anything, that `dir` is a
+/// folder or could be made one, for writing `what` in it: its nearest existing
+/// ancestor is a folder we can write in.
+pub fn check_writable(dir: &std::path::Path, what: &str) -> Result<(), String> {
+    let fail = |why: String| Err(format!("cannot write {what} to {}: {why}", dir.display()));
+    let mut existing = dir;
+    while !existing.exists() {
+        match existing.parent() {
+            Some(p) if !p.as_os_str().is_empty() => existing = p,
+            _ => {
+                existing = std::path::Path::new(".");
+                break;
+            }
+        }
+    }
+    if !existing.is_dir() {
+        return fail(format!("{} is not a folder", existing.display()));
+    }
+    // Writing a file and removing it is the one test every file system answers.
+    let probe = existing.join(format!(".shortmem-write-test-{}", std::process::id()));
+    match std::fs::write(&probe, b"") {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => fail(format!("{} is not writable ({e})", existing.display())),
     }
 }
 

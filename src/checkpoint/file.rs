@@ -45,15 +45,33 @@ pub fn save(
     let metadata: HashMap<String, String> =
         metadata.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     let file = safetensors::serialize(views, Some(metadata)).map_err(|e| corrupt(path, e))?;
-    // Write beside the target, then rename: a crash mid-write never leaves a
-    // half-written file under the checkpoint's name.
-    let partial = path.with_extension("partial");
+    // Write beside the target under a name no one else uses, then rename: a
+    // crash mid-write never leaves a half-written file under the checkpoint's
+    // name, and no file of the user's is replaced but the checkpoint itself.
+    let partial = unique_partial(path);
     let io = |source| CheckpointError::Io {
         path: path.to_path_buf(),
         source,
     };
-    std::fs::write(&partial, file).map_err(io)?;
-    std::fs::rename(&partial, path).map_err(io)
+    if let Err(e) = std::fs::write(&partial, file) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(io(e));
+    }
+    std::fs::rename(&partial, path).map_err(|e| {
+        let _ = std::fs::remove_file(&partial);
+        io(e)
+    })
+}
+
+/// `name.<process>-<n>.partial` beside `path`: unique to this write.
+fn unique_partial(path: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static WRITES: AtomicUsize = AtomicUsize::new(0);
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map_or("checkpoint".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.{}-{n}.partial", std::process::id()))
 }
 
 /// Reads a checkpoint. Fails on a missing or unreadable file, bytes that are not

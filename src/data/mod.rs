@@ -104,6 +104,16 @@ impl Dataset {
         self.tokenizer.vocab_size()
     }
 
+    /// The fewest characters a text needs for its training split to hold
+    /// `train` tokens and its validation split `val`.
+    pub fn chars_needed(train: usize, val: usize) -> usize {
+        let mut len = train.max(10 * val);
+        while len - len / 10 < train || len / 10 < val {
+            len += 1;
+        }
+        len
+    }
+
     pub fn split(&self, split: Split) -> &[usize] {
         match split {
             Split::Train => &self.train,
