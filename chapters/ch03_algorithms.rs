@@ -18,7 +18,7 @@ use shortmem::data::{CharTokenizer, Corpus, Dataset, RecallTask};
 use shortmem::models::{Activation, LanguageModel, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM};
 use shortmem::optim::AdamW;
 use shortmem::plot::{Legend, Mark, Series, smooth};
-use shortmem::sample::{Sampling, argmax, probabilities};
+use shortmem::sample::{GenerateError, Sampling, argmax, probabilities};
 use shortmem::tasks::{per_token_loss, recall_accuracy, train_recall};
 use shortmem::train::{self, History, TrainConfig};
 use shortmem::{Graph, Tensor};
@@ -338,7 +338,7 @@ fn train_and_sample<M: LanguageModel>(
     data: &Dataset,
     cfg: &TrainConfig,
     key: &str,
-    sample: impl Fn(&M, &[usize]) -> Vec<usize>,
+    sample: impl Fn(&M, &[usize]) -> Result<Vec<usize>, GenerateError>,
 ) -> Result<History, Box<dyn Error>> {
     let history = train::train(model, &mut AdamW::nanogpt(cfg.schedule.peak()), data, cfg)?;
     ch.record_training(key, &history, cfg.steps);
@@ -346,7 +346,11 @@ fn train_and_sample<M: LanguageModel>(
     let prompt = tok
         .encode("Mia put the key in the ")
         .unwrap_or_else(|_| data.val[..20].to_vec());
-    let text = format!("{}{}", tok.decode(&prompt)?, tok.decode(&sample(model, &prompt))?);
+    let text = format!(
+        "{}{}",
+        tok.decode(&prompt)?,
+        tok.decode(&sample(model, &prompt)?)?
+    );
     println!("   sample:");
     for line in text.lines().take(6) {
         println!("     | {line}");

@@ -410,7 +410,7 @@ fn samples(
     let prompt_text = data.tokenizer.decode(&prompt)?;
     let mut rng = StdRng::seed_from_u64(ch.seed());
     for how in [Sampling::Greedy, args.sampling] {
-        let out = model.generate(&prompt, tokens, how, &mut rng, true);
+        let out = model.generate(&prompt, tokens, how, &mut rng, true)?;
         let text = format!("{prompt_text}{}", data.tokenizer.decode(&out)?);
         print_sample(&format!("sample ({how})"), &text);
         ch.record(&format!("sample ({how})"), text);
@@ -464,7 +464,7 @@ fn sample_saved(args: &Args, path: &Path) -> Result<(), Box<dyn Error>> {
         .encode(&prompt_text)
         .map_err(|e| format!("the prompt has {e}"))?;
     let mut rng = StdRng::seed_from_u64(args.common.seed);
-    let out = model.generate(&prompt, args.tokens, args.sampling, &mut rng, true);
+    let out = model.generate(&prompt, args.tokens, args.sampling, &mut rng, true)?;
     println!("{prompt_text}{}", tokenizer.decode(&out)?);
     Ok(())
 }
@@ -583,7 +583,7 @@ fn greedy_sample(
         Sampling::Greedy,
         &mut StdRng::seed_from_u64(0),
         false,
-    );
+    )?;
     let text = format!("{}{}", tok.decode(prompt)?, tok.decode(&out)?);
     print_sample(&format!("greedy sample, {key}"), &text);
     ch.record(&format!("{key}: greedy sample"), text);

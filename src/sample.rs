@@ -18,16 +18,59 @@ pub enum Sampling {
 }
 
 impl Sampling {
-    /// Picks a token id from one row of logits.
-    pub fn choose(&self, logits: &[f32], rng: &mut StdRng) -> usize {
+    /// Picks a token id from one row of logits; `None` if a logit is NaN or
+    /// infinite (no choice among such numbers means anything).
+    pub fn choose(&self, logits: &[f32], rng: &mut StdRng) -> Option<usize> {
         assert!(!logits.is_empty(), "Sampling::choose: no logits");
-        match *self {
+        if logits.iter().any(|z| !z.is_finite()) {
+            return None;
+        }
+        Some(match *self {
             Sampling::Greedy => argmax(logits),
             Sampling::Temperature(t) => draw(logits, logits.len(), t, rng),
             Sampling::TopK { k, temperature } => draw(logits, k.clamp(1, logits.len()), temperature, rng),
+        })
+    }
+}
+
+/// Why a model could not generate.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GenerateError {
+    /// The prompt holds no token: there is nothing to continue.
+    EmptyPrompt,
+    /// The logits for new token `at` (counted from 0) hold `value`, a NaN or
+    /// an infinity: the model's numbers have gone bad.
+    NotFinite { at: usize, value: f32 },
+}
+
+impl GenerateError {
+    /// The error for logits that [`Sampling::choose`] refused.
+    pub fn not_finite(at: usize, logits: &[f32]) -> Self {
+        let value = logits
+            .iter()
+            .copied()
+            .find(|z| !z.is_finite())
+            .unwrap_or(f32::NAN);
+        GenerateError::NotFinite { at, value }
+    }
+}
+
+impl fmt::Display for GenerateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GenerateError::EmptyPrompt => write!(
+                f,
+                "the prompt is empty: generation needs at least one token to continue"
+            ),
+            GenerateError::NotFinite { at, value } => write!(
+                f,
+                "generation stopped at new token {at}: the model's logits hold {value} (its weights or inputs are not finite numbers)"
+            ),
         }
     }
 }
+
+impl std::error::Error for GenerateError {}
 
 /// Index of the largest value (the first one on ties).
 pub fn argmax(v: &[f32]) -> usize {

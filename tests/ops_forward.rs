@@ -340,3 +340,36 @@ fn matmul_with_an_empty_inner_dimension_gives_zeros() {
     assert_eq!(grads.wrt(a).map(|t| t.numel()), Some(0));
     assert_eq!(grads.wrt(b).map(|t| t.numel()), Some(0));
 }
+
+/// Layer norm survives what a one-pass f32 mean does not: a constant row of
+/// 1e37 (whose sum overflows) and a row offset by 1e7 (whose deviations the sum
+/// swamps); each against the same rows normalised in f64.
+#[test]
+fn layer_norm_survives_large_values_and_large_offsets() {
+    let d = 8;
+    let by_f64 = |row: &[f32]| -> Vec<f64> {
+        let x: Vec<f64> = row.iter().map(|&v| v as f64).collect();
+        let mean = x.iter().sum::<f64>() / d as f64;
+        let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / d as f64;
+        x.iter().map(|v| (v - mean) / (var + 1e-5).sqrt()).collect()
+    };
+    let offset: Vec<f32> = (0..d).map(|i| 1e7 + i as f32).collect();
+    for row in [vec![1e37f32; d], offset] {
+        let g = Graph::new();
+        let y = g
+            .constant(Tensor::from_vec([1, d], row.clone()))
+            .layer_norm(
+                g.constant(Tensor::ones([d])),
+                g.constant(Tensor::zeros([d])),
+                1e-5,
+            )
+            .value();
+        for (i, (got, want)) in y.data().iter().zip(by_f64(&row)).enumerate() {
+            assert!(
+                got.is_finite() && (*got as f64 - want).abs() < 1e-4,
+                "{}: element {i}: {got} vs {want}",
+                row[0]
+            );
+        }
+    }
+}

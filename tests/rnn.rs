@@ -165,7 +165,9 @@ fn eq_4_1_gradient_check_through_5_time_steps() {
 fn step_3_1_generation_loop_matches_the_batched_forward_for_greedy_decoding() {
     let rnn = Rnn::<f32>::new(9, 24, Activation::Tanh, &mut StdRng::seed_from_u64(4));
     let prompt = [1usize, 5, 2];
-    let new = rnn.generate(&prompt, 12, Sampling::Greedy, &mut StdRng::seed_from_u64(0));
+    let new = rnn
+        .generate(&prompt, 12, Sampling::Greedy, &mut StdRng::seed_from_u64(0))
+        .unwrap();
     assert_eq!(new.len(), 12);
     // Run the whole sequence at once: at every position from the prompt's last
     // token on, the argmax must be the token the loop chose next.

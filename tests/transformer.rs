@@ -388,14 +388,18 @@ fn sec_5_kv_cache_gives_the_same_logits_as_recomputation() {
 fn step_3_2_greedy_generation_matches_the_batched_forward_with_and_without_cache() {
     let lm = TransformerLM::<f32>::new(tiny_config(true), &mut StdRng::seed_from_u64(15));
     let prompt = [3usize, 1, 4];
-    let with = lm.generate(&prompt, 10, Sampling::Greedy, &mut StdRng::seed_from_u64(0), true);
-    let without = lm.generate(
-        &prompt,
-        10,
-        Sampling::Greedy,
-        &mut StdRng::seed_from_u64(0),
-        false,
-    );
+    let with = lm
+        .generate(&prompt, 10, Sampling::Greedy, &mut StdRng::seed_from_u64(0), true)
+        .unwrap();
+    let without = lm
+        .generate(
+            &prompt,
+            10,
+            Sampling::Greedy,
+            &mut StdRng::seed_from_u64(0),
+            false,
+        )
+        .unwrap();
     assert_eq!(with, without);
     let all: Vec<usize> = prompt.iter().chain(&with).copied().collect();
     let g = Graph::new();
@@ -413,16 +417,18 @@ fn step_3_2_greedy_generation_matches_the_batched_forward_with_and_without_cache
 #[test]
 fn generation_past_the_context_keeps_going() {
     let lm = TransformerLM::<f32>::new(tiny_config(true), &mut StdRng::seed_from_u64(16));
-    let out = lm.generate(
-        &[1, 2],
-        40,
-        Sampling::TopK {
-            k: 3,
-            temperature: 1.0,
-        },
-        &mut StdRng::seed_from_u64(1),
-        true,
-    );
+    let out = lm
+        .generate(
+            &[1, 2],
+            40,
+            Sampling::TopK {
+                k: 3,
+                temperature: 1.0,
+            },
+            &mut StdRng::seed_from_u64(1),
+            true,
+        )
+        .unwrap();
     assert_eq!(out.len(), 40);
     assert!(out.iter().all(|&t| t < 7));
 }
@@ -562,10 +568,42 @@ fn generation_with_a_context_of_one_keeps_going() {
     let mut cfg = tiny_config(true);
     cfg.context = 1;
     let lm = TransformerLM::<f32>::new(cfg, &mut StdRng::seed_from_u64(18));
-    let with = lm.generate(&[1, 2], 5, Sampling::Greedy, &mut StdRng::seed_from_u64(0), true);
-    let without = lm.generate(&[1, 2], 5, Sampling::Greedy, &mut StdRng::seed_from_u64(0), false);
+    let with = lm
+        .generate(&[1, 2], 5, Sampling::Greedy, &mut StdRng::seed_from_u64(0), true)
+        .unwrap();
+    let without = lm
+        .generate(&[1, 2], 5, Sampling::Greedy, &mut StdRng::seed_from_u64(0), false)
+        .unwrap();
     // With one position of context, each token depends on the one before only:
     // the cached and recomputed paths must agree.
     assert_eq!(with, without);
     assert_eq!(with.len(), 5);
+}
+
+/// Generation over a model whose numbers went bad stops with an error that
+/// says so, instead of choosing token 0 among NaNs; an empty prompt is an
+/// error too.
+#[test]
+fn generation_refuses_nan_logits_and_an_empty_prompt() {
+    use shortmem::sample::GenerateError;
+    let mut lm = TransformerLM::<f32>::new(tiny_config(true), &mut StdRng::seed_from_u64(19));
+    let greedy = Sampling::Greedy;
+    let rng = &mut StdRng::seed_from_u64(0);
+    assert_eq!(
+        lm.generate(&[], 3, greedy, rng, true),
+        Err(GenerateError::EmptyPrompt)
+    );
+    lm.out.bias.as_mut().unwrap().value.data_mut()[2] = f32::NAN;
+    for cache in [true, false] {
+        let err = lm.generate(&[1, 2], 3, greedy, rng, cache).unwrap_err();
+        assert!(
+            matches!(err, GenerateError::NotFinite { at: 0, value } if value.is_nan()),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().starts_with("generation stopped at new token 0"),
+            "{err}"
+        );
+    }
+    assert_eq!(greedy.choose(&[0.5, f32::INFINITY], rng), None);
 }

@@ -11,7 +11,7 @@ use crate::autograd::{Converted, Graph, Init, Param, Var};
 use crate::checkpoint::{Checkpoint, CheckpointError, Checkpointed};
 use crate::data::Batch;
 use crate::data::Reading;
-use crate::sample::Sampling;
+use crate::sample::{GenerateError, Sampling};
 use crate::tensor::{Float, Tensor};
 use rand::rngs::StdRng;
 use std::fmt;
@@ -187,12 +187,18 @@ impl<E: Float> Rnn<E> {
 impl Rnn<f32> {
     // ANCHOR: step_3_1_loop
     /// §3.1 as one loop: prime h with the prompt, then repeat steps 1–4 for
-    /// `n` new tokens. Returns the new tokens only.
-    pub fn generate(&self, prompt: &[usize], n: usize, how: Sampling, rng: &mut StdRng) -> Vec<usize> {
-        assert!(
-            !prompt.is_empty(),
-            "Rnn::generate: the prompt must hold at least one token"
-        );
+    /// `n` new tokens. Returns the new tokens only; stops with an error on an
+    /// empty prompt or logits that are not finite.
+    pub fn generate(
+        &self,
+        prompt: &[usize],
+        n: usize,
+        how: Sampling,
+        rng: &mut StdRng,
+    ) -> Result<Vec<usize>, GenerateError> {
+        if prompt.is_empty() {
+            return Err(GenerateError::EmptyPrompt);
+        }
         let mut h = Tensor::zeros([1, self.hidden_size()]);
         // Feed all prompt tokens but the last: h now holds the prompt's memory.
         for &x in &prompt[..prompt.len() - 1] {
@@ -201,7 +207,7 @@ impl Rnn<f32> {
         }
         let mut x_t = prompt[prompt.len() - 1];
         let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
+        for i in 0..n {
             let g = Graph::inference();
             // 1. take the current token x_t and the previous state h_{t−1}
             let h_prev = g.constant(h);
@@ -210,11 +216,13 @@ impl Rnn<f32> {
             // 3. the distribution of the next token, y_t = softmax(V h_t + c)
             let logits = self.output(&g, h_t).value();
             // 4. sample (or take the most likely) token as x_{t+1}, and repeat
-            x_t = how.choose(logits.data(), rng);
+            x_t = how
+                .choose(logits.data(), rng)
+                .ok_or_else(|| GenerateError::not_finite(i, logits.data()))?;
             out.push(x_t);
             h = h_t.value();
         }
-        out
+        Ok(out)
     }
     // ANCHOR_END: step_3_1_loop
 }

@@ -13,7 +13,7 @@ use crate::checkpoint::{Checkpoint, CheckpointError, Checkpointed};
 use crate::data::Batch;
 use crate::nn::{Embedding, FeedForward, LayerNorm, Linear, Positions, join};
 use crate::ops::attention_cached;
-use crate::sample::Sampling;
+use crate::sample::{GenerateError, Sampling};
 use crate::tensor::{Float, Tensor};
 use rand::rngs::StdRng;
 
@@ -340,7 +340,8 @@ impl TransformerLM<f32> {
     }
     // ANCHOR_END: kv_cache_step
 
-    /// Generates `n` tokens after `prompt`. With `use_cache`, each step feeds one
+    /// Generates `n` tokens after `prompt` (stopping with an error on an empty
+    /// prompt or logits that are not finite). With `use_cache`, each step feeds one
     /// token through [`TransformerLM::step_cached`]; when the cache is full it is
     /// rebuilt from the last half-context of tokens. Without (and always for a
     /// model without the causal mask, which cannot use a cache), each step
@@ -352,11 +353,10 @@ impl TransformerLM<f32> {
         how: Sampling,
         rng: &mut StdRng,
         use_cache: bool,
-    ) -> Vec<usize> {
-        assert!(
-            !prompt.is_empty(),
-            "TransformerLM::generate: the prompt must hold at least one token"
-        );
+    ) -> Result<Vec<usize>, GenerateError> {
+        if prompt.is_empty() {
+            return Err(GenerateError::EmptyPrompt);
+        }
         let use_cache = use_cache && self.config.causal;
         let mut tokens = prompt.to_vec();
         let mut cache = KvCache::new(&self.config);
@@ -367,11 +367,13 @@ impl TransformerLM<f32> {
                 logits = self.step_cached(&mut cache, t);
             }
         }
-        for _ in 0..n {
+        for i in 0..n {
             if !use_cache {
                 logits = self.next_logits(&tokens);
             }
-            let next = how.choose(&logits, rng);
+            let next = how
+                .choose(&logits, rng)
+                .ok_or_else(|| GenerateError::not_finite(i, &logits))?;
             tokens.push(next);
             if use_cache {
                 if cache.len() == self.config.context {
@@ -385,7 +387,7 @@ impl TransformerLM<f32> {
                 logits = self.step_cached(&mut cache, next);
             }
         }
-        tokens[prompt.len()..].to_vec()
+        Ok(tokens[prompt.len()..].to_vec())
     }
 }
 

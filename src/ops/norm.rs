@@ -1,7 +1,7 @@
 //! Layer normalisation over the last axis, forward and backward fused.
 
 use crate::autograd::Var;
-use crate::ops::lanes::{add_into, dot_lanes, sum_by_lanes, sum_lanes};
+use crate::ops::lanes::{add_into, dot_lanes, sum_by_lanes};
 use crate::tensor::{Float, Tensor, scratch};
 
 impl<'g, E: Float> Var<'g, E> {
@@ -36,11 +36,18 @@ impl<'g, E: Float> Var<'g, E> {
             .zip(y.chunks_mut(d))
             .enumerate()
         {
-            let mean = sum_lanes(xr) * inv_d;
-            let var = sum_by_lanes(d, |i| (xr[i] - mean) * (xr[i] - mean)) * inv_d;
+            // Shifted two-pass: deviations are measured from x₀ first, and the
+            // mean m₀ of those (small, exact) differences is subtracted from
+            // them, so that a large common offset neither overflows a sum (a
+            // row of 1e37) nor swamps the deviations (a row near 1e7, where
+            // the mean itself is not an f32).
+            let shift = xr[0];
+            let m0 = sum_by_lanes(d, |i| xr[i] - shift) * inv_d;
+            let dev = |i: usize| (xr[i] - shift) - m0;
+            let var = sum_by_lanes(d, |i| dev(i) * dev(i)) * inv_d;
             rstd[r] = (var + eps).sqrt().recip();
             for i in 0..d {
-                hr[i] = (xr[i] - mean) * rstd[r];
+                hr[i] = dev(i) * rstd[r];
                 yr[i] = hr[i] * wd[i] + bd[i];
             }
         }
