@@ -230,3 +230,44 @@ fn sharded_gradients_equal_the_whole_batch_gradient() {
     close(&grads_of(&whole), &grads_of(&split), "rnn");
     assert!(c1.0.unwrap().max_abs_diff(&c2.0.unwrap()) < 1e-6, "carried state");
 }
+
+/// The same seed and thread count give the same numbers to the last bit; one
+/// and two shards agree closely but not bit for bit (the gradient is summed in
+/// another order).
+#[test]
+fn training_twice_is_bit_identical_and_shards_agree_closely() {
+    use shortmem::models::{TransformerConfig, TransformerLM};
+    let data = Dataset::from_text(&"Mia put the key in the box. Tom took it. ".repeat(40));
+    let config = TransformerConfig {
+        vocab_size: data.vocab_size(),
+        embed_dim: 16,
+        num_heads: 2,
+        ff_dim: 32,
+        num_layers: 2,
+        context: 16,
+        causal: true,
+    };
+    let run = |shards: usize| {
+        let mut model = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(3));
+        let mut cfg = TrainConfig::new(30, 8, 16, 3e-3);
+        cfg.progress = false;
+        cfg.shards = Some(shards);
+        let history = train(&mut model, &mut AdamW::nanogpt(3e-3), &data, &cfg).unwrap();
+        history.train.iter().map(|&(_, l)| l).collect::<Vec<f64>>()
+    };
+    let (once, twice) = (run(1), run(1));
+    assert_eq!(once, twice, "the same run twice");
+    let split = run(2);
+    let worst = once
+        .iter()
+        .zip(&split)
+        .map(|(a, b)| (a - b).abs() / a.abs())
+        .fold(0.0, f64::max);
+    println!("largest relative difference between 1 and 2 shards over 30 steps: {worst:.1e}");
+    for (step, (a, b)) in once.iter().zip(&split).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs(),
+            "step {step}: 1 shard {a}, 2 shards {b}"
+        );
+    }
+}
