@@ -518,18 +518,33 @@ fn a_long_metadata_value_is_quoted_short() {
     assert!(msg.contains("… (1000000 characters)"), "{msg}");
 }
 
-/// A header length beyond the end of the file says how far beyond.
+/// A header length beyond the end of the file says how far beyond; one beyond
+/// any sensible header says so before anything is parsed.
 #[test]
 fn a_header_longer_than_the_file_says_so() {
-    let mut bytes = (1u64 << 40).to_le_bytes().to_vec();
-    bytes.extend_from_slice(b"{}      ");
-    let err = checkpoint::from_bytes(&bytes, "x.safetensors").unwrap_err();
-    assert!(
-        err.to_string().contains(
-            "the header's length, in its first 8 bytes, is 1099511627776 bytes, but only 8 bytes follow"
+    for (claimed, says) in [
+        (5000u64, "is 5000 bytes, but only 8 bytes follow"),
+        (
+            1 << 40,
+            "is 1099511627776 bytes, more than the 1024 KiB a checkpoint's header may have",
         ),
-        "{err}"
-    );
+    ] {
+        let mut bytes = claimed.to_le_bytes().to_vec();
+        bytes.extend_from_slice(b"{}      ");
+        let err = checkpoint::from_bytes(&bytes, "x.safetensors").unwrap_err();
+        assert!(err.to_string().contains(says), "{err}");
+    }
+}
+
+/// A device, a folder or a pipe is not read: `/dev/zero` would never end.
+#[test]
+fn a_checkpoint_or_corpus_that_is_not_a_regular_file_is_refused_unread() {
+    let err = TransformerLM::load("/dev/zero").err().unwrap();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    let err = shortmem::data::load_text("/dev/zero").unwrap_err();
+    assert!(err.to_string().contains("is not a regular file"), "{err}");
+    let err = shortmem::data::load_text(std::env::temp_dir()).unwrap_err();
+    assert!(err.to_string().contains("is not a regular file"), "{err}");
 }
 
 /// A weight that is NaN or infinite is refused at load, with its name and place.

@@ -5,6 +5,7 @@
 use super::{CheckpointError, MAX_CONTEXT, MAX_SIZE};
 use crate::autograd::Param;
 use crate::data::CharTokenizer;
+use crate::data::{ReadError, read_file};
 use crate::tensor::{MAX_RANK, Tensor};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensorError, SafeTensors};
@@ -74,17 +75,36 @@ fn unique_partial(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}-{n}.partial", std::process::id()))
 }
 
-/// Reads a checkpoint. Fails on a missing or unreadable file, bytes that are not
-/// a complete safetensors file, or a tensor that is not `F32`.
+/// The largest checkpoint file read, in bytes.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// The largest header a checkpoint may have, in bytes: room for thousands of
+/// tensors and a long alphabet, and a bound on what parsing a header can cost.
+pub const MAX_HEADER_BYTES: u64 = 1 << 20;
+
+/// Reads a checkpoint. Fails on a missing or unreadable file, one that is not a
+/// regular file or is over 1 GiB, bytes that are not a complete safetensors
+/// file, or a tensor that is not `F32`.
 pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint, CheckpointError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => CheckpointError::NotFound {
+    let bytes = read_file(path, MAX_FILE_BYTES).map_err(|e| match e {
+        ReadError::Io(source) if source.kind() == std::io::ErrorKind::NotFound => CheckpointError::NotFound {
             path: path.to_path_buf(),
         },
-        _ => CheckpointError::Io {
+        ReadError::Io(source) => CheckpointError::Io {
             path: path.to_path_buf(),
             source,
+        },
+        ReadError::NotAFile => CheckpointError::Corrupt {
+            path: path.to_path_buf(),
+            reason: "not a regular file (a folder, a device or a pipe)".into(),
+        },
+        ReadError::TooLarge(bytes) => CheckpointError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{bytes} bytes, more than the {} MiB a checkpoint may have",
+                MAX_FILE_BYTES >> 20
+            ),
         },
     })?;
     from_bytes(&bytes, path)
@@ -98,6 +118,13 @@ pub fn from_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Checkpoint, Ch
         .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
     {
         let after = bytes.len() - 8;
+        if claimed > MAX_HEADER_BYTES {
+            let reason = format!(
+                "the header's length, in its first 8 bytes, is {claimed} bytes, more than the {} KiB a checkpoint's header may have",
+                MAX_HEADER_BYTES >> 10
+            );
+            return Err(CheckpointError::Corrupt { path, reason });
+        }
         if claimed > after as u64 {
             let reason = format!(
                 "the header's length, in its first 8 bytes, is {claimed} bytes, but only {after} bytes follow (truncated, or not a checkpoint?)"
@@ -222,16 +249,13 @@ impl Checkpoint {
     /// The tokenizer saved as `alphabet`, which must have `vocab_size` characters.
     pub fn tokenizer(&self, vocab_size: usize) -> Result<CharTokenizer, CheckpointError> {
         let alphabet = self.meta("alphabet")?;
-        let tokenizer = CharTokenizer::from_alphabet(alphabet)
-            .ok_or_else(|| self.bad("alphabet", "a character repeats"))?;
-        if tokenizer.vocab_size() != vocab_size {
-            let reason = format!(
-                "{} characters, but vocab_size is {vocab_size}",
-                tokenizer.vocab_size()
-            );
+        // Counted first: a long wrong alphabet costs nothing to refuse.
+        let chars = alphabet.chars().count();
+        if chars != vocab_size {
+            let reason = format!("{chars} characters, but vocab_size is {vocab_size}");
             return Err(self.bad("alphabet", reason));
         }
-        Ok(tokenizer)
+        CharTokenizer::from_alphabet(alphabet).ok_or_else(|| self.bad("alphabet", "a character repeats"))
     }
 
     /// The tensor called `name`.

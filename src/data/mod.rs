@@ -18,20 +18,44 @@ use std::path::{Path, PathBuf};
 /// validation split cannot hold even a few windows.
 pub const MIN_CORPUS_CHARS: usize = 1000;
 
+/// The largest corpus file read, in bytes: far more than the chapters need,
+/// and a bound on what a wrong path (a device, a huge file) can cost.
+pub const MAX_CORPUS_BYTES: u64 = 100 << 20;
+
 /// Why a corpus file could not be used.
 #[derive(Debug)]
 pub enum CorpusError {
     Missing(PathBuf),
+    /// A folder, a device, a pipe: not a regular file.
+    NotAFile(PathBuf),
+    TooLarge {
+        path: PathBuf,
+        bytes: u64,
+    },
     Unreadable(PathBuf, std::io::Error),
-    NotUtf8 { path: PathBuf, byte: usize },
+    NotUtf8 {
+        path: PathBuf,
+        byte: usize,
+    },
     Empty(PathBuf),
-    TooShort { path: PathBuf, chars: usize, min: usize },
+    TooShort {
+        path: PathBuf,
+        chars: usize,
+        min: usize,
+    },
 }
 
 impl fmt::Display for CorpusError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CorpusError::Missing(p) => write!(f, "corpus file {} does not exist", p.display()),
+            CorpusError::NotAFile(p) => write!(f, "corpus {} is not a regular file", p.display()),
+            CorpusError::TooLarge { path, bytes } => write!(
+                f,
+                "corpus file {} has {bytes} bytes, more than the {} MiB this course reads",
+                path.display(),
+                MAX_CORPUS_BYTES >> 20
+            ),
             CorpusError::Unreadable(p, e) => write!(f, "cannot read corpus file {}: {e}", p.display()),
             CorpusError::NotUtf8 { path, byte } => write!(
                 f,
@@ -57,7 +81,14 @@ pub fn load_text(path: impl AsRef<Path>) -> Result<String, CorpusError> {
     if !path.exists() {
         return Err(CorpusError::Missing(path));
     }
-    let bytes = std::fs::read(&path).map_err(|e| CorpusError::Unreadable(path.clone(), e))?;
+    let bytes = read_file(&path, MAX_CORPUS_BYTES).map_err(|e| match e {
+        ReadError::NotAFile => CorpusError::NotAFile(path.clone()),
+        ReadError::TooLarge(bytes) => CorpusError::TooLarge {
+            path: path.clone(),
+            bytes,
+        },
+        ReadError::Io(e) => CorpusError::Unreadable(path.clone(), e),
+    })?;
     if bytes.is_empty() {
         return Err(CorpusError::Empty(path));
     }
@@ -74,6 +105,39 @@ pub fn load_text(path: impl AsRef<Path>) -> Result<String, CorpusError> {
         });
     }
     Ok(text)
+}
+
+/// Why [`read_file`] gave up.
+#[derive(Debug)]
+pub enum ReadError {
+    /// A folder, a device or a pipe, whose bytes may never end.
+    NotAFile,
+    /// The file holds this many bytes, more than the limit.
+    TooLarge(u64),
+    Io(std::io::Error),
+}
+
+/// The bytes of a regular file of at most `limit` bytes: a device such as
+/// `/dev/zero`, a pipe or a file too large is refused before it is read.
+pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.is_file() {
+        return Err(ReadError::NotAFile);
+    }
+    if meta.len() > limit {
+        return Err(ReadError::TooLarge(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // (The file may grow while it is read: never read past the limit.)
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    match bytes.len() as u64 {
+        n if n > limit => Err(ReadError::TooLarge(n)),
+        _ => Ok(bytes),
+    }
 }
 
 /// Token ids of a text, split for training and validation.

@@ -15,6 +15,7 @@ use crate::nn::{Embedding, FeedForward, LayerNorm, Linear, Positions, join};
 use crate::ops::attention_cached;
 use crate::sample::{GenerateError, Sampling};
 use crate::tensor::{Float, Tensor};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 /// The hyperparameters of a [`TransformerLM`] (the keys of a checkpoint's metadata).
@@ -423,7 +424,28 @@ impl Checkpointed for TransformerLM {
             let divides = config.embed_dim.is_multiple_of(config.num_heads);
             return Err(ckpt.bad(if divides { "embed_dim" } else { "num_heads" }, reason));
         }
-        if config.num_layers > ckpt.tensors.len() {
+        // The blocks a file can hold: counted from the model's own parameter
+        // list (on the smallest model), so that a corrupt count cannot make the
+        // constructor ask for millions of phantom parameters (one block's worth
+        // may be missing: the error then names the first missing tensor).
+        let tensors_of = |num_layers| {
+            let tiny = TransformerConfig {
+                vocab_size: 1,
+                embed_dim: 2,
+                num_heads: 1,
+                ff_dim: 1,
+                num_layers,
+                context: 1,
+                causal: true,
+            };
+            let model = TransformerLM::<f32>::new(tiny, &mut StdRng::seed_from_u64(0));
+            crate::autograd::Module::params(&model).len()
+        };
+        let (outside, per_block) = (tensors_of(0), tensors_of(1) - tensors_of(0));
+        let needed = per_block
+            .checked_mul(config.num_layers)
+            .and_then(|n| n.checked_add(outside));
+        if needed.is_none_or(|n| n > ckpt.tensors.len() + per_block) {
             let reason = format!("{} tensors cannot hold that many blocks", ckpt.tensors.len());
             return Err(ckpt.bad("num_layers", reason));
         }
