@@ -13,7 +13,9 @@
 use clap::Parser;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Program, Transcript, positive_usize, sizes};
+use shortmem::chapter::{
+    Chapter, ChapterResult, CommonArgs, Program, Transcript, check_memory, positive_usize, sizes, usage_error,
+};
 use shortmem::data::{CharTokenizer, Corpus, Dataset, RecallTask};
 use shortmem::models::{Activation, LanguageModel, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM};
 use shortmem::optim::AdamW;
@@ -88,6 +90,13 @@ pub fn run(args: Args) -> ChapterResult {
         vec![]
     };
     let hidden = size.hidden.unwrap_or(args.hidden);
+    // About what training holds, in f32: U, W, V (up to 256 characters) with
+    // gradients and AdamW's moments, and 32 streams × 64 steps of states, each
+    // kept with its pre-activation and their gradients.
+    let (h, vocab) = (args.hidden as f64, 256.0);
+    let bytes = 4.0 * (4.0 * (h * h + 2.0 * vocab * h) + 32.0 * 64.0 * 4.0 * h);
+    check_memory(&format!("--hidden {}", args.hidden), bytes)
+        .map_err(|e| usage_error(<Args as clap::CommandFactory>::command(), e))?;
     let mut ch = Chapter::start("ch03", "The algorithms, step by step", args.common, &extra)?;
 
     trace_both_loops(&mut ch)?;

@@ -14,10 +14,10 @@ use clap::Parser;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use shortmem::chapter::{
-    Chapter, ChapterResult, CommonArgs, Program, Summary, check_writable, decay_rate, non_empty,
-    non_negative_f64, positive_f64, positive_usize, sizes, usage_error,
+    Chapter, ChapterResult, CommonArgs, Program, Summary, check_memory, check_writable, decay_rate,
+    non_empty, non_negative_f64, positive_f64, positive_usize, sizes, usage_error,
 };
-use shortmem::checkpoint::Checkpointed;
+use shortmem::checkpoint::{self, Checkpointed, MAX_CONTEXT};
 use shortmem::data::{CharTokenizer, Dataset};
 use shortmem::models::{KvCache, TransformerConfig, TransformerLM};
 use shortmem::optim::{AdamW, DecayFilter, Schedule};
@@ -55,7 +55,7 @@ pub struct Args {
     /// Hidden width of the feed-forward layers.
     #[arg(long, default_value_t = 512, value_parser = positive_usize)]
     pub ff: usize,
-    /// Tokens per training window (and the longest context).
+    /// Tokens per training window (and the longest context, at most 65,536).
     #[arg(long, default_value_t = 64, value_parser = positive_usize)]
     pub context: usize,
     /// Windows per batch.
@@ -80,7 +80,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1.0, value_parser = positive_f64)]
     pub clip: f64,
     /// Train and report only: skip the mask, batch-layout and cache experiments.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "load")]
     pub train_only: bool,
     /// How samples are drawn: greedy, temp:T or topk:K:T.
     #[arg(long, default_value = "topk:5:0.8")]
@@ -89,14 +89,22 @@ pub struct Args {
     #[arg(long, value_parser = non_empty)]
     pub prompt: Option<String>,
     /// Save the trained model (weights, sizes, alphabet) to this safetensors file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "load")]
     pub save: Option<std::path::PathBuf>,
     /// Skip training: load a model saved with --save and write --tokens characters after --prompt.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["corpus", "steps", "quick"])]
     pub load: Option<std::path::PathBuf>,
-    /// How many characters to generate with --load.
-    #[arg(long, default_value_t = 500)]
+    /// How many characters to generate with --load (at most 1,000,000).
+    #[arg(long, default_value_t = 500, value_parser = token_count)]
     pub tokens: usize,
+}
+
+/// `--tokens`: from 1 to a million characters.
+fn token_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err("expected a whole number from 1 to 1000000".into()),
+    }
 }
 
 impl Args {
@@ -190,7 +198,9 @@ pub fn run(args: Args) -> ChapterResult {
     let (embed_dim, num_heads, ff_dim, num_layers) =
         size.model
             .unwrap_or((args.embed, args.heads, args.ff, args.layers));
-    check_flags(&args, embed_dim, num_heads)?;
+    // The flags as given are checked even where --quick overrides them.
+    check_flags(&args, (args.embed, args.heads, args.ff, args.layers))?;
+    check_flags(&args, (embed_dim, num_heads, ff_dim, num_layers))?;
     check_save(&args)?;
     let mut ch = Chapter::start(
         "ch05",
@@ -203,7 +213,7 @@ pub fn run(args: Args) -> ChapterResult {
         "training reads windows of --context {} + 1 characters, the samples start from the validation text",
         args.context
     );
-    ch.require_text(&name, &data, (args.context + 2, 20), &why)?;
+    ch.require_text(&name, &data, (args.context.saturating_add(2), 20), &why)?;
     if let Some(prompt) = &args.prompt {
         data.tokenizer
             .encode(prompt)
@@ -221,13 +231,18 @@ pub fn run(args: Args) -> ChapterResult {
     let model = train_the_model(&mut ch, &args, &name, &data, config, size.steps)?;
     // --save at once: whatever fails later, the trained model is kept.
     if let Some(path) = &args.save {
-        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(folder)
-                .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
-        }
-        model.save(path, &data.tokenizer)?;
+        save(path, &model, &data).map_err(|e| rescue(e, false, &model, &data))?;
     }
-    after_training(ch, &args, &model, &data, &size).map_err(|e| rescue(e, &args, &model, &data))
+    let kept = args.save.is_some();
+    after_training(ch, &args, &model, &data, &size).map_err(|e| rescue(e, kept, &model, &data))
+}
+
+/// Writes the trained model to `path` (making its folder if need be).
+fn save(path: &Path, model: &TransformerLM, data: &Dataset) -> Result<(), Box<dyn Error>> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    }
+    Ok(model.save(path, &data.tokenizer)?)
 }
 
 /// Everything the chapter does with the trained model.
@@ -249,10 +264,11 @@ fn after_training(
     ch.finish()
 }
 
-/// An error after training: unless `--save` has kept the model, it is saved
-/// to a temporary file, and the error says where.
-fn rescue(e: Box<dyn Error>, args: &Args, model: &TransformerLM, data: &Dataset) -> Box<dyn Error> {
-    if args.save.is_some() {
+/// An error after training (writing `--save` included): unless the model is
+/// `kept` in the `--save` file, it is saved to a temporary file, and the error
+/// says where.
+fn rescue(e: Box<dyn Error>, kept: bool, model: &TransformerLM, data: &Dataset) -> Box<dyn Error> {
+    if kept {
         return e;
     }
     let path = std::env::temp_dir().join(format!("shortmem-ch05-{}.safetensors", std::process::id()));
@@ -295,9 +311,13 @@ fn check_save(args: &Args) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// The combinations of flags no single flag's check can see: a usage error
-/// (exit status 2) naming them, before anything is read or trained.
-fn check_flags(args: &Args, embed: usize, heads: usize) -> Result<(), clap::Error> {
+/// The combinations of flags no single flag's check can see, and sizes that
+/// would not fit in memory: a usage error (exit status 2) naming them, before
+/// anything is read or trained.
+fn check_flags(
+    args: &Args,
+    (embed, heads, ff, layers): (usize, usize, usize, usize),
+) -> Result<(), clap::Error> {
     let error = |message: String| Err(usage_error(<Args as clap::CommandFactory>::command(), message));
     if !embed.is_multiple_of(heads) {
         return error(format!(
@@ -309,14 +329,55 @@ fn check_flags(args: &Args, embed: usize, heads: usize) -> Result<(), clap::Erro
             "--embed {embed} must be even: the positional encoding pairs a sine with a cosine"
         ));
     }
+    if args.context > MAX_CONTEXT {
+        return error(format!(
+            "--context {} is more than the {MAX_CONTEXT} positions a model of this course may have",
+            args.context
+        ));
+    }
     if args.min_lr > args.lr {
         return error(format!(
             "--min-lr {} is above --lr {}: the schedule decays from --lr down to --min-lr",
             args.min_lr, args.lr
         ));
     }
-    Ok(())
+    if args.beta2 < BETA1 {
+        return error(format!(
+            "--beta2 {} is below AdamW's β₁ = {BETA1}: the second-moment average must be at least as slow as the first's",
+            args.beta2
+        ));
+    }
+    if args.lr * args.weight_decay >= 1.0 {
+        return error(format!(
+            "--lr {} times --weight-decay {} is at least 1: each step would shrink the weights to zero or past it",
+            args.lr, args.weight_decay
+        ));
+    }
+    // About what a training step holds, in f32: each weight with its gradient
+    // and two AdamW moments; for each token of the batch, what each block saves
+    // for the backward pass (some 16 widths, 3 feed-forward widths, and the
+    // attention weights of every head over the context), twice (values and
+    // gradients), and the logits.
+    let (d, f, h, t, b) = (
+        embed as f64,
+        ff as f64,
+        heads as f64,
+        args.context as f64,
+        args.batch as f64,
+    );
+    let vocab = 256.0;
+    let weights = layers as f64 * (4.0 * d * d + 2.0 * d * f) + 2.0 * vocab * d;
+    let per_token = layers as f64 * 2.0 * (16.0 * d + 3.0 * f + 2.0 * h * t) + 3.0 * vocab;
+    let bytes = 4.0 * (4.0 * weights + b * t * per_token);
+    let flags = format!(
+        "--embed {embed} --ff {ff} --layers {layers} --heads {heads} --context {} --batch {}",
+        args.context, args.batch
+    );
+    check_memory(&flags, bytes).or_else(error)
 }
+
+/// AdamW's β₁ in the recipe (β₂ is `--beta2`).
+const BETA1: f64 = 0.9;
 
 /// The training schedule of the recipe: warm-up, cosine decay, clipping.
 fn train_config(args: &Args, steps: usize, seed: u64, label: &str) -> TrainConfig {
@@ -336,7 +397,7 @@ fn train_config(args: &Args, steps: usize, seed: u64, label: &str) -> TrainConfi
 /// AdamW with the recipe's β₂ and weight decay (on matrices only).
 fn optimizer(args: &Args) -> AdamW {
     AdamW::nanogpt(args.lr)
-        .betas(0.9, args.beta2)
+        .betas(BETA1, args.beta2)
         .weight_decay(args.weight_decay, DecayFilter::MatricesOnly)
 }
 
@@ -418,7 +479,9 @@ fn samples(
     Ok(())
 }
 
-/// § The model saved, loaded back, and checked to compute the same logits.
+/// § The model saved, loaded back, and checked to compute the same logits
+/// (the `--save` file, or the same bytes kept in memory: no file of the
+/// user's is written or removed).
 fn checkpoint_round_trip(
     ch: &mut Chapter,
     args: &Args,
@@ -427,15 +490,11 @@ fn checkpoint_round_trip(
 ) -> Result<(), Box<dyn Error>> {
     ch.section("a checkpoint round trip");
     // (A --save file was written right after training.)
-    let path = match &args.save {
-        Some(path) => path.clone(),
-        None => {
-            let path = ch.scratch("model.safetensors");
-            model.save(&path, &data.tokenizer)?;
-            path
-        }
+    let (bytes, place) = match &args.save {
+        Some(path) => (std::fs::read(path)?, format!("saved to {}", path.display())),
+        None => (model.to_bytes(&data.tokenizer)?, "written in memory".to_string()),
     };
-    let (loaded, tokenizer) = TransformerLM::load(&path)?;
+    let (loaded, tokenizer) = TransformerLM::from_checkpoint(&checkpoint::from_bytes(&bytes, &place)?)?;
     let probe = &data.val[..data.val.len().min(model.config.context)];
     let (a, b) = (model.next_logits(probe), loaded.next_logits(probe));
     let diff = a
@@ -444,15 +503,11 @@ fn checkpoint_round_trip(
         .map(|(x, y)| (x - y).abs())
         .fold(0.0f32, f32::max);
     println!(
-        "   checkpoint: saved to {} ({} KiB), loaded back: same alphabet {}, max |Δlogit| {diff}",
-        path.display(),
-        std::fs::metadata(&path)?.len() / 1024,
+        "   checkpoint: {place} ({} KiB), loaded back: same alphabet {}, max |Δlogit| {diff}",
+        bytes.len() / 1024,
         tokenizer == data.tokenizer
     );
     ch.record("checkpoint round trip max |Δlogit|", diff as f64);
-    if args.save.is_none() {
-        std::fs::remove_file(&path)?;
-    }
     Ok(())
 }
 
@@ -693,4 +748,42 @@ fn cache_timing(ch: &mut Chapter, config: &TransformerConfig, context: usize) ->
         f1 / f0
     ));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error after training saves the model to a temporary file, named in
+    /// the message, that loads back as the same model; a model already kept by
+    /// `--save` is not written again.
+    #[test]
+    fn an_error_after_training_keeps_the_model() {
+        let data = Dataset::from_text(&"Mia put the key in the box. ".repeat(40));
+        let config = TransformerConfig {
+            vocab_size: data.vocab_size(),
+            embed_dim: 8,
+            num_heads: 2,
+            ff_dim: 8,
+            num_layers: 1,
+            context: 8,
+            causal: true,
+        };
+        let model = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(3));
+        let message = rescue("the disk is full".into(), false, &model, &data).to_string();
+        let (said, path) = message
+            .split_once(" (the trained model is saved in ")
+            .expect(&message);
+        assert_eq!(said, "the disk is full");
+        let path = path.trim_end_matches(')');
+        let (loaded, tokenizer) = TransformerLM::load(path).unwrap();
+        assert_eq!(tokenizer, data.tokenizer);
+        assert_eq!(
+            loaded.next_logits(&data.val[..8]),
+            model.next_logits(&data.val[..8])
+        );
+        std::fs::remove_file(path).unwrap();
+        let kept = rescue("the disk is full".into(), true, &model, &data).to_string();
+        assert_eq!(kept, "the disk is full");
+    }
 }

@@ -51,10 +51,13 @@ pub fn threads() -> usize {
 
 /// The thread count `SHORTMEM_THREADS` asks for (all cores if it is not set),
 /// or why it cannot be used.
+///
+/// More threads than cores are capped at the cores (each would otherwise be an
+/// operating-system thread of the pool, and share a core with another).
 pub fn from_env() -> Result<usize, String> {
     match std::env::var("SHORTMEM_THREADS") {
         Ok(value) => match value.trim().parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(n),
+            Ok(n) if n >= 1 => Ok(n.min(cores())),
             _ => Err(format!(
                 "SHORTMEM_THREADS={value:?}: expected a positive whole number of threads"
             )),

@@ -151,6 +151,11 @@ fn ch03_ch04_ch05_quick_runs_write_their_figures() {
         (env!("CARGO_BIN_EXE_ch05"), "checkpoint round trip max |Δlogit|"),
     ] {
         let out = out_dir(bin.rsplit('/').next().unwrap());
+        // A file of the user's in the output folder, under a name the round
+        // trip might have used, is left alone.
+        let mine = out.join("model.safetensors");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(&mine, "mine").unwrap();
         let run = Command::new(bin)
             .args(["--quick", "--out"])
             .arg(&out)
@@ -160,6 +165,11 @@ fn ch03_ch04_ch05_quick_runs_write_their_figures() {
             run.status.success(),
             "{bin}: {}",
             String::from_utf8_lossy(&run.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&mine).unwrap(),
+            "mine",
+            "{bin} replaced or removed it"
         );
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
@@ -266,7 +276,7 @@ fn every_bad_flag_value_is_a_usage_error_naming_it() {
     let ch05 = env!("CARGO_BIN_EXE_ch05");
     let out = out_dir("bad-flags");
     let out = out.to_str().unwrap();
-    let cases: [(&[&str], &str); 14] = [
+    let cases: [(&[&str], &str); 21] = [
         (&["--batch", "0"], "'--batch <BATCH>'"),
         (&["--context", "0"], "'--context <CONTEXT>'"),
         (&["--heads", "0"], "'--heads <HEADS>'"),
@@ -284,6 +294,23 @@ fn every_bad_flag_value_is_a_usage_error_naming_it() {
         (&["--beta2", "1"], "'--beta2 <BETA2>'"),
         (&["--min-lr", "0.1"], "--min-lr 0.1 is above --lr 0.001"),
         (&["--steps", "0"], "'--steps <STEPS>'"),
+        (
+            &["--context", "70000"],
+            "--context 70000 is more than the 65536 positions",
+        ),
+        (&["--beta2", "0.5"], "--beta2 0.5 is below AdamW's β₁ = 0.9"),
+        (
+            &["--lr", "2", "--weight-decay", "0.5"],
+            "--lr 2 times --weight-decay 0.5 is at least 1",
+        ),
+        (
+            &["--embed", "200000", "--heads", "1"],
+            "--embed 200000 --ff 512 --layers 4 --heads 1",
+        ),
+        // Flags --quick overrides are checked as given, too.
+        (&["--quick", "--heads", "3"], "--heads 3 must divide --embed 128"),
+        (&["--load", "model.safetensors"], "cannot be used with"),
+        (&["--tokens", "0"], "'--tokens <TOKENS>'"),
     ];
     for (args, says) in cases {
         let mut all = vec!["--train-only", "--out", out];
@@ -301,6 +328,9 @@ fn every_bad_flag_value_is_a_usage_error_naming_it() {
     let (code, err) = run_with(env!("CARGO_BIN_EXE_ch03"), &["--hidden", "0"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("'--hidden <HIDDEN>'"), "{err}");
+    let (code, err) = run_with(env!("CARGO_BIN_EXE_ch03"), &["--hidden", "1000000", "--out", out]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--hidden 1000000 would need about"), "{err}");
     assert!(!std::path::Path::new(out).exists(), "a refused run created {out}");
 }
 
@@ -404,4 +434,16 @@ fn more_threads_than_cores_are_capped_with_a_note() {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(stdout.contains("(--threads 4096: this machine has"), "{stdout}");
+    let run = Command::new(env!("CARGO_BIN_EXE_ch01"))
+        .args(["--quick", "--out"])
+        .arg(out_dir("threads"))
+        .env("SHORTMEM_THREADS", "4096")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains("(SHORTMEM_THREADS=4096: this machine has"),
+        "{stdout}"
+    );
 }

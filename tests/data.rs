@@ -150,6 +150,25 @@ fn split_keeps_the_last_tenth_for_validation() {
     assert_eq!(d.tokenizer.decode(&d.val).unwrap(), &text[900..]);
 }
 
+/// The fewest characters for both splits, checked against the split itself:
+/// that many suffice and one fewer does not. Huge requests do not overflow.
+#[test]
+fn chars_needed_is_the_shortest_text_whose_splits_hold_enough() {
+    let splits = |len: usize| (len - len / 10, len / 10);
+    let enough = |len: usize, train: usize, val: usize| splits(len).0 >= train && splits(len).1 >= val;
+    for train in 0..400 {
+        for val in 0..60 {
+            let len = Dataset::chars_needed(train, val);
+            assert!(enough(len, train, val), "{len} for ({train}, {val})");
+            assert!(
+                len == 0 || !enough(len - 1, train, val),
+                "{len} - 1 for ({train}, {val})"
+            );
+        }
+    }
+    assert_eq!(Dataset::chars_needed(usize::MAX, usize::MAX), usize::MAX);
+}
+
 #[test]
 fn random_batches_pair_each_input_with_the_next_token() {
     let tokens: Vec<usize> = (0..500).collect();

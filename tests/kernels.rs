@@ -804,7 +804,12 @@ fn the_safe_api_gives_the_blas_result_or_a_clear_error() {
                 }
                 let ldc = p.leading_dims().2;
                 for e in 0..entries {
-                    let at = |s: usize, v: &[f32]| v.get(e * s..).unwrap_or_default().to_vec();
+                    let at = |s: usize, v: &[f32]| {
+                        e.checked_mul(s)
+                            .and_then(|o| v.get(o..))
+                            .unwrap_or_default()
+                            .to_vec()
+                    };
                     let want =
                         entry_reference(&p, &at(strides[0], &a), &at(strides[1], &b), &at(strides[2], &c0));
                     for (idx, w) in want.iter().enumerate() {
@@ -864,4 +869,16 @@ fn the_self_check_catches_a_wrong_kernel() {
     };
     let err = kernels::check_against_portable(&forgets_beta).unwrap_err();
     assert!(err.contains("7×33×5 product"), "{err}");
+    // A NaN is no closer than any other wrong number.
+    let nan_in_the_last = |p: &Gemm<f32>, a: &[f32], b: &[f32], c: &mut [f32]| {
+        kernels::sgemm_with(Kernel::Scalar, 1, p, a, b, c);
+        if p.n == 600 {
+            c[p.n + 1] = f32::NAN;
+        }
+    };
+    let err = kernels::check_against_portable(&nan_in_the_last).unwrap_err();
+    assert!(
+        err.contains("40×600×300 product") && err.contains("gives NaN"),
+        "{err}"
+    );
 }

@@ -258,6 +258,7 @@ fn training_twice_is_bit_identical_and_shards_agree_closely() {
     let (once, twice) = (run(1), run(1));
     assert_eq!(once, twice, "the same run twice");
     let split = run(2);
+    assert_eq!(split, run(2), "the same two-shard run twice");
     let worst = once
         .iter()
         .zip(&split)

@@ -115,7 +115,7 @@ fn main() {
         let mut one = vec![0.0; 33 * 17];
         kernels::sgemm_with(Kernel::Scalar, 1, &p, &a[e * batch.stride_a..], &b, &mut one);
         let got = &c[e * batch.stride_c..][..33 * 17];
-        if let Some(i) = (0..one.len()).find(|&i| (got[i] - one[i]).abs() > 1e-4 * (1.0 + one[i].abs())) {
+        if let Some(i) = (0..one.len()).find(|&i| !((got[i] - one[i]).abs() <= 1e-4 * (1.0 + one[i].abs()))) {
             fail(format!("batched entry {e}: C[{i}] = {}, the scalar kernel gives {}", got[i], one[i]));
         }
     }

@@ -122,3 +122,30 @@ pub fn non_empty(s: &str) -> Result<String, String> {
 pub fn usage_error(mut command: clap::Command, message: impl std::fmt::Display) -> clap::Error {
     command.error(clap::error::ErrorKind::ArgumentConflict, message)
 }
+
+/// The memory this machine has available, in bytes (`MemAvailable` in
+/// `/proc/meminfo`), or `None` where that cannot be read.
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
+}
+
+/// `Err` with a message naming `flags` if a run that needs about `bytes` of
+/// memory would not fit in what the machine has available (checked before
+/// anything is allocated, so that a typo such as `--embed 100000` is a usage
+/// error rather than a crash minutes later).
+pub fn check_memory(flags: &str, bytes: f64) -> Result<(), String> {
+    let Some(available) = available_memory() else {
+        return Ok(());
+    };
+    if bytes <= available as f64 {
+        return Ok(());
+    }
+    Err(format!(
+        "{flags} would need about {:.1} GiB of memory, and this machine has {:.1} GiB available",
+        bytes / (1u64 << 30) as f64,
+        available as f64 / (1u64 << 30) as f64
+    ))
+}

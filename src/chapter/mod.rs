@@ -10,8 +10,8 @@ mod args;
 mod summary;
 
 pub use args::{
-    CommonArgs, decay_rate, non_empty, non_negative_f64, output_dir, positive_f64, positive_usize,
-    usage_error,
+    CommonArgs, available_memory, check_memory, decay_rate, non_empty, non_negative_f64, output_dir,
+    positive_f64, positive_usize, usage_error,
 };
 pub use summary::{Summary, Transcript};
 
@@ -36,7 +36,15 @@ pub struct Program {
 /// and its value.
 pub fn check_environment() -> Result<(), String> {
     crate::kernels::try_selected()?;
-    crate::threads::from_env()?;
+    let threads = crate::threads::from_env()?;
+    let asked = std::env::var("SHORTMEM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if let Some(asked) = asked.filter(|&n| n > threads) {
+        println!(
+            "   (SHORTMEM_THREADS={asked}: this machine has {threads} cores, so {threads} threads are used)"
+        );
+    }
     Ok(())
 }
 
@@ -176,13 +184,6 @@ impl Chapter {
         Figure::new(title, x_label, y_label, &self.caption())
     }
 
-    /// Path of a working file in the output folder (created if need be), not
-    /// recorded among the figures.
-    pub fn scratch(&self, name: &str) -> PathBuf {
-        let _ = std::fs::create_dir_all(&self.out);
-        self.out.join(name)
-    }
-
     /// A frame for a figure that shows timings: the caption names the machine too.
     pub fn timed_frame(&self, title: &str, x_label: &str, y_label: &str) -> Figure {
         Figure::new(title, x_label, y_label, &self.caption_timed())
@@ -310,15 +311,24 @@ pub fn check_writable(dir: &std::path::Path, what: &str) -> Result<(), String> {
     if !existing.is_dir() {
         return fail(format!("{} is not a folder", existing.display()));
     }
-    // Writing a file and removing it is the one test every file system answers.
-    let probe = existing.join(format!(".shortmem-write-test-{}", std::process::id()));
-    match std::fs::write(&probe, b"") {
-        Ok(()) => {
-            let _ = std::fs::remove_file(&probe);
-            Ok(())
+    // Making a file and removing it is the one test every file system answers.
+    // (Made only if no file has its name, so no file of anyone's is touched.)
+    for n in 0.. {
+        let probe = existing.join(format!(".shortmem-write-test-{}-{n}", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+        {
+            Ok(_) => {
+                let _ = std::fs::remove_file(&probe);
+                return Ok(());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => continue,
+            Err(e) => return fail(format!("{} is not writable ({e})", existing.display())),
         }
-        Err(e) => fail(format!("{} is not writable ({e})", existing.display())),
     }
+    unreachable!("the loop returns")
 }
 
 /// A one-line description of this machine, for captions of timed figures.

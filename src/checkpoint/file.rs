@@ -33,19 +33,7 @@ pub fn save(
     metadata: &[(&str, String)],
 ) -> Result<(), CheckpointError> {
     let path = path.as_ref();
-    // Each tensor's numbers as little-endian bytes, the file's layout.
-    let bytes: Vec<Vec<u8>> = params
-        .iter()
-        .map(|p| p.value.data().iter().flat_map(|x| x.to_le_bytes()).collect())
-        .collect();
-    let mut views = Vec::with_capacity(params.len());
-    for (p, b) in params.iter().zip(&bytes) {
-        let view = TensorView::new(Dtype::F32, p.value.dims().to_vec(), b).map_err(|e| corrupt(path, e))?;
-        views.push((p.name.as_str(), view));
-    }
-    let metadata: HashMap<String, String> =
-        metadata.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    let file = safetensors::serialize(views, Some(metadata)).map_err(|e| corrupt(path, e))?;
+    let file = serialize(params, metadata, path)?;
     // Write beside the target under a name no one else uses, then rename: a
     // crash mid-write never leaves a half-written file under the checkpoint's
     // name, and no file of the user's is replaced but the checkpoint itself.
@@ -62,6 +50,27 @@ pub fn save(
         let _ = std::fs::remove_file(&partial);
         io(e)
     })
+}
+
+/// The bytes of the file [`save`] writes (`path` names it in errors).
+pub fn serialize(
+    params: &[&Param],
+    metadata: &[(&str, String)],
+    path: &Path,
+) -> Result<Vec<u8>, CheckpointError> {
+    // Each tensor's numbers as little-endian bytes, the file's layout.
+    let bytes: Vec<Vec<u8>> = params
+        .iter()
+        .map(|p| p.value.data().iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let mut views = Vec::with_capacity(params.len());
+    for (p, b) in params.iter().zip(&bytes) {
+        let view = TensorView::new(Dtype::F32, p.value.dims().to_vec(), b).map_err(|e| corrupt(path, e))?;
+        views.push((p.name.as_str(), view));
+    }
+    let metadata: HashMap<String, String> =
+        metadata.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    safetensors::serialize(views, Some(metadata)).map_err(|e| corrupt(path, e))
 }
 
 /// `name.<process>-<n>.partial` beside `path`: unique to this write.

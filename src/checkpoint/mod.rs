@@ -32,7 +32,7 @@ mod error;
 mod file;
 
 pub use error::CheckpointError;
-pub use file::{Checkpoint, from_bytes, load, save};
+pub use file::{Checkpoint, from_bytes, load, save, serialize};
 
 use crate::autograd::{Dist, Init, Module, Param};
 use crate::data::CharTokenizer;
@@ -75,24 +75,14 @@ pub trait Checkpointed: Module<f32> + Sized {
     /// and the tokenizer's alphabet.
     fn save(&self, path: impl AsRef<Path>, tokenizer: &CharTokenizer) -> Result<(), CheckpointError> {
         let path = path.as_ref();
-        let mut metadata = vec![("model", Self::KIND.to_string())];
-        metadata.extend(self.metadata());
-        let vocab = metadata.iter().find(|(k, _)| *k == "vocab_size");
-        if vocab.is_none_or(|(_, v)| *v != tokenizer.vocab_size().to_string()) {
-            // Such a pair would make a file that cannot be loaded.
-            return Err(CheckpointError::BadMetadata {
-                path: path.to_path_buf(),
-                key: "alphabet".to_string(),
-                value: tokenizer.alphabet(),
-                reason: format!(
-                    "{} characters, but the model's vocabulary has {}",
-                    tokenizer.vocab_size(),
-                    vocab.map_or("no size", |(_, v)| v.as_str())
-                ),
-            });
-        }
-        metadata.push(("alphabet", tokenizer.alphabet()));
-        save(path, &self.params(), &metadata)
+        save(path, &self.params(), &file_metadata(self, tokenizer, path)?)
+    }
+
+    /// The bytes [`Checkpointed::save`] would write, kept in memory (read them
+    /// back with [`from_bytes`]).
+    fn to_bytes(&self, tokenizer: &CharTokenizer) -> Result<Vec<u8>, CheckpointError> {
+        let path = Path::new("(in memory)");
+        serialize(&self.params(), &file_metadata(self, tokenizer, path)?, path)
     }
 
     /// Loads a model and its tokenizer from a file written by [`Checkpointed::save`]
@@ -112,6 +102,33 @@ pub trait Checkpointed: Module<f32> + Sized {
     }
 }
 // ANCHOR_END: checkpointed
+
+/// A model's metadata, with its kind and the tokenizer's alphabet, as a file
+/// holds them; `path` names the file in the error if the two do not match.
+fn file_metadata<M: Checkpointed>(
+    model: &M,
+    tokenizer: &CharTokenizer,
+    path: &Path,
+) -> Result<Vec<(&'static str, String)>, CheckpointError> {
+    let mut metadata = vec![("model", M::KIND.to_string())];
+    metadata.extend(model.metadata());
+    let vocab = metadata.iter().find(|(k, _)| *k == "vocab_size");
+    if vocab.is_none_or(|(_, v)| *v != tokenizer.vocab_size().to_string()) {
+        // Such a pair would make a file that cannot be loaded.
+        return Err(CheckpointError::BadMetadata {
+            path: path.to_path_buf(),
+            key: "alphabet".to_string(),
+            value: tokenizer.alphabet(),
+            reason: format!(
+                "{} characters, but the model's vocabulary has {}",
+                tokenizer.vocab_size(),
+                vocab.map_or("no size", |(_, v)| v.as_str())
+            ),
+        });
+    }
+    metadata.push(("alphabet", tokenizer.alphabet()));
+    Ok(metadata)
+}
 
 impl Checkpoint {
     /// Runs a constructor with this file as its [`Init`]: every parameter it asks

@@ -170,12 +170,14 @@ impl Dataset {
 
     /// The fewest characters a text needs for its training split to hold
     /// `train` tokens and its validation split `val`.
+    ///
+    /// The validation split is the last `len / 10` characters, so it holds `val`
+    /// from `len = 10·val` on; the training split, `len − ⌊len/10⌋`, grows by one
+    /// per character except at multiples of ten, so it first holds `train` at
+    /// `len = train + ⌊(train − 1)/9⌋`. (Saturates at `usize::MAX`.)
     pub fn chars_needed(train: usize, val: usize) -> usize {
-        let mut len = train.max(10 * val);
-        while len - len / 10 < train || len / 10 < val {
-            len += 1;
-        }
-        len
+        let for_train = train.saturating_add(train.saturating_sub(1) / 9);
+        for_train.max(val.saturating_mul(10))
     }
 
     pub fn split(&self, split: Split) -> &[usize] {

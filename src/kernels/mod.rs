@@ -204,7 +204,15 @@ pub fn check_against_portable(candidate: Sgemm) -> Result<(), String> {
         state ^= state << 17;
         (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
     };
-    let shapes = [(1, 1, 1), (7, 33, 5), (13, 17, 64), (33, 31, 129), (65, 70, 300)];
+    // The last is large enough that the driver packs A (see `pack_a_pays`).
+    let shapes = [
+        (1, 1, 1),
+        (7, 33, 5),
+        (13, 17, 64),
+        (33, 31, 129),
+        (65, 70, 300),
+        (40, 600, 300),
+    ];
     for (i, &(m, n, k)) in shapes.iter().enumerate() {
         let (ta, tb) = (i % 2 == 1, i % 4 >= 2);
         let mut p = Gemm::new(m, n, k)
@@ -226,8 +234,10 @@ pub fn check_against_portable(candidate: Sgemm) -> Result<(), String> {
         candidate(&p, &a, &b, &mut got);
         // Both round differently, by about √k units in the last place; a wrong
         // term is off by far more. The padding of C must be left as it was.
+        // (Written as "not within", so that a NaN counts as a disagreement.)
         let tol = 1e-5 * (k as f32).sqrt();
-        if let Some(at) = (0..want.len()).find(|&j| (want[j] - got[j]).abs() > tol * (1.0 + want[j].abs())) {
+        let within = |j: usize| (want[j] - got[j]).abs() <= tol * (1.0 + want[j].abs());
+        if let Some(at) = (0..want.len()).find(|&j| !within(j)) {
             return Err(format!(
                 "on a {m}×{n}×{k} product (A{} B{}) it gives {} at element {at} where the portable kernel gives {}",
                 if ta { "ᵀ" } else { "" },
@@ -240,14 +250,19 @@ pub fn check_against_portable(candidate: Sgemm) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs one checked product on `kernel` (whose availability has been checked).
-fn run(kernel: Kernel, threads: usize, p: &Problem) {
+/// Runs one product on `kernel`.
+///
+/// # Safety
+/// The CPU must support `kernel`, and `p` must come from [`problem`] on
+/// arguments that passed `check_gemm_args` (or `check_batched_args`, for an
+/// entry of a batch): A and B lie inside the slices `p` reads, C inside
+/// memory the caller may write and that nothing else reads or writes during
+/// the call.
+unsafe fn run(kernel: Kernel, threads: usize, p: &Problem) {
     if p.m == 0 || p.n == 0 {
         return;
     }
-    // SAFETY: the caller has checked that the CPU supports `kernel`, and `p` comes
-    // from `check_gemm_args`: A, B and C each fit in the slices `p` reads (every
-    // extent computed without overflow), and C is borrowed mutably for the call.
+    // SAFETY: the caller's contract above is what each kernel's driver needs.
     unsafe {
         match kernel {
             Kernel::Scalar => gemm::<scalar::Scalar>(p, threads),
@@ -381,7 +396,9 @@ pub fn sgemm(p: &Gemm<f32>, a: &[f32], b: &[f32], c: &mut [f32]) {
 pub fn sgemm_with(kernel: Kernel, threads: usize, p: &Gemm<f32>, a: &[f32], b: &[f32], c: &mut [f32]) {
     check_gemm_args("sgemm", p, a.len(), b.len(), c.len());
     assert_available("sgemm", kernel, threads);
-    run(kernel, threads, &problem(p, a, b, c.as_mut_ptr()));
+    // SAFETY: the CPU supports `kernel` and the arguments were checked just
+    // above (every extent without overflow); C is borrowed mutably for the call.
+    unsafe { run(kernel, threads, &problem(p, a, b, c.as_mut_ptr())) };
 }
 
 /// [`Batched`] products of one shape: for `i` in `0..batch.count`,
@@ -429,8 +446,8 @@ pub fn sgemm_batched_with(
             // Entry i ≤ last starts at i·stride, no later than the last entry, whose
             // operands were checked to fit (without overflow). An operand past the
             // end of its slice has no elements (k = 0): it gets an empty slice.
-            a.get(i * stride_a..).unwrap_or_default(),
-            b.get(i * stride_b..).unwrap_or_default(),
+            operand(a, i, stride_a),
+            operand(b, i, stride_b),
             // SAFETY: i·stride_c + C's extent ≤ last·stride_c + C's extent ≤ c.len()
             // (checked above without overflow), so the offset is inside `c`.
             unsafe { c_base.get().add(i * stride_c) },
@@ -450,14 +467,30 @@ pub fn sgemm_batched_with(
         let entry = &entry;
         threads::run_shares(shares, threads, |s| {
             for i in s * per..((s + 1) * per).min(count) {
-                run(kernel, 1, &entry(i));
+                // SAFETY: the CPU supports `kernel`; entry i's A, B and C were
+                // checked to fit (through the last entry); entries of C do not
+                // overlap (stride_c ≥ C's extent, and not 0 here), and each
+                // entry is computed by one share only, so no two threads write
+                // the same element; `c` is borrowed mutably for the whole call.
+                unsafe { run(kernel, 1, &entry(i)) };
             }
         });
     } else {
         for i in 0..count {
-            run(kernel, threads, &entry(i));
+            // SAFETY: as above, one entry at a time (stride_c = 0 accumulates
+            // into one C, sequentially).
+            unsafe { run(kernel, threads, &entry(i)) };
         }
     }
+}
+
+/// Entry `i`'s operand: `x` from `i·stride` on, or an empty slice if that is
+/// past its end or beyond `usize::MAX`, as it may only be for an operand with no
+/// elements (k = 0), whose room the checks do not demand.
+fn operand<E>(x: &[E], i: usize, stride: usize) -> &[E] {
+    i.checked_mul(stride)
+        .and_then(|at| x.get(at..))
+        .unwrap_or_default()
 }
 
 /// Double-precision GEMM (used by `f64` gradient checks): same contract as
@@ -485,8 +518,8 @@ pub fn dgemm_batched(p: &Gemm<f64>, batch: &Batched, a: &[f64], b: &[f64], c: &m
         gemm_reference(
             p,
             // (An operand with no elements, k = 0, may have no room at all.)
-            a.get(i * batch.stride_a..).unwrap_or_default(),
-            b.get(i * batch.stride_b..).unwrap_or_default(),
+            operand(a, i, batch.stride_a),
+            operand(b, i, batch.stride_b),
             // (In range: the last entry's C was checked to fit.)
             &mut c[i * batch.stride_c..],
         );

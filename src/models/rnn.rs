@@ -206,7 +206,8 @@ impl Rnn<f32> {
             h = self.step(&g, &[x], g.constant(h)).value();
         }
         let mut x_t = prompt[prompt.len() - 1];
-        let mut out = Vec::with_capacity(n);
+        // (Grown as it goes: a huge n costs nothing until tokens are made.)
+        let mut out = Vec::with_capacity(n.min(1 << 16));
         for i in 0..n {
             let g = Graph::inference();
             // 1. take the current token x_t and the previous state h_{t−1}

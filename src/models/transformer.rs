@@ -320,7 +320,7 @@ impl TransformerLM<f32> {
             "step_cached: a model without the causal mask cannot generate from a cache"
         );
         let g = Graph::inference();
-        let pe = Tensor::from_slice([1, 1, dm], &self.positions(pos + 1).data()[pos * dm..]);
+        let pe = self.pos_encode.row(pos).reshape([1, 1, dm]);
         let mut x = self.embed.forward(&g, &[token], [1, 1]) + g.constant(pe);
         for (l, block) in self.blocks.iter().enumerate() {
             let att = &block.attention;

@@ -60,6 +60,15 @@ impl<E: Float> Positions<E> {
         Tensor::from_slice([time, self.dim], &data.data()[..time * self.dim])
     }
 
+    /// p_pos alone, `[1, dim]` (one row copied, as a cached step needs).
+    ///
+    /// # Panics
+    /// If `pos` is not below the context.
+    pub fn row(&self, pos: usize) -> Tensor<E> {
+        let data = self.rows(pos + 1);
+        Tensor::from_slice([1, self.dim], &data.data()[pos * self.dim..(pos + 1) * self.dim])
+    }
+
     /// The whole table, `[context, dim]` (computing what is missing).
     pub fn all(&self) -> Tensor<E> {
         self.first(self.context)
@@ -68,6 +77,7 @@ impl<E: Float> Positions<E> {
     /// The table with at least `time` rows: doubled (up to the context) when
     /// it is too short, so a growing sequence recomputes it only a few times.
     fn rows(&self, time: usize) -> Tensor<E> {
+        // (The tensor's storage is shared: cloning it copies no numbers.)
         assert!(
             time <= self.context,
             "positions: {time} positions asked of a table for {}",
@@ -94,5 +104,46 @@ impl<E: Float> Positions<E> {
             dim: self.dim,
             table: RwLock::new(self.all().cast()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows as the formula gives them, in plain f64, whatever order they are asked in.
+    #[test]
+    fn positions_grow_on_demand_and_equal_the_formula() {
+        let (context, dim) = (50, 6);
+        let p = Positions::<f64>::new(context, dim);
+        let formula = |pos: usize, j: usize| {
+            let angle = pos as f64 / 10000f64.powf((j - j % 2) as f64 / dim as f64);
+            if j.is_multiple_of(2) {
+                angle.sin()
+            } else {
+                angle.cos()
+            }
+        };
+        assert_eq!(p.table.read().unwrap().dims()[0], 0, "nothing computed at first");
+        let first = p.first(3);
+        assert_eq!(p.table.read().unwrap().dims()[0], 3);
+        let row = p.row(20);
+        assert_eq!(p.table.read().unwrap().dims()[0], 21);
+        let all = p.all();
+        assert_eq!(first.dims(), &[3, dim]);
+        assert_eq!(row.dims(), &[1, dim]);
+        for pos in 0..context {
+            for j in 0..dim {
+                assert_eq!(all.data()[pos * dim + j], formula(pos, j), "({pos}, {j})");
+            }
+        }
+        assert_eq!(first.data(), &all.data()[..3 * dim]);
+        assert_eq!(row.data(), &all.data()[20 * dim..21 * dim]);
+    }
+
+    #[test]
+    #[should_panic(expected = "positions: 51 positions asked of a table for 50")]
+    fn a_position_past_the_context_is_refused() {
+        Positions::<f32>::new(50, 4).row(50);
     }
 }
