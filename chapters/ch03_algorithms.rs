@@ -13,6 +13,7 @@
 use clap::Parser;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use shortmem::autograd::Converted;
 use shortmem::chapter::{
     Chapter, ChapterResult, CommonArgs, Program, Transcript, check_memory, positive_usize, sizes, usage_error,
 };
@@ -21,7 +22,9 @@ use shortmem::models::{Activation, LanguageModel, NGram, Rnn, Smoothing, Transfo
 use shortmem::optim::AdamW;
 use shortmem::plot::{Legend, Mark, Series, smooth};
 use shortmem::sample::{GenerateError, Sampling, argmax, probabilities};
-use shortmem::tasks::{per_token_loss, recall_accuracy, train_recall};
+use shortmem::tasks::{
+    Curriculum, TEST_SEED, per_token_loss, recall_accuracy, train_recall, train_recall_curriculum,
+};
 use shortmem::train::{self, History, TrainConfig};
 use shortmem::{Graph, Tensor};
 use std::error::Error;
@@ -46,6 +49,9 @@ pub struct Args {
     /// How new text is chosen: greedy, temp:T or topk:K:T.
     #[arg(long, default_value = "topk:5:0.8")]
     pub sampling: Sampling,
+    /// The book's larger sweep: more RNN sizes and seeds for the memory span.
+    #[arg(long, conflicts_with = "quick")]
+    pub full: bool,
 }
 
 /// The sizes of a run.
@@ -57,20 +63,35 @@ struct Sizes {
     /// The corpus Transformer's width and feed-forward width.
     embed: usize,
     ff: usize,
-    /// Memory span: the distances k measured, the training steps, the RNN sizes.
+    /// Memory span: the distances k tested, the longest trained on, the
+    /// training steps, the RNN sizes, the seeds per model, the test sequences
+    /// per k.
     ks: &'static [usize],
+    span_k_max: usize,
     span_steps: usize,
     span_hidden: &'static [usize],
+    span_seeds: usize,
+    span_test: usize,
 }
 
-const FULL: Sizes = Sizes {
+const DEFAULT: Sizes = Sizes {
     steps: 1000,
     hidden: None,
     embed: 64,
     ff: 256,
-    ks: &[1, 2, 4, 8, 12, 16, 24, 32, 48, 64],
-    span_steps: 1000,
-    span_hidden: &[64, 256],
+    ks: &[1, 2, 4, 8, 16, 32, 64, 128, 256],
+    span_k_max: 64,
+    span_steps: 2000,
+    span_hidden: &[32, 64],
+    span_seeds: 3,
+    span_test: 1000,
+};
+/// `--full`: more RNN sizes and seeds, and gaps to 512.
+const FULL: Sizes = Sizes {
+    ks: &[1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+    span_hidden: &[16, 32, 64, 128],
+    span_seeds: 5,
+    ..DEFAULT
 };
 const QUICK: Sizes = Sizes {
     steps: 40,
@@ -78,17 +99,27 @@ const QUICK: Sizes = Sizes {
     embed: 32,
     ff: 64,
     ks: &[1, 2, 4, 8],
+    span_k_max: 8,
     span_steps: 60,
     span_hidden: &[32],
+    span_seeds: 1,
+    span_test: 200,
 };
 
 pub fn run(args: Args) -> ChapterResult {
-    let size = sizes(&args.common, FULL, QUICK);
-    let extra = if args.hidden != 256 {
+    let size = if args.full {
+        FULL
+    } else {
+        sizes(&args.common, DEFAULT, QUICK)
+    };
+    let mut extra = if args.hidden != 256 {
         vec![format!("--hidden {}", args.hidden)]
     } else {
         vec![]
     };
+    if args.full {
+        extra.push("--full".into());
+    }
     let hidden = size.hidden.unwrap_or(args.hidden);
     // About what training holds, in f32: U, W, V (up to 256 characters) with
     // gradients and AdamW's moments, and 32 streams × 64 steps of states, each
@@ -493,89 +524,329 @@ fn ngram_per_token_loss(data: &Dataset) -> Vec<f64> {
         .map(|i| if i < 8 { f64::NAN } else { loss(i) })
         .collect()
 }
-
-/// § The memory span: recall of a symbol after k distractors, for RNNs of a few
-/// sizes and a Transformer, each trained on k drawn from 1…k_max.
+/// § The memory span: recall of a symbol seen k steps earlier. Each model is
+/// trained with a curriculum (gaps from 1 to 2, widened as recall passes 90 %,
+/// up to `span_k_max`), then tested on fresh sequences at every k, over several
+/// seeds; beside them the control that shows why: the same RNN trained on all
+/// gaps at once, and how far back its gradient reaches.
 fn memory_span(ch: &mut Chapter, size: &Sizes) -> Result<(), Box<dyn Error>> {
     ch.section("the memory span");
-    let (task, seed, ks) = (RecallTask::default(), ch.seed(), size.ks);
-    let k_max = *ks.last().expect("non-empty");
+    let task = RecallTask::default();
     let chance = 1.0 / task.symbols as f64;
-    println!("   memory span: recall accuracy after k distractors (chance = {chance:.3})");
     println!(
-        "   {:>18}{}",
+        "   recall of a symbol after k distractors, on {} fresh test sequences per k; mean ± spread over {} seeds (chance = {chance:.3})",
+        size.span_test, size.span_seeds
+    );
+    if size.span_seeds < 3 {
+        println!("   (a smoke run: {} seed, a small test set)", size.span_seeds);
+    }
+    println!(
+        "   {:>26}{}",
         "model \\ k",
-        ks.iter().map(|k| format!(" {k:>6}")).collect::<String>()
+        size.ks.iter().map(|k| format!(" {k:>11}")).collect::<String>()
     );
     let mut series = Vec::new();
-    let accuracy = |m: &dyn Fn(usize) -> f64| -> Vec<f64> { ks.iter().map(|&k| m(k)).collect() };
-    for (i, &h) in size.span_hidden.iter().enumerate() {
-        let mut rnn = Rnn::<f32>::new(
-            task.vocab(),
-            h,
-            Activation::Tanh,
-            &mut StdRng::seed_from_u64(seed + i as u64),
-        );
-        let cfg = recall_config(size.span_steps, k_max, 3e-3, seed, &format!("recall RNN {h}"));
-        train_recall(&mut rnn, &mut AdamW::nanogpt(3e-3), &task, 1..=k_max, &cfg)?;
-        let acc = accuracy(&|k| recall_accuracy(&rnn, &task, k, 1000, seed ^ 0x5eed));
-        series.push(span_row(ch, &format!("RNN, H = {h}"), ks, &acc));
+    let mut rnn_at_64 = Vec::new();
+    for &h in size.span_hidden {
+        let curve = over_seeds(ch, size, &format!("RNN, H = {h}"), size.ks, &mut |seed| {
+            let init = &mut StdRng::seed_from_u64(seed);
+            let mut rnn = Rnn::<f32>::new(task.vocab(), h, Activation::Tanh, init);
+            let cfg = recall_config(size, 3e-3, seed, &format!("recall RNN {h}"));
+            train_recall_curriculum(&mut rnn, &mut AdamW::nanogpt(3e-3), &task, curriculum(size), &cfg)?;
+            Ok(Box::new(rnn))
+        })?;
+        rnn_at_64.push((h, curve.clone()));
+        series.push(curve.series(&format!("RNN, H = {h}"), series.len()));
     }
-    let config = TransformerConfig {
-        vocab_size: task.vocab(),
-        embed_dim: 64,
-        num_heads: 4,
-        ff_dim: 128,
-        num_layers: 2,
-        context: k_max + 2,
-        causal: true,
-    };
-    let mut gpt = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(seed));
-    let cfg = recall_config(size.span_steps, k_max, 1e-3, seed, "recall transformer");
-    train_recall(&mut gpt, &mut AdamW::nanogpt(1e-3), &task, 1..=k_max, &cfg)?;
-    let acc = accuracy(&|k| recall_accuracy(&gpt, &task, k, 1000, seed ^ 0x5eed));
-    series.push(span_row(ch, "Transformer, D = 64", ks, &acc));
-    recall_attention(ch, &gpt, &task, k_max.min(24))?;
+    let gpt_ks: Vec<usize> = size
+        .ks
+        .iter()
+        .copied()
+        .filter(|&k| k <= size.span_k_max)
+        .collect();
+    let mut last_gpt = None;
+    let gpt = over_seeds(ch, size, "Transformer, D = 64", &gpt_ks, &mut |seed| {
+        let config = TransformerConfig {
+            vocab_size: task.vocab(),
+            embed_dim: 64,
+            num_heads: 4,
+            ff_dim: 128,
+            num_layers: 2,
+            context: size.span_k_max + 2,
+            causal: true,
+        };
+        let mut gpt = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(seed));
+        let cfg = recall_config(size, 1e-3, seed, "recall transformer");
+        train_recall_curriculum(&mut gpt, &mut AdamW::nanogpt(1e-3), &task, curriculum(size), &cfg)?;
+        // (A copy for the attention map, rebuilt from its own parameters.)
+        last_gpt = Some(TransformerLM::<f32>::new(config, &mut Converted::from(&gpt)));
+        Ok(Box::new(gpt))
+    })?;
+    series.push(gpt.series("Transformer, D = 64 (context 66)", series.len()));
+    let control_h = size.span_hidden[size.span_hidden.len() - 1];
+    let control = over_seeds(
+        ch,
+        size,
+        &format!("control: RNN {control_h}, no curriculum"),
+        size.ks,
+        &mut |seed| {
+            let init = &mut StdRng::seed_from_u64(seed);
+            let mut rnn = Rnn::<f32>::new(task.vocab(), control_h, Activation::Tanh, init);
+            let cfg = recall_config(size, 3e-3, seed, "recall RNN, all gaps at once");
+            train_recall(
+                &mut rnn,
+                &mut AdamW::nanogpt(3e-3),
+                &task,
+                1..=size.span_k_max,
+                &cfg,
+            )?;
+            Ok(Box::new(rnn))
+        },
+    )?;
+    series.push(
+        control
+            .series(
+                &format!("RNN, H = {control_h}, trained on all gaps at once"),
+                series.len(),
+            )
+            .with_mark(Mark::Dashed),
+    );
     series.push(Series::reference("chance (1 in 8)", chance));
     let fig = ch
         .frame(
             "Memory span: recall of a symbol seen k steps earlier",
-            "k (distractors between the symbol and the question)",
-            "recall accuracy",
+            "k (distractors between the symbol and the question), log scale",
+            "recall accuracy (mean ± sd over seeds)",
         )
+        .log2_x()
         .legend(Legend::Outside);
-    ch.lines("memory_span.svg", &fig, &series).map_err(Into::into)
+    ch.lines("memory_span.svg", &fig, &series)?;
+    record_span(ch, size, &rnn_at_64, &gpt, &control);
+    gradient_reach(ch, &task, control_h, size)?;
+    if let Some(gpt) = last_gpt {
+        recall_attention(ch, &gpt, &task, size.span_k_max.min(24))?;
+    }
+    Ok(())
 }
 
-/// Training settings of a recall run: windows of k_max + 2, one validation at the end.
-fn recall_config(steps: usize, k_max: usize, lr: f64, seed: u64, label: &str) -> TrainConfig {
-    let mut cfg = TrainConfig::new(steps, 32, k_max + 2, lr);
+/// The curriculum of the memory span: gaps 1–2 first, doubled at 90 % recall.
+fn curriculum(size: &Sizes) -> Curriculum {
+    Curriculum {
+        start: 2,
+        end: size.span_k_max,
+        pass: 0.9,
+        probe: 256,
+    }
+}
+
+/// Training settings of a recall run: windows up to k_max + 2, a curriculum
+/// check every 50 steps.
+fn recall_config(size: &Sizes, lr: f64, seed: u64, label: &str) -> TrainConfig {
+    let mut cfg = TrainConfig::new(size.span_steps, 32, size.span_k_max + 2, lr);
     cfg.seed = seed;
-    cfg.eval_every = steps;
+    cfg.eval_every = 50.min(size.span_steps);
     cfg.label = label.into();
     cfg
 }
 
-/// Prints and records one model's recall at every k; returns its curve.
-fn span_row(ch: &mut Chapter, label: &str, ks: &[usize], acc: &[f64]) -> Series {
+/// Recall at each k, over seeds.
+#[derive(Clone)]
+struct SpanCurve {
+    ks: Vec<usize>,
+    /// `[seed][k]`.
+    runs: Vec<Vec<f64>>,
+}
+
+impl SpanCurve {
+    fn mean(&self, i: usize) -> f64 {
+        self.runs.iter().map(|r| r[i]).sum::<f64>() / self.runs.len() as f64
+    }
+
+    /// The sample standard deviation over seeds (0 for one seed).
+    fn spread(&self, i: usize) -> f64 {
+        let n = self.runs.len() as f64;
+        if n < 2.0 {
+            return 0.0;
+        }
+        let m = self.mean(i);
+        (self.runs.iter().map(|r| (r[i] - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    }
+
+    /// The mean at gap `k`, if it was tested.
+    fn at(&self, k: usize) -> Option<f64> {
+        self.ks.iter().position(|&x| x == k).map(|i| self.mean(i))
+    }
+
+    fn series(&self, label: &str, color: usize) -> Series {
+        let points = self
+            .ks
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| (k as f64, self.mean(i)))
+            .collect();
+        let spread = (0..self.ks.len()).map(|i| self.spread(i)).collect();
+        Series::line(label, points)
+            .with_mark(Mark::LinePoints)
+            .with_spread(spread)
+            .with_color(color)
+    }
+}
+
+/// Trains a model per seed with `train` and tests its recall at every k in
+/// `ks` on fresh sequences; prints the row.
+fn over_seeds(
+    ch: &mut Chapter,
+    size: &Sizes,
+    label: &str,
+    ks: &[usize],
+    train: &mut dyn FnMut(u64) -> Result<Box<dyn LanguageModelDyn>, Box<dyn Error>>,
+) -> Result<SpanCurve, Box<dyn Error>> {
+    let mut runs = Vec::new();
+    for s in 0..size.span_seeds {
+        let seed = ch.seed() + 1000 * s as u64;
+        let model = train(seed)?;
+        runs.push(
+            ks.iter()
+                .map(|&k| model.recall(k, size.span_test, TEST_SEED ^ seed))
+                .collect(),
+        );
+    }
+    let curve = SpanCurve {
+        ks: ks.to_vec(),
+        runs,
+    };
     println!(
-        "   {label:>18}{}",
-        acc.iter().map(|a| format!(" {a:>6.3}")).collect::<String>()
+        "   {label:>26}{}",
+        (0..ks.len())
+            .map(|i| format!(" {:>5.3}±{:<5.3}", curve.mean(i), curve.spread(i)))
+            .collect::<String>()
     );
-    let reach = ks
+    Ok(curve)
+}
+
+/// A trained recall model, whatever its type.
+trait LanguageModelDyn {
+    fn recall(&self, k: usize, n: usize, seed: u64) -> f64;
+}
+
+impl<M: LanguageModel> LanguageModelDyn for M {
+    fn recall(&self, k: usize, n: usize, seed: u64) -> f64 {
+        recall_accuracy(self, &RecallTask::default(), k, n, seed)
+    }
+}
+
+/// The summary's memory-span keys (means over seeds), the best RNN named.
+fn record_span(
+    ch: &mut Chapter,
+    size: &Sizes,
+    rnns: &[(usize, SpanCurve)],
+    gpt: &SpanCurve,
+    control: &SpanCurve,
+) {
+    let k_far = size.span_k_max;
+    // The best RNN: the highest mean recall over every k tested; of equals, the
+    // smallest (`max_by` keeps the last of equals, so the sizes go in reverse).
+    let score = |c: &SpanCurve| (0..c.ks.len()).map(|i| c.mean(i)).sum::<f64>();
+    let Some((h, best)) = rnns
         .iter()
-        .zip(acc)
-        .take_while(|(_, a)| **a >= 0.9)
-        .map(|(k, _)| *k)
-        .last();
-    ch.record(
-        &format!("{label}: longest k with ≥90% recall"),
-        reach.unwrap_or(0),
-    );
-    let k_max = ks[ks.len() - 1];
-    ch.record(&format!("{label}: recall at k={k_max}"), acc[acc.len() - 1]);
-    let points = ks.iter().zip(acc).map(|(&k, &a)| (k as f64, a)).collect();
-    Series::line(label, points).with_mark(Mark::LinePoints)
+        .rev()
+        .max_by(|a, b| score(&a.1).total_cmp(&score(&b.1)))
+    else {
+        return;
+    };
+    ch.record("memory span: best RNN hidden size", *h);
+    for k in [1, 16, 64] {
+        if let Some(a) = best.at(k) {
+            ch.record(&format!("memory span: RNN recall at k={k}"), a);
+        }
+    }
+    if let Some(a) = gpt.at(k_far) {
+        ch.record(&format!("memory span: Transformer recall at k={k_far}"), a);
+    }
+    if let Some(a) = control.at(k_far) {
+        ch.record(
+            &format!("memory span: RNN without curriculum, recall at k={k_far}"),
+            a,
+        );
+    }
+    ch.record("memory span: seeds", size.span_seeds);
+    ch.record("memory span: test sequences per k", size.span_test);
+    for (h, curve) in rnns {
+        let i = curve.ks.len() - 1;
+        let k = curve.ks[i];
+        ch.record(
+            &format!("memory span: RNN H = {h}, recall at k={k}"),
+            curve.mean(i),
+        );
+        ch.record(
+            &format!("memory span: RNN H = {h}, spread at k={k}"),
+            curve.spread(i),
+        );
+    }
+}
+
+/// § Why the control fails: ‖∂L/∂h₁‖, how much the loss of the answer moves
+/// the state just after the symbol, against the gap k, for the untrained RNN
+/// (in f64: the norms span many decades). Training on all gaps at once asks
+/// the gradient to reach across up to 64 steps from the start.
+fn gradient_reach(ch: &mut Chapter, task: &RecallTask, h: usize, size: &Sizes) -> Result<(), Box<dyn Error>> {
+    let rnn = Rnn::<f32>::new(
+        task.vocab(),
+        h,
+        Activation::Tanh,
+        &mut StdRng::seed_from_u64(ch.seed()),
+    )
+    .cast::<f64>();
+    let ks: Vec<usize> = size
+        .ks
+        .iter()
+        .copied()
+        .filter(|&k| k <= size.span_k_max)
+        .collect();
+    let mut points = Vec::new();
+    for &k in &ks {
+        let batch = task.batch(64, k, &mut StdRng::seed_from_u64(TEST_SEED ^ k as u64));
+        let g = Graph::<f64>::new();
+        let out = rnn.forward(&g, &batch.inputs, batch.batch, batch.time, None);
+        let h1 = out.hidden[0];
+        g.retain_grad(h1);
+        let last = out
+            .logits
+            .slice(1, batch.time - 1, batch.time)
+            .reshape([batch.batch, task.vocab()]);
+        let grads = last.cross_entropy(&RecallTask::answers(&batch)).backward();
+        let norm = grads.wrt(h1).map_or(0.0, |d| {
+            d.data()
+                .chunks(h)
+                .map(|r| r.iter().map(|x| x * x).sum::<f64>().sqrt())
+                .sum::<f64>()
+                / batch.batch as f64
+        });
+        points.push((k as f64, norm));
+    }
+    let at = |k: usize| points.iter().find(|p| p.0 == k as f64).map(|p| p.1);
+    if let (Some(one), Some(far)) = (at(1), at(size.span_k_max)) {
+        println!(
+            "   gradient reach of the untrained RNN (H = {h}): ‖∂L/∂h₁‖ = {one:.2e} at k = 1, {far:.2e} at k = {}",
+            size.span_k_max
+        );
+        ch.record("memory span: untrained RNN ‖∂L/∂h₁‖ at k=1", one);
+        ch.record(
+            &format!("memory span: untrained RNN ‖∂L/∂h₁‖ at k={}", size.span_k_max),
+            far,
+        );
+    }
+    let fig = ch
+        .frame(
+            &format!("How far back the gradient reaches: untrained RNN, H = {h}"),
+            "k (distractors between the symbol and the question), log scale",
+            "‖∂L/∂h₁‖, mean over 64 sequences (log scale)",
+        )
+        .log_y()
+        .log2_x();
+    let series = [Series::line("‖∂L/∂h₁‖", points).with_mark(Mark::LinePoints)];
+    ch.lines("span_gradient.svg", &fig, &series)?;
+    Ok(())
 }
 
 /// Where each head of the recall-trained Transformer looks from the question mark.

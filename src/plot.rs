@@ -21,6 +21,8 @@ pub struct Figure {
     pub caption: String,
     /// Plot log₁₀ of y, with ticks labelled by the real values.
     pub log_y: bool,
+    /// Plot log₂ of x, with ticks at the powers of two (for distances 1, 2, 4, …).
+    pub log2_x: bool,
     /// Where the legend goes (default: upper right).
     pub legend: Legend,
 }
@@ -58,12 +60,18 @@ impl Figure {
             y_label: y_label.into(),
             caption: caption.into(),
             log_y: false,
+            log2_x: false,
             legend: Legend::UpperRight,
         }
     }
 
     pub fn log_y(mut self) -> Self {
         self.log_y = true;
+        self
+    }
+
+    pub fn log2_x(mut self) -> Self {
+        self.log2_x = true;
         self
     }
 
@@ -92,6 +100,9 @@ pub struct Series {
     pub mark: Mark,
     /// Index into [`PALETTE`]; by default the series' position in the list.
     pub color: Option<usize>,
+    /// Error bars: for each point, the half-width drawn above and below it
+    /// (for example the standard deviation over seeds).
+    pub spread: Option<Vec<f64>>,
 }
 
 impl Series {
@@ -101,7 +112,14 @@ impl Series {
             points,
             mark: Mark::Line,
             color: None,
+            spread: None,
         }
+    }
+
+    /// Error bars of these half-widths, one per point.
+    pub fn with_spread(mut self, spread: Vec<f64>) -> Self {
+        self.spread = Some(spread);
+        self
     }
 
     pub fn with_mark(mut self, mark: Mark) -> Self {
@@ -121,6 +139,7 @@ impl Series {
             points: vec![(0.0, y)],
             mark: Mark::Reference,
             color: None,
+            spread: None,
         }
     }
 }
@@ -219,9 +238,17 @@ fn padded(lo: f64, hi: f64) -> (f64, f64) {
 pub fn lines(path: impl AsRef<Path>, fig: &Figure, series: &[Series]) -> Result<(), PlotError> {
     let path = path.as_ref();
     let ty = |y: f64| if fig.log_y { y.max(1e-300).log10() } else { y };
+    let tx = |x: f64| if fig.log2_x { x.log2() } else { x };
+    // Every point, and the ends of its error bar, must fit in the frame.
     let finite: Vec<(f64, f64)> = series
         .iter()
-        .flat_map(|s| s.points.iter().map(|&(x, y)| (x, ty(y))))
+        .flat_map(|s| {
+            s.points.iter().enumerate().flat_map(move |(i, &(x, y))| {
+                let d = s.spread.as_ref().and_then(|d| d.get(i)).copied().unwrap_or(0.0);
+                [(x, y - d), (x, y + d)]
+            })
+        })
+        .map(|(x, y)| (tx(x), ty(y)))
         .filter(|(x, y)| x.is_finite() && y.is_finite())
         .collect();
     if finite.is_empty() {
@@ -238,6 +265,7 @@ pub fn lines(path: impl AsRef<Path>, fig: &Figure, series: &[Series]) -> Result<
     };
     let (y_lo, y_hi) = padded(y_lo, y_hi);
     let integer_x = finite.iter().all(|p| p.0 == p.0.round()) && x_hi - x_lo <= 64.0;
+    let log2_x = fig.log2_x;
     let outside = fig.legend == Legend::Outside;
     let width = if outside { WIDTH + LEGEND_WIDTH } else { WIDTH };
     let (area, root) = canvas(path, &fig.caption, (width, HEIGHT))?;
@@ -260,7 +288,9 @@ pub fn lines(path: impl AsRef<Path>, fig: &Figure, series: &[Series]) -> Result<
             10
         })
         .x_label_formatter(&|v| {
-            if integer_x {
+            if log2_x {
+                format!("{:.0}", 2f64.powf(*v))
+            } else if integer_x {
                 format!("{v:.0}")
             } else {
                 tick(*v, x_hi - x_lo)
@@ -282,10 +312,20 @@ pub fn lines(path: impl AsRef<Path>, fig: &Figure, series: &[Series]) -> Result<
         let pts: Vec<(f64, f64)> = s
             .points
             .iter()
-            .map(|&(x, y)| (x, ty(y)))
+            .map(|&(x, y)| (tx(x), ty(y)))
             .filter(|(x, y)| x.is_finite() && y.is_finite())
             .collect();
         let style = color.stroke_width(2);
+        if let Some(spread) = &s.spread {
+            let bars = s.points.iter().zip(spread).filter_map(|(&(x, y), &d)| {
+                let (x, lo, hi) = (tx(x), ty(y - d), ty(y + d));
+                [x, lo, hi]
+                    .iter()
+                    .all(|v| v.is_finite())
+                    .then(|| PathElement::new(vec![(x, lo), (x, hi)], color.stroke_width(2)))
+            });
+            chart.draw_series(bars).map_err(|e| err(path, e))?;
+        }
         let drawn = match s.mark {
             Mark::Reference => {
                 let y = pts.first().map_or(0.0, |p| p.1);

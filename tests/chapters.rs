@@ -146,7 +146,10 @@ fn ch05_quick_trains_saves_and_samples_a_saved_model() {
 #[test]
 fn ch03_ch04_ch05_quick_runs_write_their_figures() {
     for (bin, key) in [
-        (env!("CARGO_BIN_EXE_ch03"), "Transformer, D = 64: recall at k=8"),
+        (
+            env!("CARGO_BIN_EXE_ch03"),
+            "memory span: Transformer recall at k=8",
+        ),
         (env!("CARGO_BIN_EXE_ch04"), "eq 4.2 engine vs hand, max abs diff"),
         (env!("CARGO_BIN_EXE_ch05"), "checkpoint round trip max |Δlogit|"),
     ] {

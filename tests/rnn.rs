@@ -8,7 +8,7 @@ use shortmem::data::RecallTask;
 use shortmem::models::{Activation, Rnn};
 use shortmem::optim::AdamW;
 use shortmem::sample::{Sampling, argmax};
-use shortmem::tasks::{recall_accuracy, train_recall};
+use shortmem::tasks::{Curriculum, TEST_SEED, recall_accuracy, train_recall, train_recall_curriculum};
 use shortmem::train::TrainConfig;
 use shortmem::{Graph, Module, Tensor};
 
@@ -199,4 +199,39 @@ fn rnn_remembers_a_symbol_across_3_distractors() {
         history.final_train(20)
     );
     assert!(rnn.num_params() > 0);
+}
+
+/// With the curriculum of chapter 3 (gaps 1–2 first, doubled once recall
+/// passes 90 %), a small tanh RNN learns to recall the symbol across 2 and
+/// across 32 distractors, on test sequences from a stream of their own.
+#[test]
+fn rnn_trained_with_a_curriculum_recalls_across_2_and_32_distractors() {
+    let task = RecallTask::default();
+    let mut rnn = Rnn::<f32>::new(task.vocab(), 32, Activation::Tanh, &mut StdRng::seed_from_u64(0));
+    let mut cfg = TrainConfig::new(1500, 32, 34, 3e-3);
+    cfg.progress = false;
+    cfg.eval_every = 50;
+    let curriculum = Curriculum {
+        start: 2,
+        end: 32,
+        pass: 0.9,
+        probe: 256,
+    };
+    let (_, reaches) =
+        train_recall_curriculum(&mut rnn, &mut AdamW::nanogpt(3e-3), &task, curriculum, &cfg).unwrap();
+    assert_eq!(
+        reaches.first(),
+        Some(&(50, 2)),
+        "the curriculum starts at gaps of 1–2"
+    );
+    assert!(
+        reaches
+            .windows(2)
+            .all(|w| w[1].1 == w[0].1 || w[1].1 == (2 * w[0].1).min(32)),
+        "the reach only doubles: {reaches:?}"
+    );
+    for k in [2, 32] {
+        let acc = recall_accuracy(&rnn, &task, k, 1000, TEST_SEED);
+        assert!(acc >= 0.9, "recall {acc} at k = {k}; reach {reaches:?}");
+    }
 }

@@ -10,5 +10,7 @@
 mod recall;
 mod text;
 
-pub use recall::{recall_accuracy, train_recall};
+pub use recall::{
+    Curriculum, TEST_SEED, VALIDATION_SEED, recall_accuracy, train_recall, train_recall_curriculum,
+};
 pub use text::per_token_loss;
