@@ -699,7 +699,7 @@ fn over_seeds(
     size: &Sizes,
     label: &str,
     ks: &[usize],
-    train: &mut dyn FnMut(u64) -> Result<Box<dyn LanguageModelDyn>, Box<dyn Error>>,
+    train: &mut dyn FnMut(u64) -> Result<Box<dyn RecallModel>, Box<dyn Error>>,
 ) -> Result<SpanCurve, Box<dyn Error>> {
     let mut runs = Vec::new();
     for s in 0..size.span_seeds {
@@ -725,11 +725,11 @@ fn over_seeds(
 }
 
 /// A trained recall model, whatever its type.
-trait LanguageModelDyn {
+trait RecallModel {
     fn recall(&self, k: usize, n: usize, seed: u64) -> f64;
 }
 
-impl<M: LanguageModel> LanguageModelDyn for M {
+impl<M: LanguageModel> RecallModel for M {
     fn recall(&self, k: usize, n: usize, seed: u64) -> f64 {
         recall_accuracy(self, &RecallTask::default(), k, n, seed)
     }
