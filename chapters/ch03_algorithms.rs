@@ -15,15 +15,19 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use shortmem::autograd::Converted;
 use shortmem::chapter::{
-    Chapter, ChapterResult, CommonArgs, Program, Transcript, check_memory, positive_usize, sizes, usage_error,
+    Chapter, ChapterResult, CommonArgs, Program, Transcript, check_memory, output_dir, positive_usize, sizes,
+    usage_error,
 };
-use shortmem::data::{CharTokenizer, Corpus, Dataset, RecallTask};
-use shortmem::models::{Activation, LanguageModel, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM};
+use shortmem::data::{CharTokenizer, Corpus, Dataset, Mqar, MqarSequence, MqarSplits, RecallTask};
+use shortmem::models::{
+    Activation, Gru, LanguageModel, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM,
+};
 use shortmem::optim::AdamW;
 use shortmem::plot::{Legend, Mark, Series, smooth};
 use shortmem::sample::{GenerateError, Sampling, argmax, probabilities};
 use shortmem::tasks::{
-    Curriculum, TEST_SEED, per_token_loss, recall_accuracy, train_recall, train_recall_curriculum,
+    Curriculum, MqarAnswers, TEST_SEED, mqar_accuracy, mqar_answers, per_token_loss, recall_accuracy,
+    train_mqar, train_recall, train_recall_curriculum,
 };
 use shortmem::train::{self, History, TrainConfig};
 use shortmem::{Graph, Tensor};
@@ -72,6 +76,10 @@ struct Sizes {
     span_hidden: &'static [usize],
     span_seeds: usize,
     span_test: usize,
+    /// MQAR: the (length, pairs, width) cells, the seeds, the training steps.
+    mqar_cells: &'static [(usize, usize, usize)],
+    mqar_seeds: usize,
+    mqar_steps: usize,
 }
 
 const DEFAULT: Sizes = Sizes {
@@ -81,16 +89,21 @@ const DEFAULT: Sizes = Sizes {
     ff: 256,
     ks: &[1, 2, 4, 8, 16, 32, 64, 128, 256],
     span_k_max: 64,
-    span_steps: 2000,
+    span_steps: 1200,
     span_hidden: &[32, 64],
     span_seeds: 3,
     span_test: 1000,
+    mqar_cells: &[(64, 4, 64)],
+    mqar_seeds: 1,
+    mqar_steps: 1000,
 };
 /// `--full`: more RNN sizes and seeds, and gaps to 512.
 const FULL: Sizes = Sizes {
     ks: &[1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
     span_hidden: &[16, 32, 64, 128],
     span_seeds: 5,
+    mqar_cells: &[(64, 4, 32), (64, 4, 64), (64, 4, 128), (128, 8, 64)],
+    mqar_seeds: 3,
     ..DEFAULT
 };
 const QUICK: Sizes = Sizes {
@@ -104,6 +117,9 @@ const QUICK: Sizes = Sizes {
     span_hidden: &[32],
     span_seeds: 1,
     span_test: 200,
+    mqar_cells: &[(16, 2, 16)],
+    mqar_seeds: 1,
+    mqar_steps: 30,
 };
 
 pub fn run(args: Args) -> ChapterResult {
@@ -128,7 +144,12 @@ pub fn run(args: Args) -> ChapterResult {
     let bytes = 4.0 * (4.0 * (h * h + 2.0 * vocab * h) + 32.0 * 64.0 * 4.0 * h);
     check_memory(&format!("--hidden {}", args.hidden), bytes)
         .map_err(|e| usage_error(<Args as clap::CommandFactory>::command(), e))?;
-    let mut ch = Chapter::start("ch03", "The algorithms, step by step", args.common, &extra)?;
+    let mut common = args.common;
+    if args.full && common.out.is_none() {
+        // The larger sweep keeps its own figures, beside the default run's.
+        common.out = Some(output_dir("ch03", &common).join("full"));
+    }
+    let mut ch = Chapter::start("ch03", "The algorithms, step by step", common, &extra)?;
 
     trace_both_loops(&mut ch)?;
     let (name, data, corpus) = ch.dataset()?;
@@ -140,6 +161,7 @@ pub fn run(args: Args) -> ChapterResult {
         answer_losses(&mut ch, &data, corpus, &rnn, &gpt)?;
     }
     memory_span(&mut ch, &size)?;
+    many_facts(&mut ch, &size)?;
     ch.finish()
 }
 
@@ -627,6 +649,196 @@ fn memory_span(ch: &mut Chapter, size: &Sizes) -> Result<(), Box<dyn Error>> {
         recall_attention(ch, &gpt, &task, size.span_k_max.min(24))?;
     }
     Ok(())
+}
+
+/// § Many facts at once: multi-query associative recall (Zoology's MQAR) for
+/// the attention model, the §4.1 RNN and a GRU of the same width, then the
+/// accuracy against the bytes each keeps about the past.
+fn many_facts(ch: &mut Chapter, size: &Sizes) -> Result<(), Box<dyn Error>> {
+    ch.section("many facts at once: multi-query associative recall");
+    println!(
+        "   32 keys, 32 values; 20,000 training sequences, 1,000 test sequences none of which is in training; {} seed(s), {} steps",
+        size.mqar_seeds, size.mqar_steps
+    );
+    if size.mqar_seeds < 3 {
+        println!(
+            "   ({} seed only, to keep to the chapter's time; --full runs 3 seeds and more cells)",
+            size.mqar_seeds
+        );
+    }
+    let mut memory = Vec::new();
+    for &(len, pairs, d) in size.mqar_cells {
+        let task = Mqar::new(32, pairs, len);
+        let splits = task.splits(20_000, 256, 1000, ch.seed());
+        for kind in MqarModel::ALL {
+            let seeds = (0..size.mqar_seeds).map(|s| ch.seed() + 1000 * s as u64);
+            let runs = seeds
+                .map(|seed| mqar_run(kind, &task, &splits, d, size.mqar_steps, seed))
+                .collect::<Result<Vec<(f64, MqarAnswers)>, _>>()?;
+            let accuracies: Vec<f64> = runs.iter().map(|r| r.0).collect();
+            let (mean, sd) = mean_sd(&accuracies);
+            // Accuracy by the asked pair's place in the opening list, over seeds.
+            let by_pair: Vec<f64> = (0..pairs)
+                .map(|i| runs.iter().map(|r| r.1.by_pair[i]).sum::<f64>() / runs.len() as f64)
+                .collect();
+            let in_context = runs.iter().map(|r| r.1.in_context).sum::<f64>() / runs.len() as f64;
+            let bytes = kind.state_bytes(d, len);
+            println!(
+                "   T = {len:>3}, {pairs:>2} pairs, d = {d:>3}: {:<30} {mean:.3} ± {sd:.3}   keeps {bytes} bytes; by pair, first to last: {}; names a value of the sequence {in_context:.2}",
+                kind.name(),
+                by_pair
+                    .iter()
+                    .map(|a| format!("{a:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            if (d, len) == (64, 64) {
+                ch.record(&format!("mqar: {} accuracy (d=64, T=64)", kind.key()), mean);
+                for (i, a) in by_pair.iter().enumerate() {
+                    ch.record(
+                        &format!(
+                            "mqar: {} accuracy on pair {} of {pairs} (d=64, T=64)",
+                            kind.key(),
+                            i + 1
+                        ),
+                        *a,
+                    );
+                }
+            }
+            let cell = format!("d={d}, T={len}, pairs={pairs}");
+            ch.record(
+                &format!("mqar: {} names a value of the sequence ({cell})", kind.key()),
+                in_context,
+            );
+            ch.record(&format!("mqar: {} accuracy ({cell})", kind.key()), mean);
+            ch.record(&format!("mqar: {} spread ({cell})", kind.key()), sd);
+            memory.push((kind, d, len, bytes, mean, sd));
+        }
+    }
+    let series: Vec<Series> = MqarModel::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            let mine: Vec<_> = memory.iter().filter(|m| m.0 == *kind).collect();
+            Series::line(kind.name(), mine.iter().map(|m| (m.3 as f64, m.4)).collect())
+                .with_mark(Mark::Points)
+                .with_spread(mine.iter().map(|m| m.5).collect())
+                .with_color(i)
+        })
+        .chain([Series::reference("chance (1 in 32)", 1.0 / 32.0)])
+        .collect();
+    let fig = ch
+        .frame(
+            "Memory has a size: MQAR accuracy against what a model keeps",
+            "bytes kept about the past while generating (state, or key-value cache), log scale",
+            "accuracy on the questions",
+        )
+        .log2_x()
+        .legend(Legend::Outside);
+    ch.lines("mqar_memory.svg", &fig, &series)?;
+    Ok(())
+}
+
+/// The three models of the MQAR comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MqarModel {
+    Attention,
+    Rnn,
+    Gru,
+}
+
+impl MqarModel {
+    const ALL: [MqarModel; 3] = [MqarModel::Attention, MqarModel::Rnn, MqarModel::Gru];
+
+    fn name(self) -> &'static str {
+        match self {
+            MqarModel::Attention => "attention (2 blocks, 4 heads)",
+            MqarModel::Rnn => "RNN (§4.1, tanh)",
+            MqarModel::Gru => "GRU",
+        }
+    }
+
+    /// The name in the summary's keys.
+    fn key(self) -> &'static str {
+        match self {
+            MqarModel::Attention => "attention",
+            MqarModel::Rnn => "RNN",
+            MqarModel::Gru => "GRU",
+        }
+    }
+
+    /// Bytes kept about the past after `len` tokens, in f32: the recurrent
+    /// state (d numbers), or the key-value cache (a key and a value of d numbers
+    /// per token, per block).
+    fn state_bytes(self, d: usize, len: usize) -> usize {
+        match self {
+            MqarModel::Attention => 4 * 2 * 2 * len * d,
+            MqarModel::Rnn | MqarModel::Gru => 4 * d,
+        }
+    }
+}
+
+/// Trains one model of width `d` on the training set; returns its test
+/// accuracy, overall and by the asked pair's place.
+fn mqar_run(
+    kind: MqarModel,
+    task: &Mqar,
+    splits: &MqarSplits,
+    d: usize,
+    steps: usize,
+    seed: u64,
+) -> Result<(f64, MqarAnswers), Box<dyn Error>> {
+    let lr = 3e-3;
+    let mut cfg = TrainConfig::new(steps, 32, task.len, lr);
+    cfg.seed = seed;
+    cfg.eval_every = (steps / 5).max(1);
+    cfg.label = format!("mqar {}", kind.key());
+    let sets = (&splits.train[..], &splits.val[..]);
+    let init = &mut StdRng::seed_from_u64(seed);
+    let opt = &mut AdamW::nanogpt(lr);
+    Ok(match kind {
+        MqarModel::Attention => {
+            let config = TransformerConfig {
+                vocab_size: task.vocab(),
+                embed_dim: d,
+                num_heads: 4,
+                ff_dim: 2 * d,
+                num_layers: 2,
+                context: task.len,
+                causal: true,
+            };
+            let mut m = TransformerLM::<f32>::new(config, init);
+            train_mqar(&mut m, opt, task, sets, &cfg)?;
+            scores(&m, task, &splits.test)
+        }
+        MqarModel::Rnn => {
+            let mut m = Rnn::<f32>::new(task.vocab(), d, Activation::Tanh, init);
+            train_mqar(&mut m, opt, task, sets, &cfg)?;
+            scores(&m, task, &splits.test)
+        }
+        MqarModel::Gru => {
+            let mut m = Gru::<f32>::new(task.vocab(), d, init);
+            train_mqar(&mut m, opt, task, sets, &cfg)?;
+            scores(&m, task, &splits.test)
+        }
+    })
+}
+
+/// Test accuracy, and how the answers fall.
+fn scores<M: LanguageModel>(m: &M, task: &Mqar, test: &[MqarSequence]) -> (f64, MqarAnswers) {
+    (mqar_accuracy(m, task, test), mqar_answers(m, task, test))
+}
+
+/// Mean and sample standard deviation (0 for one value).
+fn mean_sd(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let sd = if xs.len() < 2 {
+        0.0
+    } else {
+        (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    };
+    (mean, sd)
 }
 
 /// The curriculum of the memory span: gaps 1–2 first, doubled at 90 % recall.

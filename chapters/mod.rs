@@ -7,6 +7,8 @@ use crate::chapter::Program;
 
 #[path = "ch01_background.rs"]
 pub mod ch01;
+#[path = "ch02_concepts.rs"]
+pub mod ch02;
 #[path = "ch03_algorithms.rs"]
 pub mod ch03;
 #[path = "ch04_equations.rs"]
@@ -15,4 +17,10 @@ pub mod ch04;
 pub mod ch05;
 
 /// Every chapter program, in the order the tour runs them.
-pub const ALL: [&Program; 4] = [&ch01::PROGRAM, &ch03::PROGRAM, &ch04::PROGRAM, &ch05::PROGRAM];
+pub const ALL: [&Program; 5] = [
+    &ch01::PROGRAM,
+    &ch02::PROGRAM,
+    &ch03::PROGRAM,
+    &ch04::PROGRAM,
+    &ch05::PROGRAM,
+];

@@ -363,6 +363,41 @@ pub fn lines(path: impl AsRef<Path>, fig: &Figure, series: &[Series]) -> Result<
     root.present().map_err(|e| err(path, e))
 }
 
+/// Width of the strip that holds a heatmap's colour scale.
+const SCALE_WIDTH: u32 = 90;
+
+/// A heatmap's colour scale: a vertical bar from `range.0` (bottom) to
+/// `range.1` (top), with five labelled ticks.
+fn colour_scale<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    range: (f64, f64),
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let (top, height, steps) = (60i32, 200i32, 50);
+    for s in 0..steps {
+        let t = 1.0 - s as f64 / steps as f64;
+        let y0 = top + s * height / steps;
+        let y1 = top + (s + 1) * height / steps;
+        area.draw(&Rectangle::new([(10, y0), (30, y1)], heat_color(t).filled()))?;
+    }
+    area.draw(&Rectangle::new(
+        [(10, top), (30, top + height)],
+        BLACK.stroke_width(1),
+    ))?;
+    let font = ("sans-serif", 13).into_font();
+    for i in 0..=4 {
+        let t = i as f64 / 4.0;
+        let y = top + ((1.0 - t) * height as f64) as i32;
+        let value = range.0 + t * (range.1 - range.0);
+        area.draw(&PathElement::new(vec![(30, y), (35, y)], BLACK.stroke_width(1)))?;
+        area.draw(&Text::new(
+            tick(value, range.1 - range.0),
+            (38, y - 7),
+            font.clone(),
+        ))?;
+    }
+    Ok(())
+}
+
 /// Width of the strip that holds an outside legend.
 const LEGEND_WIDTH: u32 = 330;
 
@@ -541,8 +576,11 @@ pub fn heatmap(
     // room on the left for the longest row label.
     let cell = (860 / cols.max(1)).min(640 / rows.max(1)).clamp(12, 48) as u32;
     let label_width = 40 + 7 * row_labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as u32;
-    let size = (cell * cols as u32 + label_width + 40, cell * rows as u32 + 140);
+    let grid_width = cell * cols as u32 + label_width + 40;
+    let size = (grid_width + SCALE_WIDTH, cell * rows as u32 + 140);
     let (area, root) = canvas(path, &fig.caption, size)?;
+    let (area, scale_area) = area.split_horizontally(grid_width);
+    colour_scale(&scale_area, range).map_err(|e| err(path, e))?;
     let mut chart = ChartBuilder::on(&area)
         .caption(&fig.title, ("sans-serif", 20))
         .margin(10)

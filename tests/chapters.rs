@@ -144,8 +144,12 @@ fn ch05_quick_trains_saves_and_samples_a_saved_model() {
 }
 
 #[test]
-fn ch03_ch04_ch05_quick_runs_write_their_figures() {
+fn ch02_to_ch05_quick_runs_write_their_figures() {
     for (bin, key) in [
+        (
+            env!("CARGO_BIN_EXE_ch02"),
+            "induction: 2-layer loss on the repeat",
+        ),
         (
             env!("CARGO_BIN_EXE_ch03"),
             "memory span: Transformer recall at k=8",
@@ -349,6 +353,12 @@ fn a_corpus_too_short_for_a_chapter_says_how_long_it_must_be() {
             &thousand,
             &["--context", "899"][..],
             "ch05 needs at least 1001",
+        ),
+        (
+            env!("CARGO_BIN_EXE_ch02"),
+            &fifteen_hundred,
+            &[][..],
+            "ch02 needs at least 2312",
         ),
         (
             env!("CARGO_BIN_EXE_ch03"),

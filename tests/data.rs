@@ -2,7 +2,9 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use shortmem::data::{CharTokenizer, Corpus, CorpusError, Dataset, StreamSampler, load_text, random_batch};
+use shortmem::data::{
+    CharTokenizer, Corpus, CorpusError, Dataset, Mqar, StreamSampler, load_text, random_batch,
+};
 use std::io::Write;
 
 #[test]
@@ -206,4 +208,58 @@ fn stream_sampler_continues_each_stream() {
     let (b5, wrapped) = s.next_batch(&tokens);
     assert!(wrapped);
     assert_eq!(b5.inputs[0], 0);
+}
+
+/// MQAR sequences: the right length, the pairs first with distinct keys from
+/// the keys' half and values from the values' half, every key asked once after
+/// the pairs, each answer the value it was paired with; the three splits share
+/// no sequence; the same seed gives the same sets.
+#[test]
+fn mqar_sequences_are_right_by_construction_and_splits_are_disjoint() {
+    let task = Mqar::new(16, 4, 24);
+    assert_eq!(task.vocab(), 33);
+    let splits = task.splits(2000, 200, 300, 5);
+    assert_eq!(
+        (splits.train.len(), splits.val.len(), splits.test.len()),
+        (2000, 200, 300)
+    );
+    for s in splits.train.iter().chain(&splits.val).chain(&splits.test) {
+        assert_eq!(s.tokens.len(), 24);
+        let pairs: Vec<(usize, usize)> = (0..4).map(|i| (s.tokens[2 * i], s.tokens[2 * i + 1])).collect();
+        let keys: std::collections::HashSet<usize> = pairs.iter().map(|p| p.0).collect();
+        assert_eq!(keys.len(), 4, "distinct keys: {:?}", s.tokens);
+        assert!(pairs.iter().all(|&(k, v)| k < 16 && (16..32).contains(&v)));
+        assert_eq!(s.queries.len(), 4);
+        assert!(s.queries.windows(2).all(|w| w[0] < w[1]) && s.queries[0] >= 8);
+        let mut asked = Vec::new();
+        for (&q, &a) in s.queries.iter().zip(&s.answers) {
+            let key = s.tokens[q];
+            let paired = pairs
+                .iter()
+                .find(|p| p.0 == key)
+                .expect("a query is a key of the pairs")
+                .1;
+            assert_eq!(a, paired);
+            asked.push(key);
+        }
+        asked.sort_unstable();
+        let mut all: Vec<usize> = keys.into_iter().collect();
+        all.sort_unstable();
+        assert_eq!(asked, all, "every key asked once");
+        let fillers = (8..24)
+            .filter(|t| !s.queries.contains(t))
+            .all(|t| s.tokens[t] == task.filler());
+        assert!(fillers, "filler elsewhere: {:?}", s.tokens);
+    }
+    let train: std::collections::HashSet<_> = splits.train.iter().collect();
+    assert!(splits.val.iter().chain(&splits.test).all(|s| !train.contains(s)));
+    assert!(splits.test.iter().all(|s| !splits.val.contains(s)));
+    assert_eq!(task.splits(2000, 200, 300, 5).test, splits.test);
+}
+
+#[test]
+#[should_panic(expected = "has too few")]
+fn an_mqar_task_too_small_for_the_set_asked_says_so() {
+    // Two keys, one pair, one place to ask: 2 × 2 sequences in all.
+    Mqar::new(2, 1, 3).set(10, 0, &std::collections::HashSet::new());
 }

@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use shortmem::autograd::gradcheck::GradCheck;
 use shortmem::data::RecallTask;
-use shortmem::models::{Activation, Rnn};
+use shortmem::models::{Activation, Gru, Rnn};
 use shortmem::optim::AdamW;
 use shortmem::sample::{Sampling, argmax};
 use shortmem::tasks::{Curriculum, TEST_SEED, recall_accuracy, train_recall, train_recall_curriculum};
@@ -234,4 +234,61 @@ fn rnn_trained_with_a_curriculum_recalls_across_2_and_32_distractors() {
         let acc = recall_accuracy(&rnn, &task, k, 1000, TEST_SEED);
         assert!(acc >= 0.9, "recall {acc} at k = {k}; reach {reaches:?}");
     }
+}
+
+/// The GRU's equations in plain f64 loops, step by step, against the model:
+/// r, z, n and h as `torch.nn.GRU` defines them, then V h + c.
+#[test]
+fn gru_equations_match_plain_loops() {
+    let (vocab, h) = (5, 4);
+    let gru = Gru::<f64>::new(vocab, h, &mut StdRng::seed_from_u64(8));
+    let ids = [3usize, 0, 4, 4, 1, 2];
+    let g = Graph::<f64>::new();
+    let (logits, _) = gru.forward(&g, &ids, 2, 3, None);
+    let got = logits.value();
+    let p = |t: &shortmem::Param<f64>| t.value.data().to_vec();
+    let (ur, uz, un) = (p(&gru.u_r), p(&gru.u_z), p(&gru.u_n));
+    let (wr, wz, wn) = (p(&gru.w_r), p(&gru.w_z), p(&gru.w_n));
+    let (br, bz, bn, bhn) = (p(&gru.b_r), p(&gru.b_z), p(&gru.b_n), p(&gru.b_hn));
+    let (v, c) = (p(&gru.v), p(&gru.c));
+    let sigmoid = |a: f64| 1.0 / (1.0 + (-a).exp());
+    for b in 0..2 {
+        let mut state = vec![0.0; h];
+        for t in 0..3 {
+            let x = ids[b * 3 + t];
+            let wh = |w: &[f64], i: usize| (0..h).map(|j| w[i * h + j] * state[j]).sum::<f64>();
+            let next: Vec<f64> = (0..h)
+                .map(|i| {
+                    let r = sigmoid(ur[i * vocab + x] + wh(&wr, i) + br[i]);
+                    let z = sigmoid(uz[i * vocab + x] + wh(&wz, i) + bz[i]);
+                    let n = (un[i * vocab + x] + bn[i] + r * (wh(&wn, i) + bhn[i])).tanh();
+                    (1.0 - z) * n + z * state[i]
+                })
+                .collect();
+            state = next;
+            for o in 0..vocab {
+                let want = c[o] + (0..h).map(|j| v[o * h + j] * state[j]).sum::<f64>();
+                let at = (b * 3 + t) * vocab + o;
+                assert!(
+                    (got.data()[at] - want).abs() < 1e-12,
+                    "b {b}, t {t}, o {o}: {} vs {want}",
+                    got.data()[at]
+                );
+            }
+        }
+    }
+}
+
+/// Every GRU parameter's gradient against central differences in f64.
+#[test]
+fn gru_gradients_match_finite_differences() {
+    let mut gru = Gru::<f64>::new(4, 3, &mut StdRng::seed_from_u64(9));
+    let ids = [0usize, 3, 2, 1, 1, 0, 2, 3];
+    let targets = [3usize, 2, 1, 0, 0, 2, 3, 1];
+    let report = GradCheck::default()
+        .check_module(&mut gru, |m, g| {
+            m.forward(g, &ids, 2, 4, None).0.cross_entropy(&targets)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.rows.len(), 12);
 }

@@ -1,11 +1,17 @@
 //! Text in, batches of token ids out: the character tokenizer, the built-in
-//! corpus, loading a corpus file, the train/validation split and the sampler.
+//! corpus, loading a corpus file, the train/validation split and the sampler;
+//! the memory tasks (the recall of one symbol, multi-query associative recall,
+//! repeated random tokens).
 
 mod corpus;
+mod induction;
+mod mqar;
 mod recall;
 mod tokenizer;
 
 pub use corpus::Corpus;
+pub use induction::Repeats;
+pub use mqar::{Mqar, MqarBatch, MqarSequence, MqarSplits};
 pub use recall::RecallTask;
 pub use tokenizer::{CharTokenizer, UnknownChars, UnknownId};
 

@@ -45,3 +45,17 @@ pub fn per_token_loss<M: LanguageModel>(model: &M, tokens: &[usize], context: us
     }
     loss
 }
+
+/// The mean loss −ln P(target) at each position of the windows of `batch`,
+/// each read from its start (`[time]`, averaged over the batch's rows): how
+/// much a model gains from what it has read so far in the window.
+pub fn loss_by_position<M: LanguageModel>(model: &M, batch: &crate::data::Batch) -> Vec<f64> {
+    let g = Graph::inference();
+    let logits = model.logits(&g, batch).value();
+    let v = model.vocab_size();
+    let mut sum = vec![0.0; batch.time];
+    for (i, row) in logits.data().chunks(v).enumerate() {
+        sum[i % batch.time] += crate::sample::nll(row, batch.targets[i]);
+    }
+    sum.iter().map(|s| s / batch.batch as f64).collect()
+}
