@@ -15,7 +15,7 @@
 use clap::Parser;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Program, Transcript, sizes};
+use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Program, Transcript, mean_sd, sizes};
 use shortmem::data::{Dataset, Repeats, windows};
 use shortmem::models::{Activation, LanguageModel, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM};
 use shortmem::optim::AdamW;
@@ -384,16 +384,4 @@ fn induction_map(ch: &mut Chapter, model: &TransformerLM, task: &Repeats) -> Res
     );
     ch.heatmap("induction_head.svg", &fig, &rows, (&labels, &labels), (0.0, 1.0))?;
     Ok(())
-}
-
-/// Mean and sample standard deviation (0 for one value).
-fn mean_sd(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    let sd = if xs.len() < 2 {
-        0.0
-    } else {
-        (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    };
-    (mean, sd)
 }

@@ -15,10 +15,10 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use shortmem::autograd::Converted;
 use shortmem::chapter::{
-    Chapter, ChapterResult, CommonArgs, Program, Transcript, check_memory, output_dir, positive_usize, sizes,
-    usage_error,
+    Chapter, ChapterResult, CommonArgs, Program, Transcript, check_memory, mean_sd, output_dir,
+    positive_usize, sizes, usage_error,
 };
-use shortmem::data::{CharTokenizer, Corpus, Dataset, Mqar, MqarSequence, MqarSplits, RecallTask};
+use shortmem::data::{CharTokenizer, Corpus, Dataset, Mqar, MqarSplits, RecallTask};
 use shortmem::models::{
     Activation, Gru, LanguageModel, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM,
 };
@@ -26,8 +26,8 @@ use shortmem::optim::AdamW;
 use shortmem::plot::{Legend, Mark, Series, smooth};
 use shortmem::sample::{GenerateError, Sampling, argmax, probabilities};
 use shortmem::tasks::{
-    Curriculum, MqarAnswers, TEST_SEED, mqar_accuracy, mqar_answers, per_token_loss, recall_accuracy,
-    train_mqar, train_recall, train_recall_curriculum,
+    Curriculum, MqarAnswers, TEST_SEED, mqar_answers, per_token_loss, recall_accuracy, train_mqar,
+    train_recall, train_recall_curriculum,
 };
 use shortmem::train::{self, History, TrainConfig};
 use shortmem::{Graph, Tensor};
@@ -674,14 +674,14 @@ fn many_facts(ch: &mut Chapter, size: &Sizes) -> Result<(), Box<dyn Error>> {
             let seeds = (0..size.mqar_seeds).map(|s| ch.seed() + 1000 * s as u64);
             let runs = seeds
                 .map(|seed| mqar_run(kind, &task, &splits, d, size.mqar_steps, seed))
-                .collect::<Result<Vec<(f64, MqarAnswers)>, _>>()?;
-            let accuracies: Vec<f64> = runs.iter().map(|r| r.0).collect();
+                .collect::<Result<Vec<MqarAnswers>, _>>()?;
+            let accuracies: Vec<f64> = runs.iter().map(|r| r.accuracy).collect();
             let (mean, sd) = mean_sd(&accuracies);
             // Accuracy by the asked pair's place in the opening list, over seeds.
             let by_pair: Vec<f64> = (0..pairs)
-                .map(|i| runs.iter().map(|r| r.1.by_pair[i]).sum::<f64>() / runs.len() as f64)
+                .map(|i| runs.iter().map(|r| r.by_pair[i]).sum::<f64>() / runs.len() as f64)
                 .collect();
-            let in_context = runs.iter().map(|r| r.1.in_context).sum::<f64>() / runs.len() as f64;
+            let in_context = runs.iter().map(|r| r.in_context).sum::<f64>() / runs.len() as f64;
             let bytes = kind.state_bytes(d, len);
             println!(
                 "   T = {len:>3}, {pairs:>2} pairs, d = {d:>3}: {:<30} {mean:.3} ± {sd:.3}   keeps {bytes} bytes; by pair, first to last: {}; names a value of the sequence {in_context:.2}",
@@ -778,8 +778,8 @@ impl MqarModel {
     }
 }
 
-/// Trains one model of width `d` on the training set; returns its test
-/// accuracy, overall and by the asked pair's place.
+/// Trains one model of width `d` on the training set; returns how it answers
+/// the test set.
 fn mqar_run(
     kind: MqarModel,
     task: &Mqar,
@@ -787,7 +787,7 @@ fn mqar_run(
     d: usize,
     steps: usize,
     seed: u64,
-) -> Result<(f64, MqarAnswers), Box<dyn Error>> {
+) -> Result<MqarAnswers, Box<dyn Error>> {
     let lr = 3e-3;
     let mut cfg = TrainConfig::new(steps, 32, task.len, lr);
     cfg.seed = seed;
@@ -809,36 +809,19 @@ fn mqar_run(
             };
             let mut m = TransformerLM::<f32>::new(config, init);
             train_mqar(&mut m, opt, task, sets, &cfg)?;
-            scores(&m, task, &splits.test)
+            mqar_answers(&m, task, &splits.test)
         }
         MqarModel::Rnn => {
             let mut m = Rnn::<f32>::new(task.vocab(), d, Activation::Tanh, init);
             train_mqar(&mut m, opt, task, sets, &cfg)?;
-            scores(&m, task, &splits.test)
+            mqar_answers(&m, task, &splits.test)
         }
         MqarModel::Gru => {
             let mut m = Gru::<f32>::new(task.vocab(), d, init);
             train_mqar(&mut m, opt, task, sets, &cfg)?;
-            scores(&m, task, &splits.test)
+            mqar_answers(&m, task, &splits.test)
         }
     })
-}
-
-/// Test accuracy, and how the answers fall.
-fn scores<M: LanguageModel>(m: &M, task: &Mqar, test: &[MqarSequence]) -> (f64, MqarAnswers) {
-    (mqar_accuracy(m, task, test), mqar_answers(m, task, test))
-}
-
-/// Mean and sample standard deviation (0 for one value).
-fn mean_sd(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    let sd = if xs.len() < 2 {
-        0.0
-    } else {
-        (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    };
-    (mean, sd)
 }
 
 /// The curriculum of the memory span: gaps 1–2 first, doubled at 90 % recall.
@@ -870,18 +853,17 @@ struct SpanCurve {
 }
 
 impl SpanCurve {
-    fn mean(&self, i: usize) -> f64 {
-        self.runs.iter().map(|r| r[i]).sum::<f64>() / self.runs.len() as f64
+    /// Mean and standard deviation over seeds at the `i`-th gap.
+    fn stats(&self, i: usize) -> (f64, f64) {
+        mean_sd(&self.runs.iter().map(|r| r[i]).collect::<Vec<f64>>())
     }
 
-    /// The sample standard deviation over seeds (0 for one seed).
+    fn mean(&self, i: usize) -> f64 {
+        self.stats(i).0
+    }
+
     fn spread(&self, i: usize) -> f64 {
-        let n = self.runs.len() as f64;
-        if n < 2.0 {
-            return 0.0;
-        }
-        let m = self.mean(i);
-        (self.runs.iter().map(|r| (r[i] - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+        self.stats(i).1
     }
 
     /// The mean at gap `k`, if it was tested.

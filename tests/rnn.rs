@@ -244,8 +244,7 @@ fn gru_equations_match_plain_loops() {
     let gru = Gru::<f64>::new(vocab, h, &mut StdRng::seed_from_u64(8));
     let ids = [3usize, 0, 4, 4, 1, 2];
     let g = Graph::<f64>::new();
-    let (logits, _) = gru.forward(&g, &ids, 2, 3, None);
-    let got = logits.value();
+    let got = gru.forward(&g, &ids, 2, 3, None).logits.value();
     let p = |t: &shortmem::Param<f64>| t.value.data().to_vec();
     let (ur, uz, un) = (p(&gru.u_r), p(&gru.u_z), p(&gru.u_n));
     let (wr, wz, wn) = (p(&gru.w_r), p(&gru.w_z), p(&gru.w_n));
@@ -287,7 +286,7 @@ fn gru_gradients_match_finite_differences() {
     let targets = [3usize, 2, 1, 0, 0, 2, 3, 1];
     let report = GradCheck::default()
         .check_module(&mut gru, |m, g| {
-            m.forward(g, &ids, 2, 4, None).0.cross_entropy(&targets)
+            m.forward(g, &ids, 2, 4, None).logits.cross_entropy(&targets)
         })
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.rows.len(), 12);

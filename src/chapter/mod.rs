@@ -331,6 +331,19 @@ pub fn check_writable(dir: &std::path::Path, what: &str) -> Result<(), String> {
     unreachable!("the loop returns")
 }
 
+/// The mean of `xs` and their sample standard deviation (0 for fewer than
+/// two values): how a result over several seeds is reported.
+pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let sd = if xs.len() < 2 {
+        0.0
+    } else {
+        (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    };
+    (mean, sd)
+}
+
 /// A one-line description of this machine, for captions of timed figures.
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")

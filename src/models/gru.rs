@@ -12,6 +12,7 @@
 //! the gate lets the network keep a value for as long as it chooses. The state
 //! is still H numbers, exactly as large as the RNN's.
 
+use super::rnn::{RnnOutput, stack, unroll};
 use super::{Hidden, LanguageModel};
 use crate::autograd::{Graph, Init, Param, Var};
 use crate::data::Batch;
@@ -88,7 +89,7 @@ impl<E: Float> Gru<E> {
     }
 
     /// Runs `time` steps over `batch` sequences (`ids` laid out `[B, T]`) from
-    /// `h0` (`[B, H]`, zeros if `None`); returns the logits `[B, T, V]` and h_T.
+    /// `h0` (`[B, H]`, zeros if `None`): the logits `[B, T, V]` and h_1 … h_T.
     pub fn forward<'g>(
         &self,
         g: &'g Graph<E>,
@@ -96,25 +97,17 @@ impl<E: Float> Gru<E> {
         batch: usize,
         time: usize,
         h0: Option<Tensor<E>>,
-    ) -> (Var<'g, E>, Var<'g, E>) {
-        assert_eq!(
-            ids.len(),
-            batch * time,
-            "Gru::forward: {} ids for a [{batch}, {time}] batch",
-            ids.len()
+    ) -> RnnOutput<'g, E> {
+        let hidden = unroll(
+            g,
+            "Gru::forward",
+            (ids, batch, time),
+            self.hidden_size(),
+            h0,
+            |x_t, h| self.step(g, x_t, h),
         );
-        let hs = self.hidden_size();
-        let mut h = g.constant(h0.unwrap_or_else(|| Tensor::zeros([batch, hs])));
-        let mut states = Vec::with_capacity(time);
-        let mut x_t = vec![0; batch];
-        for t in 0..time {
-            for (b, x) in x_t.iter_mut().enumerate() {
-                *x = ids[b * time + t];
-            }
-            h = self.step(g, &x_t, h);
-            states.push(h.reshape([batch, 1, hs]));
-        }
-        (self.output(g, Var::concat(&states, 1)), h)
+        let logits = self.output(g, stack(&hidden));
+        RnnOutput { logits, hidden }
     }
 }
 
@@ -126,17 +119,15 @@ impl LanguageModel for Gru<f32> {
     }
 
     fn logits<'g>(&self, g: &'g Graph, batch: &Batch) -> Var<'g> {
-        self.forward(g, &batch.inputs, batch.batch, batch.time, None).0
+        self.forward(g, &batch.inputs, batch.batch, batch.time, None)
+            .logits
     }
 
     /// Truncated backpropagation through time, as for the RNN.
     fn logits_after<'g>(&self, g: &'g Graph, batch: &Batch, state: &mut Hidden) -> Var<'g> {
-        let h0 = state
-            .0
-            .take()
-            .filter(|h| h.dims() == [batch.batch, self.hidden_size()]);
-        let (logits, h_t) = self.forward(g, &batch.inputs, batch.batch, batch.time, h0);
-        state.0 = Some(h_t.value());
-        logits
+        let h0 = state.take_for(batch, self.hidden_size());
+        let out = self.forward(g, &batch.inputs, batch.batch, batch.time, h0);
+        state.0 = out.hidden.last().map(|h| h.value());
+        out.logits
     }
 }

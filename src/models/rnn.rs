@@ -152,36 +152,65 @@ impl<E: Float> Rnn<E> {
         time: usize,
         h0: Option<Tensor<E>>,
     ) -> RnnOutput<'g, E> {
-        assert_eq!(
-            ids.len(),
-            batch * time,
-            "Rnn::forward: {} ids for a [{batch}, {time}] batch",
-            ids.len()
+        let hidden = unroll(
+            g,
+            "Rnn::forward",
+            (ids, batch, time),
+            self.hidden_size(),
+            h0,
+            |x_t, h| self.step(g, x_t, h),
         );
-        let hs = self.hidden_size();
-        if let Some(h) = &h0 {
-            assert_eq!(
-                h.dims(),
-                [batch, hs],
-                "Rnn::forward: h0 of shape {} for batch {batch}, hidden {hs}",
-                h.shape()
-            );
-        }
-        let mut h = g.constant(h0.unwrap_or_else(|| Tensor::zeros([batch, hs])));
-        let mut hidden = Vec::with_capacity(time);
-        let mut x_t = vec![0; batch];
-        for t in 0..time {
-            for (b, x) in x_t.iter_mut().enumerate() {
-                *x = ids[b * time + t];
-            }
-            h = self.step(g, &x_t, h);
-            hidden.push(h);
-        }
-        // All outputs in one product: stack h_1..h_T to [B, T, H] first.
-        let stacked: Vec<Var<'g, E>> = hidden.iter().map(|h| h.reshape([batch, 1, hs])).collect();
-        let logits = self.output(g, Var::concat(&stacked, 1));
+        let logits = self.output(g, stack(&hidden));
         RnnOutput { logits, hidden }
     }
+}
+
+/// Runs a recurrent `step` over `batch` sequences of `time` tokens (`ids` laid
+/// out `[B, T]`) from `h0` (`[B, H]`, zeros if `None`); returns h_1 … h_T.
+/// The loop every recurrent model of the crate shares (`name` is the caller,
+/// for the messages).
+pub(crate) fn unroll<'g, E: Float>(
+    g: &'g Graph<E>,
+    name: &str,
+    (ids, batch, time): (&[usize], usize, usize),
+    hs: usize,
+    h0: Option<Tensor<E>>,
+    step: impl Fn(&[usize], Var<'g, E>) -> Var<'g, E>,
+) -> Vec<Var<'g, E>> {
+    assert_eq!(
+        ids.len(),
+        batch * time,
+        "{name}: {} ids for a [{batch}, {time}] batch",
+        ids.len()
+    );
+    if let Some(h) = &h0 {
+        assert_eq!(
+            h.dims(),
+            [batch, hs],
+            "{name}: h0 of shape {} for batch {batch}, hidden {hs}",
+            h.shape()
+        );
+    }
+    let mut h = g.constant(h0.unwrap_or_else(|| Tensor::zeros([batch, hs])));
+    let mut hidden = Vec::with_capacity(time);
+    let mut x_t = vec![0; batch];
+    for t in 0..time {
+        for (b, x) in x_t.iter_mut().enumerate() {
+            *x = ids[b * time + t];
+        }
+        h = step(&x_t, h);
+        hidden.push(h);
+    }
+    hidden
+}
+
+/// h_1 … h_T (each `[B, H]`) stacked to `[B, T, H]`, so that the output layer
+/// runs as one product.
+pub(crate) fn stack<'g, E: Float>(hidden: &[Var<'g, E>]) -> Var<'g, E> {
+    let dims = hidden[0].shape();
+    let (batch, hs) = (dims.dims()[0], dims.dims()[1]);
+    let rows: Vec<Var<'g, E>> = hidden.iter().map(|h| h.reshape([batch, 1, hs])).collect();
+    Var::concat(&rows, 1)
 }
 
 impl Rnn<f32> {
@@ -233,6 +262,14 @@ impl Rnn<f32> {
 #[derive(Clone, Debug, Default)]
 pub struct Hidden(pub Option<Tensor>);
 
+impl Hidden {
+    /// The carried state, if it fits a batch of `batch.batch` rows of `hidden`
+    /// numbers (a batch of another size starts afresh); leaves `None` behind.
+    pub fn take_for(&mut self, batch: &Batch, hidden: usize) -> Option<Tensor> {
+        self.0.take().filter(|h| h.dims() == [batch.batch, hidden])
+    }
+}
+
 impl State for Hidden {
     const READING: Reading = Reading::Streams;
 
@@ -272,10 +309,7 @@ impl LanguageModel for Rnn<f32> {
     /// Truncated backpropagation through time: the state left by the previous
     /// window enters as a constant, so gradients stop at the window's start.
     fn logits_after<'g>(&self, g: &'g Graph, batch: &Batch, state: &mut Hidden) -> Var<'g> {
-        let h0 = state
-            .0
-            .take()
-            .filter(|h| h.dims() == [batch.batch, self.hidden_size()]);
+        let h0 = state.take_for(batch, self.hidden_size());
         let out = self.forward(g, &batch.inputs, batch.batch, batch.time, h0);
         state.0 = out.hidden.last().map(|h| h.value());
         out.logits

@@ -2,7 +2,7 @@
 //! questions only.
 
 use crate::autograd::{Graph, Var};
-use crate::data::{Mqar, MqarBatch, MqarSequence};
+use crate::data::{Batch, Mqar, MqarSequence};
 use crate::models::LanguageModel;
 use crate::optim::Optimizer;
 use crate::sample::argmax;
@@ -10,14 +10,13 @@ use crate::train::{History, TrainConfig, TrainError, fit};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-/// The logits at the question positions, `[questions, V]`.
-fn at_questions<'g, M: LanguageModel>(model: &M, g: &'g Graph, b: &MqarBatch) -> Var<'g> {
-    let v = model.vocab_size();
-    let rows = b.batch.batch * b.batch.time;
+/// The logits at the flat positions `queries` of `batch`, `[questions, V]`.
+fn at_questions<'g, M: LanguageModel>(model: &M, g: &'g Graph, batch: &Batch, queries: &[usize]) -> Var<'g> {
+    let rows = batch.batch * batch.time;
     model
-        .logits(g, &b.batch)
-        .reshape([rows, v])
-        .embedding(&b.queries, [b.queries.len()])
+        .logits(g, batch)
+        .reshape([rows, model.vocab_size()])
+        .embedding(queries, [queries.len()])
 }
 
 /// The target of a position that is not a question, in a training batch.
@@ -58,12 +57,7 @@ pub fn train_mqar<M: LanguageModel>(
                 .filter(|(_, a)| **a != NOT_ASKED)
                 .map(|(q, &a)| (q, a))
                 .unzip();
-            let b = MqarBatch {
-                batch: batch.clone(),
-                queries,
-                answers,
-            };
-            at_questions(model, g, &b).cross_entropy(&b.answers)
+            at_questions(model, g, batch, &queries).cross_entropy(&answers)
         },
         |m| 1.0 - mqar_accuracy(m, task, val),
     )
@@ -71,21 +65,7 @@ pub fn train_mqar<M: LanguageModel>(
 
 /// The fraction of questions of `set` whose value the model names (argmax).
 pub fn mqar_accuracy<M: LanguageModel>(model: &M, task: &Mqar, set: &[MqarSequence]) -> f64 {
-    let (mut right, mut asked) = (0, 0);
-    for chunk in (0..set.len()).collect::<Vec<_>>().chunks(64) {
-        let b = task.batch(set, chunk);
-        let g = Graph::inference();
-        let logits = at_questions(model, &g, &b).value();
-        let v = model.vocab_size();
-        right += logits
-            .data()
-            .chunks(v)
-            .zip(&b.answers)
-            .filter(|(row, a)| argmax(row) == **a)
-            .count();
-        asked += b.answers.len();
-    }
-    right as f64 / asked.max(1) as f64
+    mqar_answers(model, task, set).accuracy
 }
 
 /// How a model answers the questions of `set`: its accuracy by the place of
@@ -94,6 +74,8 @@ pub fn mqar_accuracy<M: LanguageModel>(model: &M, task: &Mqar, set: &[MqarSequen
 /// right or wrong (a model that keeps the values but not which key each
 /// belongs to names one of the N values, right one time in N).
 pub struct MqarAnswers {
+    /// The fraction of all questions answered right.
+    pub accuracy: f64,
     pub by_pair: Vec<f64>,
     pub in_context: f64,
 }
@@ -105,7 +87,7 @@ pub fn mqar_answers<M: LanguageModel>(model: &M, task: &Mqar, set: &[MqarSequenc
     for chunk in (0..set.len()).collect::<Vec<_>>().chunks(64) {
         let b = task.batch(set, chunk);
         let g = Graph::inference();
-        let logits = at_questions(model, &g, &b).value();
+        let logits = at_questions(model, &g, &b.batch, &b.queries).value();
         let v = model.vocab_size();
         for ((row, &a), &q) in logits.data().chunks(v).zip(&b.answers).zip(&b.queries) {
             // The sequence of question q, and the pair whose key it asks.
@@ -121,6 +103,7 @@ pub fn mqar_answers<M: LanguageModel>(model: &M, task: &Mqar, set: &[MqarSequenc
     }
     let total: usize = asked.iter().sum();
     MqarAnswers {
+        accuracy: right.iter().sum::<usize>() as f64 / total.max(1) as f64,
         by_pair: right
             .iter()
             .zip(&asked)

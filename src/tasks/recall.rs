@@ -98,16 +98,20 @@ pub fn train_recall_curriculum<M: LanguageModel>(
             let seed = VALIDATION_SEED ^ cfg.seed.wrapping_mul(0x9e37_79b9) ^ checks;
             let r = reach.get();
             let accuracy = recall_accuracy(m, task, r, curriculum.probe, seed);
-            reaches.push((checks as usize, r));
+            reaches.push(r);
             if accuracy >= curriculum.pass && r < curriculum.end {
                 reach.set((2 * r).min(curriculum.end));
             }
             1.0 - accuracy
         },
     )?;
-    // (The checks counted above are numbered; give them their steps.)
-    let steps: Vec<usize> = history.val.iter().map(|&(s, _)| s).collect();
-    let reaches = reaches.into_iter().zip(steps).map(|((_, r), s)| (s, r)).collect();
+    // One reach per validation, in order: pair each with its step.
+    let reaches = history
+        .val
+        .iter()
+        .zip(reaches)
+        .map(|(&(step, _), r)| (step, r))
+        .collect();
     Ok((history, reaches))
 }
 
