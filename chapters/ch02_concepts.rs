@@ -4,9 +4,9 @@
 //! The autoregressive loop as a table (context → distribution → choice); how
 //! the loss at each position of a window falls as a model reads (memory is what
 //! makes it fall); and induction heads (Olsson et al. 2022): on random tokens
-//! whose second half repeats the first, a 2-block Transformer learns to find
-//! the earlier occurrence of the current token and copy what came next, a
-//! 1-block one cannot.
+//! in which a block repeats at an offset that varies, a 2-layer attention-only
+//! Transformer learns to find the earlier occurrence of the current token and
+//! copy what came next, a 1-layer one cannot.
 //!
 //! ```text
 //! cargo run --release --bin ch02
@@ -15,14 +15,17 @@
 use clap::Parser;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Program, Transcript, mean_sd, sizes};
+use shortmem::autograd::Graph;
+use shortmem::chapter::{
+    Chapter, ChapterResult, CommonArgs, Program, Transcript, mean_sd, output_dir, sizes,
+};
 use shortmem::data::{Dataset, Repeats, windows};
-use shortmem::models::{Activation, LanguageModel, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM};
+use shortmem::models::{Activation, AttentionOnly, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM};
 use shortmem::optim::AdamW;
 use shortmem::plot::{Legend, Mark, Series};
 use shortmem::sample::probabilities;
-use shortmem::tasks::loss_by_position;
-use shortmem::train::{self, TrainConfig};
+use shortmem::tasks::{loss_by_position, repeat_loss, train_repeats};
+use shortmem::train::{self, History, TrainConfig};
 use std::error::Error;
 
 pub const PROGRAM: Program = Program {
@@ -39,6 +42,9 @@ pub const PROGRAM: Program = Program {
 pub struct Args {
     #[command(flatten)]
     pub common: CommonArgs,
+    /// The book's run of the induction experiment: more seeds, longer training.
+    #[arg(long, conflicts_with = "quick")]
+    pub full: bool,
 }
 
 /// The sizes of a run.
@@ -56,9 +62,15 @@ struct Sizes {
 const DEFAULT: Sizes = Sizes {
     steps: 800,
     windows: 256,
-    induction_steps: 800,
-    induction_seeds: 3,
+    induction_steps: 3000,
+    induction_seeds: 1,
     induction_test: 1000,
+};
+/// `--full`: the induction experiment over several seeds.
+const FULL: Sizes = Sizes {
+    induction_steps: 4000,
+    induction_seeds: 3,
+    ..DEFAULT
 };
 const QUICK: Sizes = Sizes {
     steps: 30,
@@ -72,8 +84,22 @@ const QUICK: Sizes = Sizes {
 const CONTEXT: usize = 64;
 
 pub fn run(args: Args) -> ChapterResult {
-    let size = sizes(&args.common, DEFAULT, QUICK);
-    let mut ch = Chapter::start("ch02", "Core concepts", args.common, &[])?;
+    let size = if args.full {
+        FULL
+    } else {
+        sizes(&args.common, DEFAULT, QUICK)
+    };
+    let mut common = args.common;
+    if args.full && common.out.is_none() {
+        // The larger run keeps its own figures, beside the default run's.
+        common.out = Some(output_dir("ch02", &common).join("full"));
+    }
+    let extra = if args.full {
+        vec!["--full".to_string()]
+    } else {
+        vec![]
+    };
+    let mut ch = Chapter::start("ch02", "Core concepts", common, &extra)?;
     let (name, data, _) = ch.dataset()?;
     let why = "the models read windows of 65 characters, and the curve averages held-out windows";
     ch.require_text(&name, &data, (32 * (CONTEXT + 1) + 1, CONTEXT + 2), why)?;
@@ -233,59 +259,76 @@ fn loss_against_position(
     Ok(())
 }
 
-/// § Induction heads: 1- and 2-block Transformers on repeated random tokens.
+/// § Induction heads: 1- and 2-layer attention-only models on repeated random tokens.
 fn induction_heads(ch: &mut Chapter, size: &Sizes) -> Result<(), Box<dyn Error>> {
     ch.section("induction heads");
-    let task = Repeats { vocab: 64, half: 32 };
+    let task = Repeats::new(64, 64, 8, 32)?;
+    // The curve and the map use one block length, so that positions line up.
+    let shown = Repeats::new(64, 64, SHOWN_BLOCK, SHOWN_BLOCK)?;
     println!(
-        "   64 random tokens, the second 32 a copy of the first; {} seed(s), {} steps, {} test sequences",
+        "   windows of 64 random tokens: a block of 8-32 distinct tokens (a new length each time), its copy, fresh tokens;"
+    );
+    println!(
+        "   attention-only models, {} seed(s), {} steps, {} test sequences",
         size.induction_seeds, size.induction_steps, size.induction_test
     );
+    // What knowing only "one of the block's other tokens comes next" is worth:
+    // ln(L − 1) at each of a row's L − 1 copy positions, pooled as the loss is.
+    let bound = {
+        let test = task.sample(size.induction_test, ch.seed() ^ 0x7e57);
+        let (mut sum, mut count) = (0.0, 0.0);
+        for &l in &test.block_len {
+            sum += (l - 1) as f64 * ((l - 1) as f64).ln();
+            count += (l - 1) as f64;
+        }
+        sum / count
+    };
+    println!("   a guess among the block's other tokens would pay {bound:.3} nats on the copy");
+    ch.record("induction: a uniform guess among the block's other tokens", bound);
     let mut curves = Vec::new();
-    let mut two_block = None;
+    let mut training = Vec::new();
+    let mut two_layer = None;
     for layers in [1, 2] {
-        let mut repeat = Vec::new();
-        let mut score = Vec::new();
-        let mut mean_curve = vec![0.0; task.time()];
+        let (mut repeat, mut score) = (Vec::new(), Vec::new());
+        let mut mean_curve = vec![0.0; shown.time()];
         for s in 0..size.induction_seeds {
             let seed = ch.seed() + 1000 * s as u64;
-            let model = train_repeats(&task, layers, size.induction_steps, seed)?;
-            let test = task.batch(size.induction_test, &mut StdRng::seed_from_u64(seed ^ 0x7e57));
-            let curve = loss_by_position(&model, &test);
-            let mean = |r: std::ops::Range<usize>| curve[r.clone()].iter().sum::<f64>() / r.len() as f64;
-            repeat.push(mean(task.repeat_positions()));
-            score.push(mean(task.repeat_positions()) - mean(task.fresh_positions()));
+            let (model, history) = train_induction(&task, layers, size.induction_steps, seed)?;
+            training.push((layers, s, history.val_points()));
+            let loss = repeat_loss(&model, &task.sample(size.induction_test, seed ^ 0x7e57));
+            repeat.push(loss.repeat);
+            score.push(loss.in_context());
+            let curve = loss_by_position(&model, &shown.sample(size.induction_test, seed ^ 0xc0).batch);
             for (m, c) in mean_curve.iter_mut().zip(&curve) {
                 *m += c / size.induction_seeds as f64;
             }
             if layers == 2 && s == 0 {
-                two_block = Some(model);
+                two_layer = Some(model);
             }
         }
         let (r, r_sd) = mean_sd(&repeat);
-        let (sc, _) = mean_sd(&score);
+        let (sc, sc_sd) = mean_sd(&score);
         println!(
-            "   {layers} block(s): loss on the repeat {r:.3} ± {r_sd:.3} nats (ln 64 = {:.3}); in-context score {sc:+.3}",
+            "   {layers} layer(s): loss on the copy {r:.3} ± {r_sd:.3} nats (a uniform guess: ln 64 = {:.3}); in-context score {sc:+.3} ± {sc_sd:.3}",
             (64f64).ln()
         );
         let key = if layers == 1 { "1-layer" } else { "2-layer" };
         ch.record(&format!("induction: {key} loss on the repeat"), r);
-        ch.record(
-            &format!("induction: {key} spread of the loss on the repeat"),
-            r_sd,
-        );
         ch.record(&format!("induction: {key} in-context score"), sc);
+        if size.induction_seeds > 1 {
+            ch.record(
+                &format!("induction: {key} spread of the loss on the repeat"),
+                r_sd,
+            );
+            ch.record(&format!("induction: {key} spread of the in-context score"), sc_sd);
+        }
         curves.push((layers, mean_curve));
     }
     let series: Vec<Series> = curves
         .iter()
         .map(|(l, c)| {
-            let pts = c[..task.time() - 1]
-                .iter()
-                .enumerate()
-                .map(|(t, &v)| (t as f64, v))
-                .collect();
-            Series::line(&format!("{l} block(s)"), pts).with_mark(if *l == 1 {
+            let pts = c.iter().enumerate().map(|(t, &v)| (t as f64, v)).collect();
+            Series::line(&format!("{l} layer(s)"), pts).with_mark(if *l == 1 {
                 Mark::Dashed
             } else {
                 Mark::Line
@@ -295,93 +338,149 @@ fn induction_heads(ch: &mut Chapter, size: &Sizes) -> Result<(), Box<dyn Error>>
         .collect();
     let fig = ch
         .frame(
-            "Repeated random tokens: loss at each position",
-            "position (the repeat starts at 32)",
-            "mean cross-entropy (nats), mean over seeds",
+            &format!("Repeated random tokens (block of {SHOWN_BLOCK}): loss at each position"),
+            &format!(
+                "position (the copy runs from {SHOWN_BLOCK} to {})",
+                2 * SHOWN_BLOCK - 1
+            ),
+            "cross-entropy (nats), mean over seeds",
         )
         .legend(Legend::Outside);
     ch.lines("induction_loss.svg", &fig, &series)?;
-    if let Some(model) = two_block {
-        induction_map(ch, &model, &task)?;
+    phase_change(ch, &training)?;
+    if let Some(model) = two_layer {
+        induction_map(ch, &model, &shown)?;
     }
     Ok(())
 }
 
-/// A Transformer of `layers` blocks trained on fresh repeated sequences.
-fn train_repeats(
+/// The block length of the loss curve and the attention maps.
+const SHOWN_BLOCK: usize = 24;
+
+/// (layers, seed index, validation points) of one induction run.
+type TrainingCurve = (usize, usize, Vec<(f64, f64)>);
+
+/// The loss on the copy during training, one curve per model and seed: the
+/// 2-layer model's falls suddenly, once its two heads have formed.
+fn phase_change(ch: &mut Chapter, training: &[TrainingCurve]) -> Result<(), Box<dyn Error>> {
+    let series: Vec<Series> = training
+        .iter()
+        .map(|(layers, seed, points)| {
+            // One key per model; its other seeds' curves are drawn alike.
+            let name = if *seed == 0 {
+                format!(
+                    "{layers} layer(s), {} seed(s)",
+                    training.iter().filter(|c| c.0 == *layers).count()
+                )
+            } else {
+                String::new()
+            };
+            Series::line(&name, points.clone())
+                .with_color(layers - 1)
+                .with_mark(if *layers == 1 { Mark::Dashed } else { Mark::Line })
+        })
+        .collect();
+    let fig = ch
+        .frame(
+            "Training on repeated tokens: loss on the copy (held-out sequences)",
+            "training step",
+            "cross-entropy on the copy (nats)",
+        )
+        .legend(Legend::Outside);
+    ch.lines("induction_training.svg", &fig, &series)?;
+    Ok(())
+}
+
+/// An attention-only model of `layers` layers trained on fresh repeated
+/// sequences, and its validation curve (the loss on the copy).
+fn train_induction(
     task: &Repeats,
     layers: usize,
     steps: usize,
     seed: u64,
-) -> Result<TransformerLM, Box<dyn Error>> {
-    let config = TransformerConfig {
-        vocab_size: task.vocab,
-        embed_dim: 64,
-        num_heads: 4,
-        ff_dim: 128,
-        num_layers: layers,
-        context: task.time(),
-        causal: true,
-    };
-    let mut model = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(seed));
+) -> Result<(AttentionOnly, History), Box<dyn Error>> {
+    let mut model = AttentionOnly::<f32>::new(
+        task.vocab(),
+        64,
+        4,
+        layers,
+        task.time(),
+        &mut StdRng::seed_from_u64(seed),
+    );
     let lr = 3e-3;
     let mut cfg = TrainConfig::new(steps, 32, task.time(), lr);
     cfg.seed = seed;
-    cfg.eval_every = steps;
-    cfg.label = format!("induction, {layers} block(s)");
-    let mut rng = StdRng::seed_from_u64(seed);
-    let val = task.batch(64, &mut StdRng::seed_from_u64(seed ^ 0x7a1));
-    train::fit(
-        &mut model,
-        &mut AdamW::nanogpt(lr),
-        &cfg,
-        |_| (task.batch(32, &mut rng), true),
-        |m, g, b, _: &mut ()| m.logits(g, b).cross_entropy(&b.targets),
-        |m| loss_by_position(m, &val).iter().sum::<f64>() / val.time as f64,
-    )?;
-    Ok(model)
+    cfg.eval_every = (steps / 40).max(25);
+    cfg.label = format!("induction, {layers} layer(s)");
+    let history = train_repeats(&mut model, &mut AdamW::nanogpt(lr), task, &cfg, seed ^ 0x7a1)?;
+    Ok((model, history))
 }
 
-/// The head of the second block that looks most at the token one past the
-/// earlier occurrence of the current one, and its attention map.
-fn induction_map(ch: &mut Chapter, model: &TransformerLM, task: &Repeats) -> Result<(), Box<dyn Error>> {
-    let batch = task.batch(1, &mut StdRng::seed_from_u64(ch.seed() ^ 0x1d));
-    let n = task.time();
-    let maps = model.attention_maps(&batch.inputs, 1, n);
-    let last = &maps[maps.len() - 1];
-    let heads = model.config.num_heads;
-    // Induction score of a head: its mean weight, over the repeat, on the
-    // position just after the current token's first occurrence.
-    let score = |h: usize| {
-        let w = &last.data()[h * n * n..(h + 1) * n * n];
-        task.repeat_positions()
-            .map(|t| w[t * n + (t - task.half + 1)] as f64)
-            .sum::<f64>()
-            / task.repeat_positions().len() as f64
+/// The two heads of the mechanism in the 2-layer model: in layer 1 the head
+/// that looks at the previous token, in layer 2 the one that looks one token
+/// past the earlier occurrence of the current token; the second one's map.
+fn induction_map(ch: &mut Chapter, model: &AttentionOnly, task: &Repeats) -> Result<(), Box<dyn Error>> {
+    let test = task.sample(64, ch.seed() ^ 0x1d);
+    let (n, rows) = (task.time(), test.batch.batch);
+    let g = Graph::inference();
+    let (_, maps) = model.forward_with_maps(&g, &test.batch.inputs, rows, n);
+    let heads = model.layers[0].num_heads;
+    // Mean weight of head `h` of `layer` on the position `from(r, t)`, over
+    // the positions `at(r)` of every row `r`.
+    type Rows<'a> = &'a dyn Fn(usize) -> std::ops::Range<usize>;
+    type From<'a> = &'a dyn Fn(usize, usize) -> usize;
+    let score = |layer: usize, h: usize, at: Rows, from: From| {
+        let w = maps[layer].data();
+        let (mut sum, mut count) = (0.0, 0);
+        for r in 0..rows {
+            let head = &w[(r * heads + h) * n * n..][..n * n];
+            for t in at(r) {
+                sum += head[t * n + from(r, t)] as f64;
+                count += 1;
+            }
+        }
+        sum / count as f64
     };
-    let best = (0..heads)
-        .max_by(|&a, &b| score(a).total_cmp(&score(b)))
-        .unwrap_or(0);
+    let best = |layer: usize, at: Rows, from: From| {
+        (0..heads)
+            .map(|h| (h, score(layer, h, at, from)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or((0, 0.0))
+    };
+    // Layer 1 at the block's positions 1..L (the keys the induction head
+    // reads): weight on the previous token. Layer 2 over the copy: weight one
+    // past the earlier occurrence of the current token.
+    let block = |r: usize| 1..test.block_len[r];
+    let previous = |_: usize, t: usize| t - 1;
+    let copy = |r: usize| test.repeat_positions(r);
+    let past_earlier = |r: usize, t: usize| t - test.block_len[r] + 1;
+    let (prev_head, prev_w) = best(0, &block, &previous);
+    let (ind_head, ind_w) = best(1, &copy, &past_earlier);
     println!(
-        "   the most inductive head of block 2 (head {best}) puts {:.2} of its weight, on average, one token past the earlier occurrence",
-        score(best)
+        "   2 layers: layer 1, head {} puts {prev_w:.2} of its weight on the previous token (over the block); layer 2, head {} puts {ind_w:.2} one past the earlier occurrence (over the copy)",
+        prev_head + 1,
+        ind_head + 1
+    );
+    ch.record(
+        "induction: weight of the best layer-1 head on the previous token",
+        prev_w,
     );
     ch.record(
         "induction: weight of the best head one past the earlier occurrence",
-        score(best),
+        ind_w,
     );
-    let w = &last.data()[best * n * n..(best + 1) * n * n];
-    let rows: Vec<Vec<f64>> = (0..n)
+    let w = &maps[1].data()[ind_head * n * n..(ind_head + 1) * n * n];
+    let map: Vec<Vec<f64>> = (0..n)
         .map(|t| w[t * n..(t + 1) * n].iter().map(|&x| x as f64).collect())
         .collect();
     let labels: Vec<String> = (0..n)
-        .map(|t| if t % 8 == 0 { t.to_string() } else { String::new() })
+        .map(|t| if t % 4 == 0 { t.to_string() } else { String::new() })
         .collect();
     let fig = ch.frame(
-        &format!("Block 2, head {best}: an induction head"),
-        "position attended to (the repeat starts at 32)",
+        &format!("Layer 2, head {}: an induction head", ind_head + 1),
+        &format!("position attended to (the copy starts at {SHOWN_BLOCK})"),
         "position attending",
     );
-    ch.heatmap("induction_head.svg", &fig, &rows, (&labels, &labels), (0.0, 1.0))?;
+    ch.heatmap("induction_head.svg", &fig, &map, (&labels, &labels), (0.0, 1.0))?;
     Ok(())
 }

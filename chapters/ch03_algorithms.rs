@@ -495,21 +495,27 @@ fn answer_losses(
             .collect();
         picked.iter().sum::<f64>() / picked.len().max(1) as f64
     };
+    // (label, the short name of the summary's contract keys, per-token loss)
     let models = [
-        ("8-gram (Witten-Bell)", ngram_per_token_loss(data)),
-        ("RNN (§3.1)", per_token_loss(rnn, &data.val, 64)),
-        ("Transformer (§3.2)", per_token_loss(gpt, &data.val, 64)),
+        ("8-gram (Witten-Bell)", "8-gram", ngram_per_token_loss(data)),
+        ("RNN (§3.1)", "RNN", per_token_loss(rnn, &data.val, 64)),
+        (
+            "Transformer (§3.2)",
+            "Transformer",
+            per_token_loss(gpt, &data.val, 64),
+        ),
     ];
     println!(
         "   loss (nats/char) on held-out text: {:<26} {:>14} {:>14}",
         "", "answer starts", "other chars"
     );
     let (mut labels, mut values) = (Vec::new(), Vec::new());
-    for (label, loss) in &models {
+    for (label, short, loss) in &models {
         let (on, off) = (mean_on(loss, starts, true), mean_on(loss, answers, false));
         println!("   {label:>61} {on:>14.3} {off:>14.3}");
         ch.record(&format!("{label}: answer-start nats/char"), on);
         ch.record(&format!("{label}: other nats/char"), off);
+        ch.record(&format!("corpus: {short} answer-start nats/char"), on);
         labels.push(label.to_string());
         values.push(on);
     }

@@ -36,7 +36,7 @@ pub enum Legend {
     LowerRight,
     LowerLeft,
     MiddleRight,
-    /// In a strip to the right of the plot: for many or long names.
+    /// In a strip below the plot, two keys a row: for many or long names.
     Outside,
 }
 
@@ -173,7 +173,48 @@ pub const PALETTE: [RGBColor; 8] = [
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 540;
-const CAPTION_HEIGHT: u32 = 28;
+
+/// The width of the book's text column (mdBook's content width): a wider
+/// figure is shrunk to it, and its text with it.
+pub const COLUMN_PX: f64 = 750.0;
+/// The smallest text a figure shows in the book, in px, once shrunk.
+pub const MIN_TEXT_PX: f64 = 12.0;
+/// plotters' SVG backend writes a font of size s as `font-size` s / 1.24.
+const PLOTTERS_FONT_RATIO: f64 = 1.24;
+
+/// The type sizes of one canvas: body text that shows at 13 px in the book's
+/// column whatever the canvas's width, and what scales with it.
+#[derive(Clone, Copy, Debug)]
+struct Type {
+    /// The size the text shows at in the SVG itself, in px.
+    px: f64,
+}
+
+impl Type {
+    fn for_width(width: u32) -> Type {
+        Type {
+            px: (MIN_TEXT_PX + 1.0) * (width as f64 / COLUMN_PX).max(1.0),
+        }
+    }
+
+    /// A font of `scale` times the body size.
+    fn font(&self, scale: f64) -> FontDesc<'static> {
+        ("sans-serif", self.px * scale * PLOTTERS_FONT_RATIO).into_font()
+    }
+
+    fn body(&self) -> FontDesc<'static> {
+        self.font(1.0)
+    }
+
+    fn title(&self) -> FontDesc<'static> {
+        self.font(1.4)
+    }
+
+    /// `n` body heights, in px (for spacing and label areas).
+    fn ems(&self, n: f64) -> u32 {
+        (self.px * n).ceil() as u32
+    }
+}
 
 fn err(path: &Path, e: impl fmt::Display) -> PlotError {
     PlotError {
@@ -189,18 +230,20 @@ type Canvas<'a> = (
 );
 
 /// Creates the file's folder, splits off the caption strip and writes the caption.
-fn canvas<'a>(path: &'a Path, caption: &str, size: (u32, u32)) -> Result<Canvas<'a>, PlotError> {
+/// `size` is the plot's, without the caption strip (added below it).
+fn canvas<'a>(path: &'a Path, caption: &str, size: (u32, u32), ty: Type) -> Result<Canvas<'a>, PlotError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| err(path, e))?;
     }
-    let root = SVGBackend::new(path, size).into_drawing_area();
+    let strip_height = ty.ems(2.0);
+    let root = SVGBackend::new(path, (size.0, size.1 + strip_height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(path, e))?;
-    let (plot, strip) = root.split_vertically(size.1 - CAPTION_HEIGHT);
+    let (plot, strip) = root.split_vertically(size.1);
     strip
         .draw(&Text::new(
             caption.to_string(),
-            (10, 6),
-            ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
+            (10, ty.ems(0.4) as i32),
+            ty.body().color(&RGBColor(90, 90, 90)),
         ))
         .map_err(|e| err(path, e))?;
     Ok((plot, root))
@@ -267,25 +310,39 @@ pub fn lines(path: impl AsRef<Path>, fig: &Figure, series: &[Series]) -> Result<
     let integer_x = finite.iter().all(|p| p.0 == p.0.round()) && x_hi - x_lo <= 64.0;
     let log2_x = fig.log2_x;
     let outside = fig.legend == Legend::Outside;
-    let width = if outside { WIDTH + LEGEND_WIDTH } else { WIDTH };
-    let (area, root) = canvas(path, &fig.caption, (width, HEIGHT))?;
-    let (area, legend_area) = area.split_horizontally(WIDTH);
+    let text = Type::for_width(WIDTH);
+    let names: Vec<&str> = series
+        .iter()
+        .map(|s| s.name.as_str())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let legend_height = if outside {
+        legend_below_height(&names, text)
+    } else {
+        0
+    };
+    let (area, root) = canvas(path, &fig.caption, (WIDTH, HEIGHT + legend_height), text)?;
+    let (area, legend_area) = area.split_vertically(HEIGHT);
     let mut chart = ChartBuilder::on(&area)
-        .caption(&fig.title, ("sans-serif", 22))
+        .caption(&fig.title, text.title())
         .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
+        // Room for the half of the last x tick label that overhangs the axis.
+        .margin_right(text.ems(2.0))
+        .x_label_area_size(text.ems(3.0))
+        .y_label_area_size(text.ems(5.5))
         .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
         .map_err(|e| err(path, e))?;
     let log_y = fig.log_y;
     chart
         .configure_mesh()
+        .label_style(text.body())
+        .axis_desc_style(text.body())
         .x_desc(&fig.x_label)
         .y_desc(&fig.y_label)
         .x_labels(if integer_x {
-            ((x_hi - x_lo) as usize + 1).min(17)
+            ((x_hi - x_lo) as usize + 1).min(13)
         } else {
-            10
+            8
         })
         .x_label_formatter(&|v| {
             if log2_x {
@@ -342,6 +399,10 @@ pub fn lines(path: impl AsRef<Path>, fig: &Figure, series: &[Series]) -> Result<
             }
         }
         .map_err(|e| err(path, e))?;
+        // A series without a name draws no key (e.g. further seeds of one model).
+        if s.name.is_empty() {
+            continue;
+        }
         if !outside {
             drawn
                 .label(s.name.clone())
@@ -350,10 +411,11 @@ pub fn lines(path: impl AsRef<Path>, fig: &Figure, series: &[Series]) -> Result<
         keys.push((s.name.clone(), color, s.mark));
     }
     if outside {
-        draw_legend(&legend_area, &keys).map_err(|e| err(path, e))?;
+        draw_legend(&legend_area, &keys, text).map_err(|e| err(path, e))?;
     } else {
         chart
             .configure_series_labels()
+            .label_font(text.body())
             .position(fig.legend.position())
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 200, 200))
@@ -364,13 +426,16 @@ pub fn lines(path: impl AsRef<Path>, fig: &Figure, series: &[Series]) -> Result<
 }
 
 /// Width of the strip that holds a heatmap's colour scale.
-const SCALE_WIDTH: u32 = 90;
+fn scale_width(ty: Type) -> u32 {
+    45 + ty.ems(3.5)
+}
 
 /// A heatmap's colour scale: a vertical bar from `range.0` (bottom) to
 /// `range.1` (top), with five labelled ticks.
 fn colour_scale<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     range: (f64, f64),
+    ty: Type,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let (top, height, steps) = (60i32, 200i32, 50);
     for s in 0..steps {
@@ -383,48 +448,81 @@ fn colour_scale<DB: DrawingBackend>(
         [(10, top), (30, top + height)],
         BLACK.stroke_width(1),
     ))?;
-    let font = ("sans-serif", 13).into_font();
     for i in 0..=4 {
         let t = i as f64 / 4.0;
         let y = top + ((1.0 - t) * height as f64) as i32;
         let value = range.0 + t * (range.1 - range.0);
         area.draw(&PathElement::new(vec![(30, y), (35, y)], BLACK.stroke_width(1)))?;
         area.draw(&Text::new(
-            tick(value, range.1 - range.0),
-            (38, y - 7),
-            font.clone(),
+            // Decimals enough for the step between ticks (0.25, not 0.2).
+            tick(value, (range.1 - range.0) / 4.0),
+            (38, y - ty.ems(0.5) as i32),
+            ty.body(),
         ))?;
     }
     Ok(())
 }
 
-/// Width of the strip that holds an outside legend.
-const LEGEND_WIDTH: u32 = 330;
+/// An outside legend: two columns of keys below the plot.
+const LEGEND_COLUMNS: usize = 2;
 
-/// A legend drawn in its own strip to the right of the plot, one key per line,
+/// Characters of a key's name per line in a legend column.
+fn legend_chars(ty: Type) -> usize {
+    // About 0.55 em per character of a sans-serif font, less the key's sample.
+    ((WIDTH as f64 / LEGEND_COLUMNS as f64 - 50.0) / (0.55 * ty.px)) as usize
+}
+
+/// The height of the legend strip for keys named `names`.
+fn legend_below_height(names: &[&str], ty: Type) -> u32 {
+    let rows: usize = names
+        .chunks(LEGEND_COLUMNS)
+        .map(|row| {
+            row.iter()
+                .map(|n| wrap(n, legend_chars(ty)).len())
+                .max()
+                .unwrap_or(1)
+        })
+        .sum();
+    ty.ems(1.3) * rows as u32 + ty.ems(0.4) * names.len().div_ceil(LEGEND_COLUMNS) as u32 + ty.ems(0.5)
+}
+
+/// A legend drawn in its own strip below the plot, keys in rows of two,
 /// long names wrapped.
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     keys: &[(String, RGBColor, Mark)],
+    ty: Type,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let font = ("sans-serif", 13).into_font();
-    let mut y = 60;
-    for (name, color, mark) in keys {
-        let sample =
-            |x0: i32, x1: i32| PathElement::new(vec![(x0, y + 7), (x1, y + 7)], color.stroke_width(3));
-        match mark {
-            Mark::Points => area.draw(&Circle::new((19, y + 7), 4, color.filled()))?,
-            Mark::Dashed | Mark::Reference => {
-                area.draw(&sample(4, 14))?;
-                area.draw(&sample(20, 30))?;
+    let font = ty.body();
+    let (line, mid) = (ty.ems(1.3) as i32, ty.ems(0.5) as i32);
+    let column = WIDTH as i32 / LEGEND_COLUMNS as i32;
+    let mut y = ty.ems(0.2) as i32;
+    for row in keys.chunks(LEGEND_COLUMNS) {
+        let mut tallest = 1;
+        for (c, (name, color, mark)) in row.iter().enumerate() {
+            let x = 20 + c as i32 * column;
+            let sample = |x0: i32, x1: i32| {
+                PathElement::new(vec![(x + x0, y + mid), (x + x1, y + mid)], color.stroke_width(3))
+            };
+            match mark {
+                Mark::Points => area.draw(&Circle::new((x + 15, y + mid), 4, color.filled()))?,
+                Mark::Dashed | Mark::Reference => {
+                    area.draw(&sample(0, 10))?;
+                    area.draw(&sample(16, 26))?;
+                }
+                _ => area.draw(&sample(0, 26))?,
             }
-            _ => area.draw(&sample(4, 30))?,
+            let lines = wrap(name, legend_chars(ty));
+            for (i, text) in lines.iter().enumerate() {
+                area.draw(&Text::new(
+                    text.clone(),
+                    (x + 34, y + i as i32 * line),
+                    font.clone(),
+                ))?;
+            }
+            tallest = tallest.max(lines.len());
         }
-        for line in wrap(name, 40) {
-            area.draw(&Text::new(line, (38, y), font.clone()))?;
-            y += 17;
-        }
-        y += 6;
+        y += tallest as i32 * line + ty.ems(0.4) as i32;
     }
     Ok(())
 }
@@ -499,18 +597,21 @@ pub fn bars(
         .copied()
         .filter(|v| v.is_finite())
         .fold(0.0, f64::min);
-    let (area, root) = canvas(path, &fig.caption, (WIDTH, HEIGHT))?;
+    let ty = Type::for_width(WIDTH);
+    let (area, root) = canvas(path, &fig.caption, (WIDTH, HEIGHT), ty)?;
     let n = labels.len();
     let mut chart = ChartBuilder::on(&area)
-        .caption(&fig.title, ("sans-serif", 22))
+        .caption(&fig.title, ty.title())
         .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
+        .x_label_area_size(ty.ems(3.0))
+        .y_label_area_size(ty.ems(5.5))
         .build_cartesian_2d(-0.5..n as f64 - 0.5, lo..hi * 1.1 + 1e-12)
         .map_err(|e| err(path, e))?;
     let names = labels.to_vec();
     chart
         .configure_mesh()
+        .label_style(ty.body())
+        .axis_desc_style(ty.body())
         .x_desc(&fig.x_label)
         .y_desc(&fig.y_label)
         .x_labels(n.min(40))
@@ -572,23 +673,60 @@ pub fn heatmap(
         row_labels.len(),
         col_labels.len()
     );
-    // Square cells, as large as fit in about 860×640, never smaller than 12 px;
-    // room on the left for the longest row label.
-    let cell = (860 / cols.max(1)).min(640 / rows.max(1)).clamp(12, 48) as u32;
-    let label_width = 40 + 7 * row_labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as u32;
-    let grid_width = cell * cols as u32 + label_width + 40;
-    let size = (grid_width + SCALE_WIDTH, cell * rows as u32 + 140);
-    let (area, root) = canvas(path, &fig.caption, size)?;
+    // Square cells, as large as fit in about 600×520 (so that the whole
+    // figure stays near the column's width), never smaller than 6 px; room on
+    // the left for the longest row label. The type follows the final width.
+    let cell = (600 / cols.max(1)).min(520 / rows.max(1)).clamp(6, 48) as u32;
+    let longest = row_labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as f64;
+    let layout = |ty: Type| {
+        let label_width = ty.ems(2.5 + 0.6 * longest);
+        let grid_width = cell * cols as u32 + label_width + 40;
+        (label_width, grid_width, grid_width + scale_width(ty))
+    };
+    // The type grows with the width and the label strip with the type:
+    // iterate to the fixed point (it settles in a few steps for row labels of
+    // up to about 80 characters; beyond that the strip outgrows the type).
+    let mut ty = Type::for_width(COLUMN_PX as u32);
+    for _ in 0..8 {
+        let next = Type::for_width(layout(ty).2);
+        if next.px <= ty.px {
+            break;
+        }
+        ty = next;
+    }
+    let (label_width, grid_width, width) = layout(ty);
+    // Tall enough for the colour scale (60 px down, 200 px tall, its last label).
+    let size = (width, (cell * rows as u32 + ty.ems(6.5)).max(300));
+    let (area, root) = canvas(path, &fig.caption, size, ty)?;
     let (area, scale_area) = area.split_horizontally(grid_width);
-    colour_scale(&scale_area, range).map_err(|e| err(path, e))?;
+    colour_scale(&scale_area, range, ty).map_err(|e| err(path, e))?;
     let mut chart = ChartBuilder::on(&area)
-        .caption(&fig.title, ("sans-serif", 20))
+        .caption(&fig.title, ty.title())
         .margin(10)
-        .x_label_area_size(44)
+        .x_label_area_size(ty.ems(3.0))
         .y_label_area_size(label_width)
         .build_cartesian_2d(0.0..cols as f64, rows as f64..0.0)
         .map_err(|e| err(path, e))?;
-    let (rl, cl) = (row_labels.to_vec(), col_labels.to_vec());
+    // A label closer than `room` px to the last one kept is left out (labels
+    // the caller left empty do not count).
+    let thin = |labels: &[String], room: f64| {
+        let k = (room / cell as f64).ceil().max(1.0) as usize;
+        let mut last: Option<usize> = None;
+        labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                if l.is_empty() || last.is_some_and(|j| i - j < k) {
+                    return String::new();
+                }
+                last = Some(i);
+                l.clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    let longest_col = col_labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as f64;
+    let rl = thin(row_labels, 1.3 * ty.px);
+    let cl = thin(col_labels, 0.6 * ty.px * longest_col + 8.0);
     let label = |names: &[String], v: f64| {
         let i = v.floor();
         if (v - i - 0.5).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
@@ -600,6 +738,8 @@ pub fn heatmap(
     chart
         .configure_mesh()
         .disable_mesh()
+        .label_style(ty.body())
+        .axis_desc_style(ty.body())
         .x_desc(&fig.x_label)
         .y_desc(&fig.y_label)
         .x_labels(2 * cols + 1)

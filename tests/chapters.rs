@@ -460,3 +460,51 @@ fn more_threads_than_cores_are_capped_with_a_note() {
         "{stdout}"
     );
 }
+
+/// The memory experiments' results, under the names other tools read them by,
+/// are in the summaries the book was built from (means over seeds, fractions
+/// in 0…1, losses in nats).
+#[test]
+fn the_books_summaries_carry_the_memory_results_by_their_names() {
+    let figures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures");
+    let values = |chapter: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(figures.join(chapter).join("summary.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["values"].clone()
+    };
+    let (ch02, ch03) = (values("ch02"), values("ch03"));
+    let fractions = [
+        "memory span: RNN recall at k=1",
+        "memory span: RNN recall at k=16",
+        "memory span: RNN recall at k=64",
+        "memory span: Transformer recall at k=64",
+        "mqar: attention accuracy (d=64, T=64)",
+        "mqar: RNN accuracy (d=64, T=64)",
+        "mqar: GRU accuracy (d=64, T=64)",
+    ];
+    for key in fractions {
+        let v = ch03[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("ch03 summary lacks {key:?}"));
+        assert!((0.0..=1.0).contains(&v), "{key}: {v}");
+    }
+    assert!(ch03["memory span: best RNN hidden size"].is_number());
+    for key in [
+        "corpus: 8-gram answer-start nats/char",
+        "corpus: RNN answer-start nats/char",
+        "corpus: Transformer answer-start nats/char",
+    ] {
+        let v = ch03[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("ch03 summary lacks {key:?}"));
+        assert!(v > 0.0, "{key}: {v}");
+    }
+    for key in [
+        "induction: 1-layer loss on the repeat",
+        "induction: 2-layer loss on the repeat",
+    ] {
+        let v = ch02[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("ch02 summary lacks {key:?}"));
+        assert!(v > 0.0, "{key}: {v}");
+    }
+}

@@ -263,3 +263,52 @@ fn an_mqar_task_too_small_for_the_set_asked_says_so() {
     // Two keys, one pair, one place to ask: 2 × 2 sequences in all.
     Mqar::new(2, 1, 3).set(10, 0, &std::collections::HashSet::new());
 }
+
+#[test]
+fn repeated_blocks_are_copies_of_distinct_tokens_at_varying_offsets() {
+    use shortmem::data::Repeats;
+    let task = Repeats::new(20, 24, 3, 10).unwrap();
+    let b = task.sample(400, 5);
+    assert_eq!((b.batch.batch, b.batch.time), (400, 24));
+    let mut lengths = std::collections::BTreeSet::new();
+    for row in 0..400 {
+        let x = &b.batch.inputs[row * 24..(row + 1) * 24];
+        let y = &b.batch.targets[row * 24..(row + 1) * 24];
+        let l = b.block_len[row];
+        assert!((3..=10).contains(&l));
+        lengths.insert(l);
+        // Targets are the inputs shifted by one.
+        assert_eq!(&y[..23], &x[1..]);
+        // The block: distinct tokens; then the same block again.
+        let block = &x[..l];
+        let distinct: std::collections::BTreeSet<_> = block.iter().collect();
+        assert_eq!(distinct.len(), l, "row {row}: {block:?}");
+        assert_eq!(&x[l..2 * l], block);
+        // At each copy position the target is what followed the same token in the block.
+        for t in b.repeat_positions(row) {
+            let earlier = block.iter().position(|&v| v == x[t]).unwrap();
+            assert_eq!(y[t], block[earlier + 1]);
+        }
+        assert!(x.iter().all(|&v| v < 20));
+    }
+    // Pinned by hand: with L = 3, tokens a b c a b c …, the copy starts at
+    // position 3; positions 3 and 4 (inputs a, b) have targets b, c fixed by
+    // the block; position 5 (input c) has a fresh target; the block's own
+    // targets (positions 0 and 1) are fresh draws.
+    let three = Repeats::new(20, 24, 3, 3).unwrap().sample(1, 9);
+    assert_eq!(three.repeat_positions(0), 3..5);
+    assert_eq!(three.fresh_positions(0), 0..2);
+    // The offset varies: every length of the range occurs.
+    assert_eq!(lengths.len(), 8);
+    // Deterministic from the seed, and different seeds differ.
+    assert_eq!(task.sample(400, 5).batch.inputs, b.batch.inputs);
+    assert_ne!(task.sample(400, 6).batch.inputs, b.batch.inputs);
+}
+
+#[test]
+fn repeats_that_cannot_fit_say_why() {
+    use shortmem::data::Repeats;
+    assert!(Repeats::new(20, 10, 3, 6).unwrap_err().contains("do not fit"));
+    assert!(Repeats::new(5, 40, 3, 8).unwrap_err().contains("vocabulary"));
+    assert!(Repeats::new(20, 40, 1, 8).unwrap_err().contains("shortest"));
+}

@@ -101,3 +101,113 @@ fn heat_colours_run_from_light_to_dark() {
     let lum = |c: plotters::style::RGBColor| c.0 as u32 + c.1 as u32 + c.2 as u32;
     assert!(lum(light) > lum(plot::heat_color(0.5)) && lum(plot::heat_color(0.5)) > lum(dark));
 }
+
+/// The width of an SVG and every font size it sets, in px.
+fn width_and_fonts(svg: &str) -> (f64, Vec<f64>) {
+    let attr = |s: &str, name: &str| -> Option<f64> {
+        let at = s.find(&format!("{name}=\""))? + name.len() + 2;
+        s[at..].split('"').next()?.parse().ok()
+    };
+    let width = attr(svg, "width").expect("an svg has a width");
+    // Every font size the file sets, on text or on the groups around it.
+    let fonts = svg
+        .split("font-size=\"")
+        .skip(1)
+        .filter_map(|t| t.split('"').next()?.parse().ok())
+        .collect();
+    (width, fonts)
+}
+
+/// The smallest text of an SVG as the book shows it: shrunk to the column
+/// when wider than it.
+fn smallest_text_in_book(svg: &str) -> f64 {
+    let (width, fonts) = width_and_fonts(svg);
+    let shrink = (plot::COLUMN_PX / width).min(1.0);
+    fonts.iter().fold(f64::INFINITY, |m, &f| m.min(f * shrink))
+}
+
+#[test]
+fn every_kind_of_figure_keeps_its_text_readable_at_the_column_width() {
+    let fig = Figure::new("Readable", "an x axis", "a y axis", "made by: test");
+    let many: Vec<Series> = (0..9)
+        .map(|i| {
+            Series::line(
+                &format!("a series with a long name that wraps onto a second line, number {i}"),
+                vec![(0.0, i as f64), (1.0, 2.0 * i as f64)],
+            )
+        })
+        .collect();
+    plot::lines(out("read_inside.svg"), &fig, &many[..2]).unwrap();
+    plot::lines(
+        out("read_outside.svg"),
+        &fig.clone().legend(Legend::Outside),
+        &many,
+    )
+    .unwrap();
+    plot::bars(
+        out("read_bars.svg"),
+        &fig,
+        &["one".into(), "two".into()],
+        &[1.0, 2.0],
+    )
+    .unwrap();
+    for n in [2, 16, 64, 200] {
+        let m = vec![vec![0.5; n]; n];
+        let labels: Vec<String> = (0..n).map(|i| format!("row label {i}")).collect();
+        plot::heatmap(
+            out(&format!("read_heat_{n}.svg")),
+            &fig,
+            &m,
+            &labels,
+            &labels,
+            (0.0, 1.0),
+        )
+        .unwrap();
+    }
+    let names = [
+        "read_inside",
+        "read_outside",
+        "read_bars",
+        "read_heat_2",
+        "read_heat_16",
+        "read_heat_64",
+        "read_heat_200",
+    ];
+    for name in names {
+        let svg = read(&out(&format!("{name}.svg")));
+        let smallest = smallest_text_in_book(&svg);
+        assert!(
+            smallest >= plot::MIN_TEXT_PX,
+            "{name}: text of {smallest:.1} px in the book"
+        );
+    }
+    // Every key of the outside legend is drawn, wrapped or not.
+    let svg = read(&out("read_outside.svg"));
+    for i in 0..9 {
+        assert!(svg.contains(&format!("number {i}")), "key {i} missing");
+    }
+}
+
+#[test]
+fn the_books_figures_keep_their_text_readable_at_the_column_width() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures");
+    let mut stack = vec![root];
+    let mut checked = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "svg") {
+                let smallest = smallest_text_in_book(&read(&path));
+                assert!(
+                    smallest >= plot::MIN_TEXT_PX,
+                    "{}: text of {smallest:.1} px in the book (rerun the chapter that makes it)",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0, "no figures found");
+}

@@ -10,7 +10,7 @@ mod recall;
 mod tokenizer;
 
 pub use corpus::Corpus;
-pub use induction::Repeats;
+pub use induction::{RepeatBatch, Repeats};
 pub use mqar::{Mqar, MqarBatch, MqarSequence, MqarSplits};
 pub use recall::RecallTask;
 pub use tokenizer::{CharTokenizer, UnknownChars, UnknownId};

@@ -9,7 +9,9 @@
 //! | `gru.rs` | the gated recurrent unit: the same size of state, kept by a gate | 3 |
 //! | `eq42.rs` | the one-head, one-layer Transformer of Eq. 4.2, exactly as written | 3.2, 4.2 |
 //! | `transformer.rs` | the `TransformerBlock` / `TransformerLM` of §5, with KV cache | 5 |
+//! | `attention_only.rs` | attention layers on a residual stream and nothing else (induction heads) | 2 |
 
+pub mod attention_only;
 pub mod bigram;
 pub mod eq42;
 pub mod gru;
@@ -17,6 +19,7 @@ pub mod ngram;
 pub mod rnn;
 pub mod transformer;
 
+pub use attention_only::AttentionOnly;
 pub use bigram::Bigram;
 pub use eq42::{Eq42, Eq42Config};
 pub use gru::Gru;

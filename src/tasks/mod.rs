@@ -6,14 +6,17 @@
 //! |---|---|
 //! | `text.rs` | next-token prediction on a text: the loss of every single prediction |
 //! | `recall.rs` | the memory span: recall a symbol seen k steps earlier |
+//! | `induction.rs` | repeated random tokens: the loss on the copy of a block |
 //! | `mqar.rs` | multi-query associative recall: the values of N keys, asked again later |
 
+mod induction;
 mod mqar;
 mod recall;
 mod text;
 
+pub use induction::{RepeatLoss, repeat_loss, train_repeats};
 pub use mqar::{MqarAnswers, mqar_accuracy, mqar_answers, train_mqar};
 pub use recall::{
     Curriculum, TEST_SEED, VALIDATION_SEED, recall_accuracy, train_recall, train_recall_curriculum,
 };
-pub use text::{loss_by_position, per_token_loss};
+pub use text::{loss_at_each, loss_by_position, per_token_loss};

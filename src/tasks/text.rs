@@ -46,16 +46,27 @@ pub fn per_token_loss<M: LanguageModel>(model: &M, tokens: &[usize], context: us
     loss
 }
 
+/// The loss −ln P(target) at every position of `batch`, flat (`[B·T]`, row
+/// after row), each window read from its start.
+pub fn loss_at_each<M: LanguageModel>(model: &M, batch: &crate::data::Batch) -> Vec<f64> {
+    let g = Graph::inference();
+    let logits = model.logits(&g, batch).value();
+    let v = model.vocab_size();
+    logits
+        .data()
+        .chunks(v)
+        .zip(&batch.targets)
+        .map(|(row, &target)| crate::sample::nll(row, target))
+        .collect()
+}
+
 /// The mean loss −ln P(target) at each position of the windows of `batch`,
 /// each read from its start (`[time]`, averaged over the batch's rows): how
 /// much a model gains from what it has read so far in the window.
 pub fn loss_by_position<M: LanguageModel>(model: &M, batch: &crate::data::Batch) -> Vec<f64> {
-    let g = Graph::inference();
-    let logits = model.logits(&g, batch).value();
-    let v = model.vocab_size();
     let mut sum = vec![0.0; batch.time];
-    for (i, row) in logits.data().chunks(v).enumerate() {
-        sum[i % batch.time] += crate::sample::nll(row, batch.targets[i]);
+    for (i, loss) in loss_at_each(model, batch).into_iter().enumerate() {
+        sum[i % batch.time] += loss;
     }
     sum.iter().map(|s| s / batch.batch as f64).collect()
 }
