@@ -472,7 +472,12 @@ fn the_books_summaries_carry_the_memory_results_by_their_names() {
         serde_json::from_str::<serde_json::Value>(&text).unwrap()["values"].clone()
     };
     let (ch02, ch03) = (values("ch02"), values("ch03"));
-    let fractions = [
+    let number = |values: &serde_json::Value, chapter: &str, key: &str| {
+        values[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{chapter} summary lacks {key:?}"))
+    };
+    for key in [
         "memory span: RNN recall at k=1",
         "memory span: RNN recall at k=16",
         "memory span: RNN recall at k=64",
@@ -480,31 +485,20 @@ fn the_books_summaries_carry_the_memory_results_by_their_names() {
         "mqar: attention accuracy (d=64, T=64)",
         "mqar: RNN accuracy (d=64, T=64)",
         "mqar: GRU accuracy (d=64, T=64)",
-    ];
-    for key in fractions {
-        let v = ch03[key]
-            .as_f64()
-            .unwrap_or_else(|| panic!("ch03 summary lacks {key:?}"));
+    ] {
+        let v = number(&ch03, "ch03", key);
         assert!((0.0..=1.0).contains(&v), "{key}: {v}");
     }
     assert!(ch03["memory span: best RNN hidden size"].is_number());
-    for key in [
-        "corpus: 8-gram answer-start nats/char",
-        "corpus: RNN answer-start nats/char",
-        "corpus: Transformer answer-start nats/char",
-    ] {
-        let v = ch03[key]
-            .as_f64()
-            .unwrap_or_else(|| panic!("ch03 summary lacks {key:?}"));
-        assert!(v > 0.0, "{key}: {v}");
-    }
-    for key in [
-        "induction: 1-layer loss on the repeat",
-        "induction: 2-layer loss on the repeat",
-    ] {
-        let v = ch02[key]
-            .as_f64()
-            .unwrap_or_else(|| panic!("ch02 summary lacks {key:?}"));
+    let losses = [
+        ("ch03", &ch03, "corpus: 8-gram answer-start nats/char"),
+        ("ch03", &ch03, "corpus: RNN answer-start nats/char"),
+        ("ch03", &ch03, "corpus: Transformer answer-start nats/char"),
+        ("ch02", &ch02, "induction: 1-layer loss on the repeat"),
+        ("ch02", &ch02, "induction: 2-layer loss on the repeat"),
+    ];
+    for (chapter, values, key) in losses {
+        let v = number(values, chapter, key);
         assert!(v > 0.0, "{key}: {v}");
     }
 }
