@@ -3,6 +3,7 @@
 //! the memory tasks (the recall of one symbol, multi-query associative recall,
 //! repeated random tokens).
 
+pub mod apps;
 mod corpus;
 mod induction;
 mod mqar;

@@ -7,13 +7,18 @@
 //! | `text.rs` | next-token prediction on a text: the loss of every single prediction |
 //! | `recall.rs` | the memory span: recall a symbol seen k steps earlier |
 //! | `induction.rs` | repeated random tokens: the loss on the copy of a block |
+//! | `answers.rs` | prompted tasks (chapter 6): the answer after a prompt, trained on the answer only, decoded greedily |
 //! | `mqar.rs` | multi-query associative recall: the values of N keys, asked again later |
 
+mod answers;
 mod induction;
 mod mqar;
 mod recall;
 mod text;
 
+pub use answers::{
+    Encoded, answer_batch, encode_examples, end_id, forced_exact_match, greedy_answers, train_answers,
+};
 pub use induction::{RepeatLoss, repeat_loss, train_repeats};
 pub use mqar::{MqarAnswers, mqar_accuracy, mqar_answers, train_mqar};
 pub use recall::{

@@ -1,0 +1,198 @@
+//! Prompted tasks ([`crate::data::apps`]): `prompt SEP answer END`, trained on
+//! the answer only and scored on what the model writes after the separator.
+
+use crate::autograd::{Graph, Var};
+use crate::data::apps::{END, Example, SEP};
+use crate::data::{Batch, CharTokenizer, UnknownChars};
+use crate::models::LanguageModel;
+use crate::optim::Optimizer;
+use crate::sample::argmax;
+use crate::train::{History, TrainConfig, TrainError, fit};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+/// An example as ids: `prompt SEP answer END`, and where the answer starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoded {
+    pub ids: Vec<usize>,
+    /// The index in `ids` of the answer's first token (just past SEP).
+    pub answer_from: usize,
+}
+
+impl Encoded {
+    /// The prompt and its separator: what a model is given to answer.
+    pub fn prompt(&self) -> &[usize] {
+        &self.ids[..self.answer_from]
+    }
+
+    /// The answer and END: what a model must write.
+    pub fn answer(&self) -> &[usize] {
+        &self.ids[self.answer_from..]
+    }
+}
+
+/// Encodes examples with `tok`; the error names the characters it lacks.
+pub fn encode_examples(tok: &CharTokenizer, examples: &[Example]) -> Result<Vec<Encoded>, UnknownChars> {
+    examples
+        .iter()
+        .map(|e| {
+            let ids = tok.encode(&e.text())?;
+            Ok(Encoded {
+                answer_from: e.prompt.chars().count() + SEP.len_utf8(),
+                ids,
+            })
+        })
+        .collect()
+}
+
+/// The target of a position that is not scored.
+const NOT_SCORED: usize = usize::MAX;
+
+/// A batch of the examples `chosen`, right-padded to the longest: position t
+/// reads `ids[t]` and is scored on `ids[t + 1]` only where that is part of the
+/// answer (or its END); the prompt and the padding are not scored.
+pub fn answer_batch(set: &[Encoded], chosen: &[usize], pad: usize) -> Batch {
+    let time = chosen.iter().map(|&i| set[i].ids.len() - 1).max().unwrap_or(1);
+    let mut inputs = vec![pad; chosen.len() * time];
+    let mut targets = vec![NOT_SCORED; chosen.len() * time];
+    for (row, &i) in chosen.iter().enumerate() {
+        let e = &set[i];
+        for t in 0..e.ids.len() - 1 {
+            inputs[row * time + t] = e.ids[t];
+            if t + 1 >= e.answer_from {
+                targets[row * time + t] = e.ids[t + 1];
+            }
+        }
+    }
+    Batch {
+        inputs,
+        targets,
+        batch: chosen.len(),
+        time,
+    }
+}
+
+/// The flat positions of `batch` that are scored, and their targets.
+fn scored(batch: &Batch) -> (Vec<usize>, Vec<usize>) {
+    batch
+        .targets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| **t != NOT_SCORED)
+        .map(|(i, &t)| (i, t))
+        .unzip()
+}
+
+/// Logits at the flat positions `at` of `batch`, `[at.len(), V]`.
+fn logits_at<'g, M: LanguageModel>(model: &M, g: &'g Graph, batch: &Batch, at: &[usize]) -> Var<'g> {
+    model
+        .logits(g, batch)
+        .reshape([batch.batch * batch.time, model.vocab_size()])
+        .embedding(at, [at.len()])
+}
+
+/// Trains on batches drawn with replacement from `train`; the loss is the
+/// cross-entropy of the answers (and their END) only. Validation reports the
+/// error (1 − exact match) on `val`.
+pub fn train_answers<M: LanguageModel>(
+    model: &mut M,
+    opt: &mut impl Optimizer<f32>,
+    (train, val): (&[Encoded], &[Encoded]),
+    pad: usize,
+    cfg: &TrainConfig,
+) -> Result<History, TrainError> {
+    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    fit(
+        model,
+        opt,
+        cfg,
+        |_step| {
+            let chosen: Vec<usize> = (0..cfg.batch).map(|_| rng.random_range(0..train.len())).collect();
+            (answer_batch(train, &chosen, pad), true)
+        },
+        |model, g, batch, _: &mut ()| {
+            let (at, targets) = scored(batch);
+            logits_at(model, g, batch, &at).cross_entropy(&targets)
+        },
+        |m| 1.0 - forced_exact_match(m, val, pad),
+    )
+}
+
+/// The fraction of `set` whose answer the model gets right at every position
+/// when it is shown the right answer so far (teacher forcing). That is exactly
+/// the fraction greedy decoding reproduces: greedy decoding leaves the answer
+/// at the first position where the argmax is wrong, and not before.
+pub fn forced_exact_match<M: LanguageModel>(model: &M, set: &[Encoded], pad: usize) -> f64 {
+    let mut right = 0;
+    for chunk in (0..set.len()).collect::<Vec<_>>().chunks(64) {
+        let batch = answer_batch(set, chunk, pad);
+        let (at, targets) = scored(&batch);
+        let g = Graph::inference();
+        let logits = logits_at(model, &g, &batch, &at).value();
+        let mut ok = vec![true; chunk.len()];
+        for ((row, &t), &i) in logits.data().chunks(model.vocab_size()).zip(&targets).zip(&at) {
+            ok[i / batch.time] &= argmax(row) == t;
+        }
+        right += ok.iter().filter(|&&o| o).count();
+    }
+    right as f64 / set.len().max(1) as f64
+}
+
+/// What the model writes after each prompt, greedily (the argmax at every
+/// step), until it writes `end` or `max_new` tokens or the sequence reaches
+/// `context`; `end` itself is not returned. Rows are decoded together: every
+/// step reads each row to its current length.
+pub fn greedy_answers<M: LanguageModel>(
+    model: &M,
+    prompts: &[&[usize]],
+    end: usize,
+    max_new: usize,
+    context: usize,
+) -> Vec<Vec<usize>> {
+    let mut out = Vec::with_capacity(prompts.len());
+    for chunk in prompts.chunks(64) {
+        let mut seqs: Vec<Vec<usize>> = chunk.iter().map(|p| p.to_vec()).collect();
+        let mut done: Vec<bool> = seqs.iter().map(|s| s.len() >= context).collect();
+        let mut written: Vec<Vec<usize>> = vec![Vec::new(); chunk.len()];
+        for _ in 0..max_new {
+            if done.iter().all(|&d| d) {
+                break;
+            }
+            let time = seqs.iter().map(Vec::len).max().unwrap_or(1);
+            let mut inputs = vec![end; chunk.len() * time];
+            for (row, s) in seqs.iter().enumerate() {
+                inputs[row * time..row * time + s.len()].copy_from_slice(s);
+            }
+            let batch = Batch {
+                targets: vec![0; inputs.len()],
+                inputs,
+                batch: chunk.len(),
+                time,
+            };
+            let g = Graph::inference();
+            let logits = model.logits(&g, &batch).value();
+            let v = model.vocab_size();
+            for row in 0..chunk.len() {
+                if done[row] {
+                    continue;
+                }
+                let at = row * time + seqs[row].len() - 1;
+                let next = argmax(&logits.data()[at * v..(at + 1) * v]);
+                if next == end {
+                    done[row] = true;
+                } else {
+                    written[row].push(next);
+                    seqs[row].push(next);
+                    done[row] = seqs[row].len() >= context;
+                }
+            }
+        }
+        out.extend(written);
+    }
+    out
+}
+
+/// The END id of a task's tokenizer.
+pub fn end_id(tok: &CharTokenizer) -> Option<usize> {
+    tok.id(END)
+}
