@@ -502,3 +502,38 @@ fn the_books_summaries_carry_the_memory_results_by_their_names() {
         assert!(v > 0.0, "{key}: {v}");
     }
 }
+
+#[test]
+fn ch06_quick_writes_every_application_key() {
+    let out = out_dir("ch06");
+    let run = Command::new(env!("CARGO_BIN_EXE_ch06"))
+        .args(["--quick", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    for key in [
+        "dialogue: Transformer accuracy",
+        "dialogue: RNN accuracy",
+        "dialogue (two facts): Transformer accuracy",
+        "summarisation: Transformer exact match",
+        "summarisation: RNN exact match",
+        "translation (simple): Transformer exact match",
+        "translation (length): Transformer exact match",
+        "translation (simple): RNN exact match",
+        "code: Transformer functional accuracy",
+        "code: RNN functional accuracy",
+    ] {
+        let v = json["values"][key].as_f64();
+        assert!(
+            v.is_some_and(|v| (0.0..=1.0).contains(&v)),
+            "summary lacks {key:?} in 0…1: {}",
+            json["values"]
+        );
+    }
+    for f in json["figures"].as_array().unwrap() {
+        assert!(out.join(f.as_str().unwrap()).exists(), "figure {f} missing");
+    }
+}

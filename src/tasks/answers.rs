@@ -123,7 +123,15 @@ pub fn train_answers<M: LanguageModel>(
 /// the fraction greedy decoding reproduces: greedy decoding leaves the answer
 /// at the first position where the argmax is wrong, and not before.
 pub fn forced_exact_match<M: LanguageModel>(model: &M, set: &[Encoded], pad: usize) -> f64 {
-    let mut right = 0;
+    let right = forced_right(model, set, pad);
+    right.iter().filter(|&&r| r).count() as f64 / set.len().max(1) as f64
+}
+
+/// For each example of `set`: is every teacher-forced argmax of its answer
+/// (and END) right? Exactly the examples greedy decoding writes word for word,
+/// found in one pass instead of one pass per token.
+pub fn forced_right<M: LanguageModel>(model: &M, set: &[Encoded], pad: usize) -> Vec<bool> {
+    let mut out = Vec::with_capacity(set.len());
     for chunk in (0..set.len()).collect::<Vec<_>>().chunks(64) {
         let batch = answer_batch(set, chunk, pad);
         let (at, targets) = scored(&batch);
@@ -133,9 +141,9 @@ pub fn forced_exact_match<M: LanguageModel>(model: &M, set: &[Encoded], pad: usi
         for ((row, &t), &i) in logits.data().chunks(model.vocab_size()).zip(&targets).zip(&at) {
             ok[i / batch.time] &= argmax(row) == t;
         }
-        right += ok.iter().filter(|&&o| o).count();
+        out.extend(ok);
     }
-    right as f64 / set.len().max(1) as f64
+    out
 }
 
 /// What the model writes after each prompt, greedily (the argmax at every
