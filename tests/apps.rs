@@ -30,10 +30,18 @@ fn splits_are_disjoint_deterministic_and_say_when_the_space_runs_dry() {
     assert_eq!((a.train.len(), a.val.len(), a.test.len()), (2000, 200, 300));
     let prompts: HashSet<&str> = all(&a).map(|e| e.prompt.as_str()).collect();
     assert_eq!(prompts.len(), 2500, "no prompt is in two splits, or twice in one");
-    // One operation on a number below 100 has fewer than 20,000 forms.
-    let err = Splits::draw(|r| Arithmetic::new(1, 1).example(r), (20_000, 10, 10), 0).unwrap_err();
-    assert_eq!(err.split, "training");
-    assert!(err.to_string().contains("too few distinct examples"), "{err}");
+    // One operation on a number from 1 to 99: 99 × (99 adds + 99 subtractions
+    // + 7 multiplications + 1 doubling) = 20,394 descriptions. All but a few
+    // can be drawn; more cannot.
+    let one_op = |r: &mut StdRng| Arithmetic::new(1, 1).example(r);
+    assert_eq!(
+        Splits::draw(one_op, (20_000, 10, 10), 0).unwrap().train.len(),
+        20_000
+    );
+    let err = Splits::draw(one_op, (20_394, 10, 10), 0).unwrap_err();
+    assert_eq!((err.split, err.wanted), ("training", 20_394));
+    assert!(err.found <= 20_374, "{err}");
+    assert!(err.to_string().contains("ran out of new examples"), "{err}");
 }
 
 /// bAbI's answers, read back from the text alone: the room of the person's
@@ -53,9 +61,11 @@ fn babi_answer(prompt: &str) -> (String, usize) {
             holder.insert(last, (who, t));
             lying.remove(last);
         } else {
-            let here = room[who].0;
+            // Dropped where the dropper last went: that move and the drop
+            // are the thing's two supporting facts.
+            let (here, moved) = room[who];
             holder.remove(last);
-            lying.insert(last, (here, t));
+            lying.insert(last, (here, moved.min(t)));
         }
     }
     let n = sentences.len();
@@ -97,11 +107,28 @@ fn dialogue_answers_are_where_the_story_left_them() {
 
 #[test]
 fn dialogue_by_hand() {
-    // The question, its fact and the turns between, as the docs draw them.
+    // The reader, on the examples the docs draw: Mary's move is 2 turns before
+    // the question; the football's oldest fact (the pick-up) is 1 turn before.
     let (place, demand) = babi_answer(
         "Mary went to the kitchen. John picked up the milk. Sandra went to the garden. Where is Mary?",
     );
     assert_eq!((place.as_str(), demand), ("kitchen", 2));
+    let (place, demand) = babi_answer(
+        "Sandra travelled to the kitchen. Sandra grabbed the football. Sandra moved to the garden. Where is the football?",
+    );
+    assert_eq!((place.as_str(), demand), ("garden", 1));
+    // A dropped thing: the drop and the dropper's move before it (turn 0).
+    let (place, demand) = babi_answer(
+        "John went to the office. John got the apple. John dropped the apple. John went to the hallway. Where is the apple?",
+    );
+    assert_eq!((place.as_str(), demand), ("office", 3));
+}
+
+#[test]
+fn a_thing_needs_two_turns_to_be_asked_about() {
+    let err = std::panic::catch_unwind(|| Dialogue::new(true, 1, 1)).unwrap_err();
+    let msg = err.downcast_ref::<String>().unwrap();
+    assert!(msg.contains("at least 2 turns"), "{msg}");
 }
 
 /// Who holds what, read back from the story alone.
@@ -354,4 +381,88 @@ fn a_transformer_learns_to_write_programs_that_run_right() {
     // Greedy decoding gets an answer exactly right if and only if every
     // teacher-forced argmax is right: the two measures are one number.
     assert_eq!(forced_exact_match(&lm, &test, end), same_text as f64 / n);
+    // The chapter's decoder (one token at a time through the key-value cache)
+    // writes what the batched decoder writes.
+    use shortmem::sample::Sampling;
+    for (e, batched) in test.iter().zip(&said).take(100) {
+        let mut ids = lm
+            .generate(
+                e.prompt(),
+                40,
+                Sampling::Greedy,
+                &mut StdRng::seed_from_u64(0),
+                true,
+            )
+            .unwrap();
+        ids.truncate(ids.iter().position(|&t| t == end).unwrap_or(ids.len()));
+        assert_eq!(&ids, batched);
+    }
+}
+
+/// The answer loss is each example's mean over its answer, averaged over the
+/// examples, computed by hand from the logits; and a batch split into shards
+/// (one per thread) has the same loss as the whole batch.
+#[test]
+fn every_example_weighs_the_same_in_the_answer_loss_whatever_the_threads() {
+    use rand::SeedableRng;
+    use shortmem::Graph;
+    use shortmem::models::{LanguageModel, TransformerConfig, TransformerLM};
+    use shortmem::sample::nll;
+    use shortmem::tasks::answer_loss;
+    use shortmem::train::batch_gradients;
+    // Answers of 1 to 9 characters: a token-weighted mean would differ.
+    let examples: Vec<Example> = ["a", "abcabcabc", "cb", "bbbb"]
+        .iter()
+        .map(|a| Example {
+            prompt: "cab".into(),
+            answer: a.to_string(),
+            demand: 0,
+        })
+        .collect();
+    let tok = CharTokenizer::from_text(&format!("abc{SEP}{END}"));
+    let set = encode_examples(&tok, &examples).unwrap();
+    let end = tok.id(END).unwrap();
+    let batch = answer_batch(&set, &[0, 1, 2, 3], end);
+    let config = TransformerConfig {
+        vocab_size: tok.vocab_size(),
+        embed_dim: 8,
+        num_heads: 2,
+        ff_dim: 16,
+        num_layers: 1,
+        context: 16,
+        causal: true,
+    };
+    let mut lm = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(3));
+    let g = Graph::inference();
+    let logits = lm.logits(&g, &batch).value();
+    let v = tok.vocab_size();
+    let mut by_hand = 0.0;
+    for (row, e) in set.iter().enumerate() {
+        let answer = e.answer();
+        let mut sum = 0.0;
+        for (k, &target) in answer.iter().enumerate() {
+            let t = e.answer_from - 1 + k;
+            let at = row * batch.time + t;
+            sum += nll(&logits.data()[at * v..(at + 1) * v], target);
+        }
+        by_hand += sum / answer.len() as f64;
+    }
+    by_hand /= set.len() as f64;
+    let whole = answer_loss(&lm, &g, &batch).item();
+    assert!((whole - by_hand).abs() < 1e-5, "{whole} vs {by_hand}");
+    fn loss<'g>(
+        m: &TransformerLM,
+        g: &'g Graph,
+        b: &shortmem::data::Batch,
+        _: &mut (),
+    ) -> shortmem::autograd::Var<'g> {
+        answer_loss(m, g, b)
+    }
+    let (one, _) = batch_gradients(&mut lm, &batch, (), 1, &loss);
+    let (two, _) = batch_gradients(&mut lm, &batch, (), 2, &loss);
+    let (four, _) = batch_gradients(&mut lm, &batch, (), 4, &loss);
+    assert!(
+        (one - by_hand).abs() < 1e-5 && (two - one).abs() < 1e-6 && (four - one).abs() < 1e-6,
+        "{one} {two} {four}"
+    );
 }

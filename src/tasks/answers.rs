@@ -2,7 +2,7 @@
 //! the answer only and scored on what the model writes after the separator.
 
 use crate::autograd::{Graph, Var};
-use crate::data::apps::{END, Example, SEP};
+use crate::data::apps::{END, Example};
 use crate::data::{Batch, CharTokenizer, UnknownChars};
 use crate::models::LanguageModel;
 use crate::optim::Optimizer;
@@ -38,7 +38,8 @@ pub fn encode_examples(tok: &CharTokenizer, examples: &[Example]) -> Result<Vec<
         .map(|e| {
             let ids = tok.encode(&e.text())?;
             Ok(Encoded {
-                answer_from: e.prompt.chars().count() + SEP.len_utf8(),
+                // The prompt's characters, then SEP: one token each.
+                answer_from: e.prompt.chars().count() + 1,
                 ids,
             })
         })
@@ -91,9 +92,33 @@ fn logits_at<'g, M: LanguageModel>(model: &M, g: &'g Graph, batch: &Batch, at: &
         .embedding(at, [at.len()])
 }
 
+/// The loss of a batch: each example's mean cross-entropy over its answer
+/// (and END), averaged over the examples. Every example weighs the same
+/// whatever its answer's length, so the loss of a batch split into shards by
+/// rows (one per thread) is the same for any number of shards.
+pub fn answer_loss<'g, M: LanguageModel>(model: &M, g: &'g Graph, batch: &Batch) -> Var<'g> {
+    let (at, targets) = scored(batch);
+    let logits = logits_at(model, g, batch, &at);
+    // `at` ascends, so each row's scored positions are one run of it.
+    let mut total: Option<Var<'g>> = None;
+    let mut start = 0;
+    while start < at.len() {
+        let row = at[start] / batch.time;
+        let end = start + at[start..].iter().take_while(|&&i| i / batch.time == row).count();
+        let l = logits.slice(0, start, end).cross_entropy(&targets[start..end]);
+        total = Some(match total {
+            Some(t) => t + l,
+            None => l,
+        });
+        start = end;
+    }
+    let total = total.expect("every example scores at least its END");
+    total.scale(1.0 / batch.batch as f64)
+}
+
 /// Trains on batches drawn with replacement from `train`; the loss is the
-/// cross-entropy of the answers (and their END) only. Validation reports the
-/// error (1 − exact match) on `val`.
+/// cross-entropy of the answers (and their END) only ([`answer_loss`]).
+/// Validation reports the error (1 − exact match) on `val`.
 pub fn train_answers<M: LanguageModel>(
     model: &mut M,
     opt: &mut impl Optimizer<f32>,
@@ -101,6 +126,7 @@ pub fn train_answers<M: LanguageModel>(
     pad: usize,
     cfg: &TrainConfig,
 ) -> Result<History, TrainError> {
+    assert!(!train.is_empty(), "train_answers: the training set is empty");
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     fit(
         model,
@@ -110,10 +136,7 @@ pub fn train_answers<M: LanguageModel>(
             let chosen: Vec<usize> = (0..cfg.batch).map(|_| rng.random_range(0..train.len())).collect();
             (answer_batch(train, &chosen, pad), true)
         },
-        |model, g, batch, _: &mut ()| {
-            let (at, targets) = scored(batch);
-            logits_at(model, g, batch, &at).cross_entropy(&targets)
-        },
+        |model, g, batch, _: &mut ()| answer_loss(model, g, batch),
         |m| 1.0 - forced_exact_match(m, val, pad),
     )
 }

@@ -39,11 +39,12 @@ pub struct Dialogue {
 }
 
 /// Where everyone and everything is, and the turn that last settled it.
-#[derive(Default)]
 struct World {
     /// Per person: (room, turn of the move).
     at: Vec<Option<(usize, usize)>>,
-    /// Per thing: held by (person, turn of the pick-up), or lying in (room, turn of the drop).
+    /// Per thing: held by (person, turn of the pick-up), or lying in (room,
+    /// turn of the older of its supporting facts: the drop, and the dropper's
+    /// last move before it).
     held: Vec<Option<(usize, usize)>>,
     lying: Vec<Option<(usize, usize)>>,
 }
@@ -53,6 +54,10 @@ impl Dialogue {
         assert!(
             1 <= min_turns && min_turns <= max_turns,
             "Dialogue: turns {min_turns}..={max_turns} must be a non-empty range from 1"
+        );
+        assert!(
+            !two_facts || max_turns >= 2,
+            "Dialogue: a question about a thing needs at least 2 turns (a move, then a pick-up), got {max_turns}"
         );
         Dialogue {
             two_facts,
@@ -100,9 +105,11 @@ impl Dialogue {
                 }
                 2 if !holding.is_empty() => {
                     let i = holding[rng.random_range(0..holding.len())];
-                    let room = w.at[p].map(|a| a.0)?;
+                    // The thing lies where its holder last went: that move
+                    // and the drop are its two supporting facts.
+                    let (room, moved) = w.at[p]?;
                     w.held[i] = None;
-                    w.lying[i] = Some((room, t));
+                    w.lying[i] = Some((room, moved.min(t)));
                     format!(
                         "{} {} the {}.",
                         PEOPLE[p],

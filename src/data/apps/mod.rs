@@ -62,7 +62,8 @@ pub struct Splits {
     pub test: Vec<Example>,
 }
 
-/// A generator's space of examples was too small for the sizes asked.
+/// A generator gave nothing new for [`Splits::MAX_MISSES`] draws in a row:
+/// its space of examples is (nearly) used up by the sizes asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TooFewExamples {
     pub split: &'static str,
@@ -74,8 +75,11 @@ impl std::fmt::Display for TooFewExamples {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "the task holds too few distinct examples: the {} split wanted {}, found {} new ones",
-            self.split, self.wanted, self.found
+            "the task ran out of new examples: the {} split wanted {} and found {} before {} draws in a row gave only prompts already drawn",
+            self.split,
+            self.wanted,
+            self.found,
+            Splits::MAX_MISSES
         )
     }
 }
@@ -87,9 +91,16 @@ impl std::error::Error for TooFewExamples {}
 const SPLIT_SEEDS: [(&str, u64); 3] = [("test", 0x7e57), ("validation", 0x0a11), ("training", 0x7a14)];
 
 impl Splits {
+    /// Draws in a row that give only known prompts before [`Splits::draw`]
+    /// gives up. Near the end of a space of N prompts of which n are left, a
+    /// draw is new with chance n/N; a limit this high gives up only when the
+    /// space is all but exhausted.
+    pub const MAX_MISSES: usize = 5000;
+
     /// Draws `test`, then `val`, then `train` distinct examples from `example`,
     /// each split from its own seed and skipping every prompt an earlier split
-    /// holds. Fails if the generator runs dry (50 draws in a row give nothing new).
+    /// holds. Fails if the generator runs dry ([`Splits::MAX_MISSES`] draws in
+    /// a row give nothing new).
     pub fn draw(
         mut example: impl FnMut(&mut StdRng) -> Example,
         (train, val, test): (usize, usize, usize),
@@ -108,7 +119,7 @@ impl Splits {
                     misses = 0;
                 } else {
                     misses += 1;
-                    if misses == 50 {
+                    if misses == Self::MAX_MISSES {
                         return Err(TooFewExamples {
                             split,
                             wanted,
