@@ -190,9 +190,9 @@ impl App {
         }
     }
 
-    /// How many times the base steps this task trains: translation and
-    /// summaries need the longest (measured: SCAN's simple split is at 5 %
-    /// exact match after 600 steps and 80 % after 3,000), code the shortest.
+    /// How many times the base steps this task trains: translation needs the
+    /// longest, code the shortest (compare `--task scan --steps 200` with
+    /// `--steps 1000`).
     fn step_factor(self) -> usize {
         match self {
             App::Code => 1,
@@ -285,6 +285,7 @@ fn show_the_tasks(ch: &mut Chapter, size: &Sizes) -> Result<(), Box<dyn Error>> 
 }
 
 /// What one model scored on one task over the seeds.
+#[derive(Default)]
 struct Scores {
     /// Per seed: the mean score, and the mean F1.
     runs: Vec<(f64, f64)>,
@@ -329,14 +330,7 @@ struct Row {
 fn learn(ch: &mut Chapter, app: App, size: &Sizes) -> Result<Row, Box<dyn Error>> {
     ch.section(&format!("{} ({})", app.key(), app.measure()));
     let steps = ch.steps(size.steps) * app.step_factor();
-    let mut transformer = Scores {
-        runs: Vec::new(),
-        by_demand: BTreeMap::new(),
-    };
-    let mut rnn = Scores {
-        runs: Vec::new(),
-        by_demand: BTreeMap::new(),
-    };
+    let (mut transformer, mut rnn) = (Scores::default(), Scores::default());
     for s in 0..size.seeds {
         let seed = ch.seed() + s as u64;
         let splits = app.splits(size, seed)?;
@@ -418,14 +412,7 @@ fn learn(ch: &mut Chapter, app: App, size: &Sizes) -> Result<Row, Box<dyn Error>
         app.measure(),
     );
     let series = [transformer.series("Transformer", 1), rnn.series("RNN (§4.1)", 0)];
-    let file = format!(
-        "{}.svg",
-        app.key()
-            .replace([' ', '(', ')'], "_")
-            .replace("__", "_")
-            .trim_end_matches('_')
-    );
-    ch.lines(&file, &fig, &series)?;
+    ch.lines(&format!("{}.svg", app.flag()), &fig, &series)?;
     Ok(Row {
         app,
         transformer,
