@@ -17,14 +17,16 @@ pub mod ch04;
 pub mod ch05;
 #[path = "ch06_applications.rs"]
 pub mod ch06;
+#[path = "ch07_tools.rs"]
+pub mod ch07;
 
-/// Every chapter program the tour runs, in its order. Chapter 6 runs as its
-/// own binary (`ch06`) and joins the tour once its default run fits the
-/// tour's time with models trained to a result.
-pub const ALL: [&Program; 5] = [
+/// Every chapter program the tour runs, in its order.
+pub const ALL: [&Program; 7] = [
     &ch01::PROGRAM,
     &ch02::PROGRAM,
     &ch03::PROGRAM,
     &ch04::PROGRAM,
     &ch05::PROGRAM,
+    &ch06::PROGRAM,
+    &ch07::PROGRAM,
 ];

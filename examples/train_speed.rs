@@ -6,8 +6,12 @@
 //!     cargo run --release --example train_speed -- 1     # one thread
 //!     cargo run --release --example train_speed -- 2     # two threads
 //!
+//!     cargo run --release --example train_speed -- 2 small --profile   # where the time goes
+//!
 //! Each configuration runs 3 warm-up steps, then reports the median of the
-//! timed steps (the machine must be otherwise idle).
+//! timed steps (the machine must be otherwise idle). With `--profile`, the
+//! timed steps run under the profiler ([`shortmem::autograd::profile`]) and
+//! its table follows, per step.
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -21,7 +25,9 @@ fn main() {
     let threads: usize = std::env::args()
         .nth(1)
         .map_or(1, |s| s.parse().expect("threads: a number"));
-    let only: Option<String> = std::env::args().nth(2);
+    let words: Vec<String> = std::env::args().skip(2).collect();
+    let profiling = words.iter().any(|w| w == "--profile");
+    let only: Option<String> = words.into_iter().find(|w| w != "--profile");
     shortmem::threads::set_threads(threads);
     // (name, vocab, dim, heads, ff, layers, context, batch, timed steps)
     let configs = [
@@ -52,6 +58,9 @@ fn main() {
         let mut cfg = TrainConfig::new(steps + 3, batch, context, 1e-3);
         cfg.progress = false;
         cfg.eval_every = usize::MAX;
+        if profiling {
+            shortmem::autograd::profile::start();
+        }
         let history = fit(
             &mut model,
             &mut AdamW::nanogpt(1e-3),
@@ -79,5 +88,12 @@ fn main() {
             median * 1e3,
             (batch * context) as f64 / median
         );
+        if profiling {
+            // (The 3 warm-up steps are in the totals too: steps + 3 in all.)
+            let rows = shortmem::autograd::profile::stop();
+            for line in shortmem::autograd::profile::table(&rows, steps + 3, 0.002) {
+                println!("    {line}");
+            }
+        }
     }
 }

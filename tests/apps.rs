@@ -6,8 +6,8 @@
 use rand::rngs::StdRng;
 use shortmem::data::CharTokenizer;
 use shortmem::data::apps::{
-    Arithmetic, Dialogue, END, EvalError, Example, SEP, Scan, ScanSplit, Splits, Summary, eval, summary_f1,
-    translate,
+    Arithmetic, Dialogue, END, EvalError, Example, SEP, Scan, ScanSplit, Splits, Summary, Words, eval,
+    summary_f1, translate,
 };
 use shortmem::tasks::{answer_batch, encode_examples};
 use std::collections::{HashMap, HashSet};
@@ -45,43 +45,59 @@ fn splits_are_disjoint_deterministic_and_say_when_the_space_runs_dry() {
 }
 
 /// bAbI's answers, read back from the text alone: the room of the person's
-/// last move, or of the thing's holder, or where it was dropped.
+/// last move, or of the thing's holder, or where it was dropped. Questions
+/// answered in between (`Where is Mary?=kitchen⏎`) are checked on the way.
 fn babi_answer(prompt: &str) -> (String, usize) {
-    let (story, question) = prompt.rsplit_once(". ").unwrap();
-    let sentences: Vec<&str> = story.split(". ").collect();
-    let mut room: HashMap<&str, (&str, usize)> = HashMap::new();
-    let mut holder: HashMap<&str, (&str, usize)> = HashMap::new();
-    let mut lying: HashMap<&str, (&str, usize)> = HashMap::new();
-    for (t, s) in sentences.iter().enumerate() {
-        let w: Vec<&str> = s.trim_end_matches('.').split(' ').collect();
-        let (who, last) = (w[0], *w.last().unwrap());
-        if s.contains(" to the ") {
-            room.insert(who, (last, t));
-        } else if ["picked", "got", "grabbed"].contains(&w[1]) {
-            holder.insert(last, (who, t));
-            lying.remove(last);
-        } else {
-            // Dropped where the dropper last went: that move and the drop
-            // are the thing's two supporting facts.
-            let (here, moved) = room[who];
-            holder.remove(last);
-            lying.insert(last, (here, moved.min(t)));
+    let mut room: HashMap<String, (String, usize)> = HashMap::new();
+    let mut holder: HashMap<String, (String, usize)> = HashMap::new();
+    let mut lying: HashMap<String, (String, usize)> = HashMap::new();
+    let mut t = 0;
+    let mut last = None;
+    for piece in prompt.split(END) {
+        if piece.is_empty() {
+            continue;
         }
+        let (statements, rest) =
+            piece.split_at(piece.find("Where is ").expect("every piece ends in a question"));
+        for s in statements.split('.').map(str::trim).filter(|s| !s.is_empty()) {
+            let w: Vec<&str> = s.split(' ').collect();
+            let (who, what) = (w[0].to_string(), w.last().unwrap().to_string());
+            if s.contains(" to the ") {
+                room.insert(who, (what, t));
+            } else if ["picked", "got", "grabbed"].contains(&w[1]) {
+                holder.insert(what.clone(), (who, t));
+                lying.remove(&what);
+            } else {
+                // Dropped where the dropper last went: that move and the drop
+                // are the thing's two supporting facts.
+                let (here, moved) = room[&who].clone();
+                holder.remove(&what);
+                lying.insert(what, (here, moved.min(t)));
+            }
+            t += 1;
+        }
+        let (question, given) = match rest.split_once(SEP) {
+            Some((q, a)) => (q, Some(a)),
+            None => (rest, None),
+        };
+        let asked = question
+            .trim_start_matches("Where is ")
+            .trim_start_matches("the ")
+            .trim_end_matches('?');
+        let (place, oldest) = if let Some((who, took)) = holder.get(asked) {
+            let (place, moved) = &room[who];
+            (place.clone(), (*took).min(*moved))
+        } else if let Some((place, at)) = lying.get(asked) {
+            (place.clone(), *at)
+        } else {
+            room[asked].clone()
+        };
+        if let Some(a) = given {
+            assert_eq!(a, place, "the answer given in between: {prompt}");
+        }
+        last = Some((place, t - 1 - oldest));
     }
-    let n = sentences.len();
-    let asked = question
-        .trim_start_matches("Where is ")
-        .trim_start_matches("the ")
-        .trim_end_matches('?');
-    let (place, oldest) = if let Some(&(who, took)) = holder.get(asked) {
-        let (place, moved) = room[who];
-        (place, took.min(moved))
-    } else if let Some(&(place, t)) = lying.get(asked) {
-        (place, t)
-    } else {
-        room[asked]
-    };
-    (place.to_string(), n - 1 - oldest)
+    last.expect("a prompt ends in a question")
 }
 
 #[test]
@@ -100,6 +116,22 @@ fn dialogue_answers_are_where_the_story_left_them() {
             far += usize::from(e.demand >= 4);
         }
         assert!(far > 100, "some questions come long after their fact");
+        // Every distance is about equally likely (so the last turn alone
+        // answers few questions), and some answers come in between.
+        let mut by = [0usize; 8];
+        for e in all(&s) {
+            by[e.demand] += 1;
+        }
+        let lowest = usize::from(two_facts);
+        let n = all(&s).count() as f64;
+        for (d, &k) in by.iter().enumerate().skip(lowest) {
+            let share = k as f64 / n;
+            assert!(
+                (share - 1.0 / (8 - lowest) as f64).abs() < 0.03,
+                "distance {d}: {share:.3}"
+            );
+        }
+        assert!(all(&s).filter(|e| e.prompt.contains(END)).count() as f64 > 0.5 * n);
         let things = all(&s).filter(|e| e.prompt.contains("Where is the ")).count();
         assert_eq!(things > 0, two_facts, "task 2 asks for things, task 1 for people");
     }
@@ -122,6 +154,11 @@ fn dialogue_by_hand() {
         "John went to the office. John got the apple. John dropped the apple. John went to the hallway. Where is the apple?",
     );
     assert_eq!((place.as_str(), demand), ("office", 3));
+    // A question answered in between; the last one asks again after a move.
+    let (place, demand) = babi_answer(&format!(
+        "Mary went to the kitchen. Where is Mary?{SEP}kitchen{END}Mary moved to the garden. John went to the office. Where is Mary?"
+    ));
+    assert_eq!((place.as_str(), demand), ("garden", 1));
 }
 
 #[test]
@@ -334,6 +371,57 @@ fn only_the_answer_and_its_end_are_scored() {
     )
     .unwrap_err();
     assert!(err.to_string().contains('z'), "{err}");
+    // An answer given earlier in the prompt (a conversation's question in
+    // between) is trained on too; forced scoring reads only the last one.
+    let convo = Example {
+        prompt: format!("a{SEP}c{END}b"),
+        answer: "c".into(),
+        demand: 0,
+    };
+    let set = encode_examples(&tok, &[convo]).unwrap();
+    assert_eq!(set[0].earlier, vec![2..4], "`c⏎` at tokens 2 and 3");
+    assert_eq!(set[0].answer_from, 6);
+    let b = answer_batch(&set, &[0], id(END));
+    // Inputs a = c ⏎ b = c; targets: after `=` comes c, after c ⏎, then the last answer.
+    assert_eq!(b.targets, vec![x, id('c'), id(END), x, x, id('c'), id(END)]);
+}
+
+#[test]
+fn words_are_one_symbol_each_and_read_back_exactly() {
+    let tasks: Vec<(Splits, bool)> = vec![
+        (draw(|r| Dialogue::new(true, 2, 6).example(r), 300), true),
+        (draw(|r| Summary::new(1, 6).example(r), 300), true),
+        (Scan::new().split(ScanSplit::Simple, 100, 0), false),
+    ];
+    for (s, answers) in &tasks {
+        let words = Words::of(s, *answers);
+        for e in all(s) {
+            let coded = words.encode_example(e).unwrap();
+            let mut texts = vec![(&e.prompt, coded.prompt)];
+            if *answers {
+                texts.push((&e.answer, coded.answer));
+            } else {
+                assert_eq!(coded.answer, e.answer, "SCAN's actions stay as they are");
+            }
+            for (text, symbols) in texts {
+                assert_eq!(&words.decode(&symbols).unwrap(), text);
+                // One symbol per word; punctuation and the separators stay.
+                let n_words = text
+                    .split(|c: char| !c.is_alphabetic())
+                    .filter(|w| !w.is_empty())
+                    .count();
+                let n_other = text.chars().filter(|c| !c.is_alphabetic() && *c != ' ').count();
+                assert_eq!(symbols.chars().count(), n_words + n_other, "{text}");
+            }
+        }
+    }
+    let words = Words::of(&tasks[2].0, false);
+    assert_eq!(words.list().len(), 13, "SCAN's 13 words");
+    let sym = words.encode("jump twice").unwrap();
+    assert_eq!(sym.chars().count(), 2);
+    let err = words.encode("jump quickly").unwrap_err();
+    assert_eq!(err.word, "quickly");
+    assert!(err.to_string().contains("\"quickly\""), "{err}");
 }
 
 /// Trains a small Transformer on the code task (one or two operations) and

@@ -541,3 +541,107 @@ fn ch06_quick_writes_every_application_key() {
         assert!(out.join(f.as_str().unwrap()).exists(), "figure {f} missing");
     }
 }
+
+#[test]
+fn ch06_chat_answers_each_question_names_unknown_words_and_reloads() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let dir = out_dir("ch06-chat");
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("dialogue.safetensors");
+    let talk = "Mary went to the kitchen. Where is Mary?\n\
+                Mary flew to Paris.\n\
+                John moved to the garden. Where is John? Where is Mary?\n\
+                Where is the apple?\n";
+    let chat = |args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ch06"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(talk.as_bytes()).unwrap();
+        let run = child.wait_with_output().unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let out = String::from_utf8_lossy(&run.stdout).to_string();
+        // The replies: the lines after the greeting's last line.
+        let replies: Vec<String> = out
+            .lines()
+            .skip_while(|l| !l.contains("symbols of our conversation"))
+            .skip(1)
+            .map(str::to_string)
+            .collect();
+        (out, replies)
+    };
+    let (out, trained) = chat(&["--chat", "--quick", "--save", model.to_str().unwrap()]);
+    assert_eq!(trained.len(), 5, "three answers and two messages:\n{out}");
+    assert!(trained[1].contains("unknown word \"flew\""), "{out}");
+    assert!(trained[4].contains("Where is <person>?"), "{out}");
+    // The saved model answers the same conversation the same way.
+    let (out, loaded) = chat(&["--chat", "--load", model.to_str().unwrap()]);
+    assert_eq!(loaded, trained, "{out}");
+    // A file that is not a chat model is refused by name.
+    let run = Command::new(env!("CARGO_BIN_EXE_ch06"))
+        .args(["--chat", "--load"])
+        .arg(dir.join("missing.safetensors"))
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("missing.safetensors"));
+}
+
+#[test]
+fn the_95_percent_interval_uses_students_t_by_hand() {
+    use shortmem::chapter::mean_interval95;
+    // [1, 2, 3]: mean 2, sample sd 1, t_{0.975, 2} = 4.303, half-width 4.303 / √3.
+    let (mean, half) = mean_interval95(&[1.0, 2.0, 3.0]);
+    assert!((mean - 2.0).abs() < 1e-12);
+    assert!((half.unwrap() - 4.303 / 3f64.sqrt()).abs() < 1e-9);
+    // Two runs 0.4 and 0.6: sd = 0.1414, t_{0.975, 1} = 12.706.
+    let (_, half) = mean_interval95(&[0.4, 0.6]);
+    assert!((half.unwrap() - 12.706 * 0.02f64.sqrt() / 2f64.sqrt()).abs() < 1e-9);
+    // One run has no interval.
+    assert_eq!(mean_interval95(&[0.7]), (0.7, None));
+}
+
+#[test]
+fn ch07_quick_checks_profiles_and_says_when_pytorch_is_missing() {
+    let out = out_dir("ch07");
+    // A Python that does not exist: the PyTorch part is skipped with the command to run it.
+    let run = Command::new(env!("CARGO_BIN_EXE_ch07"))
+        .args(["--quick", "--python", "/nonexistent/python", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("skipped: no Python with torch"), "{stdout}");
+    assert!(stdout.contains("--python"), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let v = &json["values"];
+    assert_eq!(v["pytorch: ran"], serde_json::Value::Bool(false));
+    // 25 ops and 5 whole models pass; the wrong backward is off by its missing factor 2.
+    assert_eq!(v["gradient check: cases"].as_f64(), Some(30.0));
+    assert!(v["gradient check: largest relative error"].as_f64().unwrap() < 1e-4);
+    let wrong = v["gradient check: wrong backward's relative error"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (wrong - 0.5).abs() < 1e-6,
+        "x against 2x is 50 % off, got {wrong}"
+    );
+    let share = v["profile: matrix products' share"].as_f64().unwrap();
+    assert!(share > 0.0 && share < 1.0);
+    for f in ["profile.svg", "roofline.svg", "tables.txt"] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let tables = std::fs::read_to_string(out.join("tables.txt")).unwrap();
+    for anchor in ["gradcheck", "profile", "roofline", "model-shapes"] {
+        assert!(
+            tables.contains(&format!("ANCHOR: {anchor}\n")),
+            "no {anchor} table"
+        );
+    }
+}

@@ -613,3 +613,54 @@ fn saving_leaves_the_users_files_alone() {
         .collect();
     assert_eq!(left.len(), 2, "{left:?}");
 }
+
+/// The file `tools/continue_in_pytorch.py` writes loads here with the same
+/// sizes and alphabet as the checkpoint it continued, and gives the logits that
+/// PyTorch computed for it (its report, written beside it). The fixture was made
+/// once, with torch 2.15:
+///
+/// ```text
+/// cargo run --release --bin ch05 -- --corpus tests/fixtures/handover.txt --embed 16 --heads 2 --ff 32 \
+///     --layers 2 --context 16 --steps 60 --warmup 5 --train-only --save tests/fixtures/handover.safetensors
+/// python tools/continue_in_pytorch.py tests/fixtures/handover.safetensors --corpus tests/fixtures/handover.txt \
+///     --steps 3 --batch 4 --out tests/fixtures/handover_pytorch.safetensors
+/// ```
+#[test]
+fn what_continue_in_pytorch_writes_loads_here_with_pytorchs_logits() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let (before, tok_before) = TransformerLM::load(dir.join("handover.safetensors")).unwrap();
+    let (after, tok) = TransformerLM::load(dir.join("handover_pytorch.safetensors")).unwrap();
+    assert_eq!(tok.alphabet(), tok_before.alphabet());
+    assert_eq!(after.config, before.config);
+    // Every tensor little-endian F32 under the names shortmem gives its parameters.
+    let bytes = std::fs::read(dir.join("handover_pytorch.safetensors")).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = file.names().into_iter().map(String::from).collect();
+    names.sort();
+    let mut want: Vec<String> = after.params().iter().map(|p| p.name.clone()).collect();
+    want.sort();
+    assert_eq!(names, want);
+    assert!(file.tensors().iter().all(|(_, t)| t.dtype() == Dtype::F32));
+    // PyTorch's logits after the report's prompt, against ours.
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("handover_pytorch.safetensors.json")).unwrap(),
+    )
+    .unwrap();
+    let ids = tok.encode(report["prompt"].as_str().unwrap()).unwrap();
+    let g = Graph::inference();
+    let logits = after.forward(&g, &ids, 1, ids.len()).value();
+    let v = after.config.vocab_size;
+    let ours = &logits.data()[(ids.len() - 1) * v..];
+    let theirs: Vec<f64> = report["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(ours.len(), theirs.len());
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert!((*a as f64 - b).abs() <= 1e-4, "logit {a} here, {b} in PyTorch");
+    }
+    // Training moved the weights: the file is not the checkpoint it started from.
+    assert_ne!(after.params()[0].value.data(), before.params()[0].value.data());
+}

@@ -49,6 +49,7 @@ fn checker_rejects_a_wrong_backward() {
         let y = Tensor::from_vec(xv.shape(), xv.data().iter().map(|a| a * a).collect());
         let id = v[0].id();
         g.op(
+            "custom",
             y,
             &[v[0]],
             Box::new(move |dy, grads| {
@@ -72,6 +73,7 @@ fn checker_rejects_a_wrong_backward() {
         let y = Tensor::from_vec(xv.shape(), xv.data().iter().map(|a| a * a).collect());
         let id = v[0].id();
         g.op(
+            "custom",
             y,
             &[v[0]],
             Box::new(move |dy, grads| {

@@ -115,6 +115,7 @@ fn trainer_names_the_parameter_with_a_non_finite_gradient() {
             let w = g.param(&self.w);
             let id = w.id();
             let poisoned = g.op(
+                "custom",
                 w.value(),
                 &[w],
                 Box::new(move |_dy, grads| {

@@ -40,6 +40,10 @@ impl Default for GradCheck {
     }
 }
 
+/// Gradients smaller than this are left out of [`Row::max_rel_err`]: there,
+/// two derivatives that agree to 1e-10 can still differ by 100 %.
+pub const REL_FLOOR: f64 = 1e-6;
+
 /// What was checked for one input or parameter.
 #[derive(Clone, Debug)]
 pub struct Row {
@@ -47,6 +51,7 @@ pub struct Row {
     pub shape: Shape,
     pub checked: usize,
     pub max_abs_err: f64,
+    /// Over the elements whose gradient is at least [`REL_FLOOR`] in size.
     pub max_rel_err: f64,
 }
 
@@ -155,7 +160,8 @@ fn compare(
             }
             row.checked += 1;
             row.max_abs_err = row.max_abs_err.max(err);
-            if scale > 0.0 {
+            // Relative error says something only where the gradient is not ~0.
+            if scale >= REL_FLOOR {
                 row.max_rel_err = row.max_rel_err.max(err / scale);
             }
         }

@@ -25,14 +25,16 @@
 pub mod gradcheck;
 mod init;
 mod param;
+pub mod profile;
 
 pub use init::{Converted, Dist, Init};
 pub use param::{Module, Param, ParamId};
 
 use crate::ops::lanes::add_into;
 use crate::tensor::{Float, Shape, Tensor};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::time::Instant;
 
 /// The backward closure of a node: given the gradient of the node's output,
 /// it adds the gradients of the node's inputs into [`Grads`].
@@ -46,6 +48,8 @@ struct Node<E: Float> {
     requires_grad: bool,
     /// Keep this node's gradient after the backward pass (leaves always do).
     retain: bool,
+    /// What the profiler calls this node (set only while it records).
+    label: Option<String>,
 }
 
 /// The tape of one forward pass. Build one per training step.
@@ -56,6 +60,8 @@ pub struct Graph<E: Float = f32> {
     params: RefCell<Vec<(ParamId, usize)>>,
     /// Parameters become leaves that need gradients (false in inference mode).
     track_params: bool,
+    /// While the profiler records: when the previous node was pushed.
+    last_push: Cell<Option<Instant>>,
 }
 
 /// A value on the tape: the index of its node and the graph it belongs to.
@@ -80,6 +86,7 @@ impl<E: Float> Graph<E> {
             nodes: RefCell::new(Vec::new()),
             params: RefCell::new(Vec::new()),
             track_params: true,
+            last_push: Cell::new(profile::enabled().then(Instant::now)),
         }
     }
 
@@ -113,13 +120,21 @@ impl<E: Float> Graph<E> {
         value: Tensor<E>,
         backward: Option<BackwardFn<E>>,
         requires_grad: bool,
+        label: Option<String>,
     ) -> Var<'_, E> {
+        if let Some(last) = self.last_push.get() {
+            let now = Instant::now();
+            let kind = label.as_deref().unwrap_or("between ops (leaves, model code)");
+            profile::record(kind, profile::Phase::Forward, (now - last).as_secs_f64());
+            self.last_push.set(Some(now));
+        }
         let mut nodes = self.nodes.borrow_mut();
         nodes.push(Node {
             value,
             backward,
             requires_grad,
             retain: false,
+            label,
         });
         Var {
             id: nodes.len() - 1,
@@ -129,12 +144,12 @@ impl<E: Float> Graph<E> {
 
     /// A leaf that needs no gradient (data, masks, positional tables).
     pub fn constant(&self, value: Tensor<E>) -> Var<'_, E> {
-        self.push_node(value, None, false)
+        self.push_node(value, None, false, None)
     }
 
     /// A leaf that receives a gradient (what gradient checks differentiate by).
     pub fn input(&self, value: Tensor<E>) -> Var<'_, E> {
-        self.push_node(value, None, true)
+        self.push_node(value, None, true, None)
     }
 
     /// The leaf standing for a parameter. Calling it again for the same
@@ -144,26 +159,44 @@ impl<E: Float> Graph<E> {
             return Var { id, g: self };
         }
         // The tensor is shared with the parameter, not copied.
-        let v = self.push_node(p.value.clone(), None, self.track_params);
+        let v = self.push_node(p.value.clone(), None, self.track_params, None);
         self.params.borrow_mut().push((p.id(), v.id));
         v
     }
 
-    /// Records the result of an operation: its value, its inputs, and the closure
-    /// that back-propagates through it. This is how every op in [`crate::ops`] is
-    /// written, and how you can add your own.
+    /// Records the result of an operation: its kind (what the [`profile`]r
+    /// calls it), its value, its inputs, and the closure that back-propagates
+    /// through it. This is how every op in [`crate::ops`] is written, and how
+    /// you can add your own.
     ///
     /// If no input needs a gradient, the closure is dropped right away.
-    pub fn op(&self, value: Tensor<E>, inputs: &[Var<'_, E>], backward: BackwardFn<E>) -> Var<'_, E> {
+    pub fn op(
+        &self,
+        kind: &'static str,
+        value: Tensor<E>,
+        inputs: &[Var<'_, E>],
+        backward: BackwardFn<E>,
+    ) -> Var<'_, E> {
         for v in inputs {
             assert!(std::ptr::eq(v.g, self), "op: an input belongs to another graph");
         }
-        let requires_grad = {
+        let (requires_grad, label) = {
             let nodes = self.nodes.borrow();
-            inputs.iter().any(|v| nodes[v.id].requires_grad)
+            let label = self.last_push.get().map(|_| match kind {
+                // Products are told apart by the shapes of their operands.
+                "matmul" | "matmul_t" | "t_matmul" | "t_matmul_t" => {
+                    let shapes: Vec<String> = inputs
+                        .iter()
+                        .map(|v| nodes[v.id].value.shape().to_string())
+                        .collect();
+                    format!("{kind} {}", shapes.join("·"))
+                }
+                _ => kind.to_string(),
+            });
+            (inputs.iter().any(|v| nodes[v.id].requires_grad), label)
         };
         let backward = if requires_grad { Some(backward) } else { None };
-        self.push_node(value, backward, requires_grad)
+        self.push_node(value, backward, requires_grad, label)
     }
 
     /// The value of a node (a cheap clone: the buffer is shared).
@@ -208,7 +241,7 @@ impl<E: Float> Graph<E> {
             let Some(dout) = grads.slots[i].take() else {
                 continue; // nothing flowed back to this node
             };
-            backward(&dout, &mut grads);
+            profile::backward_of(node.label.as_deref(), || backward(&dout, &mut grads));
             if node.retain {
                 grads.slots[i] = Some(dout);
             }

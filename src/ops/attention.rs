@@ -241,6 +241,7 @@ impl<'g, E: Float> Var<'g, E> {
         let a_all = weights.clone();
         let ix = self.id;
         let y = self.g.op(
+            "attention",
             Tensor::from_vec([b, t, width], out),
             &[self],
             Box::new(move |dy, grads| {

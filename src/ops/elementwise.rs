@@ -62,6 +62,7 @@ impl<'g, E: Float> Var<'g, E> {
         for_each_broadcast(n, na, nb, |i, ia, ib| out[i] = f(ad[ia], bd[ib]));
         let (ia, ib) = (self.id, rhs.id);
         self.g.op(
+            "elementwise",
             Tensor::from_vec(shape, out),
             &[self, rhs],
             Box::new(move |dy, grads| {
@@ -86,6 +87,7 @@ impl<'g, E: Float> Var<'g, E> {
         let yv = y.clone();
         let ix = self.id;
         self.g.op(
+            "elementwise",
             y,
             &[self],
             Box::new(move |dy, grads| {

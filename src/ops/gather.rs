@@ -36,6 +36,7 @@ impl<'g, E: Float> Var<'g, E> {
         let ids = ids.to_vec();
         let it = self.id;
         self.g.op(
+            "embedding",
             Tensor::from_vec(&out_dims, y),
             &[self],
             Box::new(move |dy, grads| {
@@ -72,6 +73,7 @@ impl<'g, E: Float> Var<'g, E> {
         let ids = ids.to_vec();
         let im = self.id;
         self.g.op(
+            "columns",
             Tensor::from_vec([ids.len(), h], y),
             &[self],
             Box::new(move |dy, grads| {
@@ -107,6 +109,7 @@ impl<'g, E: Float> Var<'g, E> {
         let y = x.data().iter().zip(&mask).map(|(&x, &m)| x * m).collect();
         let ix = self.id;
         self.g.op(
+            "dropout",
             Tensor::from_vec(x.shape(), y),
             &[self],
             Box::new(move |dy, grads| {

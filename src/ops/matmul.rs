@@ -220,7 +220,14 @@ impl<'g, E: Float> Var<'g, E> {
         let mut c = scratch(shape.numel()); // beta = 0: C is only written
         p.forward(a.data(), b.data(), &mut c, E::ZERO);
         let (ia, ib) = (self.id, rhs.id);
+        let kind = match (ta, tb) {
+            (false, false) => "matmul",
+            (false, true) => "matmul_t",
+            (true, false) => "t_matmul",
+            (true, true) => "t_matmul_t",
+        };
         self.g.op(
+            kind,
             Tensor::from_vec(shape, c),
             &[self, rhs],
             Box::new(move |dc, grads| {

@@ -54,6 +54,7 @@ impl<'g, E: Float> Var<'g, E> {
         let (xhat, rstd) = (Tensor::from_vec(x.shape(), xhat), Tensor::from_vec([rows], rstd));
         let (ix, iw, ib) = (self.id, weight.id, bias.id);
         self.g.op(
+            "layer_norm",
             Tensor::from_vec(x.shape(), y),
             &[self, weight, bias],
             Box::new(move |dy, grads| {

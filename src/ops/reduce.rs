@@ -23,6 +23,7 @@ impl<'g, E: Float> Var<'g, E> {
         let y = sum_lanes(x.data()) * s;
         let ix = self.id;
         self.g.op(
+            "sum",
             Tensor::scalar(y),
             &[self],
             Box::new(move |dy, grads| {
@@ -63,6 +64,7 @@ impl<'g, E: Float> Var<'g, E> {
         }
         let ix = self.id;
         self.g.op(
+            "sum",
             Tensor::from_vec(out_shape, out),
             &[self],
             Box::new(move |dy, grads| {

@@ -52,8 +52,12 @@ impl<'g, E: Float> Var<'g, E> {
         // Tensor::reshape checks that the element counts agree.
         let y = self.value().reshape(shape);
         let ix = self.id;
-        self.g
-            .op(y, &[self], Box::new(move |dy, grads| grads.add(ix, dy.data())))
+        self.g.op(
+            "reshape",
+            y,
+            &[self],
+            Box::new(move |dy, grads| grads.add(ix, dy.data())),
+        )
     }
 
     /// Swaps the last two axes: `[…, m, n]` → `[…, n, m]`.
@@ -68,6 +72,7 @@ impl<'g, E: Float> Var<'g, E> {
         let out_shape = s.with_dim(s.rank() - 2, n).with_dim(s.rank() - 1, m);
         let ix = self.id;
         self.g.op(
+            "transpose",
             Tensor::from_vec(out_shape, y),
             &[self],
             Box::new(move |dy, grads| {
@@ -92,6 +97,7 @@ impl<'g, E: Float> Var<'g, E> {
         permute_heads(x.data(), &mut y, [b, t, h, d], true, false);
         let ix = self.id;
         self.g.op(
+            "split_heads",
             Tensor::from_vec([b, h, t, d], y),
             &[self],
             Box::new(move |dy, grads| {
@@ -113,6 +119,7 @@ impl<'g, E: Float> Var<'g, E> {
         permute_heads(x.data(), &mut y, [b, t, h, d], false, false);
         let ix = self.id;
         self.g.op(
+            "merge_heads",
             Tensor::from_vec([b, t, h * d], y),
             &[self],
             Box::new(move |dy, grads| {
@@ -141,6 +148,7 @@ impl<'g, E: Float> Var<'g, E> {
         }
         let ix = self.id;
         self.g.op(
+            "slice",
             Tensor::from_vec(s.with_dim(axis, len), y),
             &[self],
             Box::new(move |dy, grads| {
@@ -186,6 +194,7 @@ impl<'g, E: Float> Var<'g, E> {
         }
         let ids: Vec<usize> = parts.iter().map(|p| p.id).collect();
         parts[0].g.op(
+            "concat",
             Tensor::from_vec(first.with_dim(axis, total), y),
             parts,
             Box::new(move |dy, grads| {

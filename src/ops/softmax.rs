@@ -47,6 +47,7 @@ impl<'g, E: Float> Var<'g, E> {
         let yv = y.clone();
         let ix = self.id;
         self.g.op(
+            "softmax",
             y,
             &[self],
             Box::new(move |dy, grads| {
@@ -73,6 +74,7 @@ impl<'g, E: Float> Var<'g, E> {
         let yv = y.clone();
         let ix = self.id;
         self.g.op(
+            "log_softmax",
             y,
             &[self],
             Box::new(move |dy, grads| {
@@ -123,6 +125,7 @@ impl<'g, E: Float> Var<'g, E> {
         let targets = targets.to_vec();
         let iz = self.id;
         self.g.op(
+            "cross_entropy",
             Tensor::scalar(E::from_f64(total / rows.max(1) as f64)),
             &[self],
             Box::new(move |dy, grads| {
@@ -163,6 +166,7 @@ impl<'g, E: Float> Var<'g, E> {
         }
         let ix = self.id;
         self.g.op(
+            "causal_mask",
             Tensor::from_vec(shape, y),
             &[self],
             Box::new(move |dy, grads| {

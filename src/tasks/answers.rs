@@ -2,7 +2,7 @@
 //! the answer only and scored on what the model writes after the separator.
 
 use crate::autograd::{Graph, Var};
-use crate::data::apps::{END, Example};
+use crate::data::apps::{END, Example, SEP};
 use crate::data::{Batch, CharTokenizer, UnknownChars};
 use crate::models::LanguageModel;
 use crate::optim::Optimizer;
@@ -10,13 +10,18 @@ use crate::sample::argmax;
 use crate::train::{History, TrainConfig, TrainError, fit};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use std::ops::Range;
 
 /// An example as ids: `prompt SEP answer END`, and where the answer starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Encoded {
     pub ids: Vec<usize>,
-    /// The index in `ids` of the answer's first token (just past SEP).
+    /// The index in `ids` of the answer's first token (just past the last SEP).
     pub answer_from: usize,
+    /// Answers given earlier in the prompt (a conversation's questions in
+    /// between, bAbI style), each from its first token through its END:
+    /// trained on like the answer, not scored.
+    pub earlier: Vec<Range<usize>>,
 }
 
 impl Encoded {
@@ -33,14 +38,28 @@ impl Encoded {
 
 /// Encodes examples with `tok`; the error names the characters it lacks.
 pub fn encode_examples(tok: &CharTokenizer, examples: &[Example]) -> Result<Vec<Encoded>, UnknownChars> {
+    let (sep, end) = (tok.id(SEP), tok.id(END));
     examples
         .iter()
         .map(|e| {
             let ids = tok.encode(&e.text())?;
+            // The prompt's characters, then SEP: one token each.
+            let answer_from = e.prompt.chars().count() + 1;
+            let mut earlier = Vec::new();
+            let mut open = None;
+            for (i, &id) in ids[..answer_from - 1].iter().enumerate() {
+                if Some(id) == sep {
+                    open = Some(i + 1);
+                } else if Some(id) == end
+                    && let Some(from) = open.take()
+                {
+                    earlier.push(from..i + 1);
+                }
+            }
             Ok(Encoded {
-                // The prompt's characters, then SEP: one token each.
-                answer_from: e.prompt.chars().count() + 1,
                 ids,
+                answer_from,
+                earlier,
             })
         })
         .collect()
@@ -50,8 +69,9 @@ pub fn encode_examples(tok: &CharTokenizer, examples: &[Example]) -> Result<Vec<
 const NOT_SCORED: usize = usize::MAX;
 
 /// A batch of the examples `chosen`, right-padded to the longest: position t
-/// reads `ids[t]` and is scored on `ids[t + 1]` only where that is part of the
-/// answer (or its END); the prompt and the padding are not scored.
+/// reads `ids[t]` and is scored on `ids[t + 1]` only where that is part of an
+/// answer (or its END): the last one or one given earlier in the prompt. The
+/// rest of the prompt and the padding are not scored.
 pub fn answer_batch(set: &[Encoded], chosen: &[usize], pad: usize) -> Batch {
     let time = chosen.iter().map(|&i| set[i].ids.len() - 1).max().unwrap_or(1);
     let mut inputs = vec![pad; chosen.len() * time];
@@ -60,7 +80,7 @@ pub fn answer_batch(set: &[Encoded], chosen: &[usize], pad: usize) -> Batch {
         let e = &set[i];
         for t in 0..e.ids.len() - 1 {
             inputs[row * time + t] = e.ids[t];
-            if t + 1 >= e.answer_from {
+            if t + 1 >= e.answer_from || e.earlier.iter().any(|r| r.contains(&(t + 1))) {
                 targets[row * time + t] = e.ids[t + 1];
             }
         }
@@ -162,7 +182,11 @@ pub fn forced_right<M: LanguageModel>(model: &M, set: &[Encoded], pad: usize) ->
         let logits = logits_at(model, &g, &batch, &at).value();
         let mut ok = vec![true; chunk.len()];
         for ((row, &t), &i) in logits.data().chunks(model.vocab_size()).zip(&targets).zip(&at) {
-            ok[i / batch.time] &= argmax(row) == t;
+            // The final answer only: answers given earlier are part of the prompt.
+            let (r, pos) = (i / batch.time, i % batch.time);
+            if pos + 1 >= set[chunk[r]].answer_from {
+                ok[r] &= argmax(row) == t;
+            }
         }
         out.extend(ok);
     }

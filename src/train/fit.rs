@@ -1,7 +1,7 @@
 //! The training loop itself, for any model, objective and optimizer.
 
 use super::{History, TrainConfig, TrainError, progress, shards};
-use crate::autograd::{Graph, Module, Var};
+use crate::autograd::{Graph, Module, Var, profile};
 use crate::data::Batch;
 use crate::models::State;
 use crate::optim::{Optimizer, clip_grad_norm};
@@ -51,20 +51,23 @@ where
         }
         state = next_state;
         let mut params = model.params_mut();
-        if let Some(p) = params.iter().find(|p| {
-            p.grad
-                .as_ref()
-                .is_some_and(|g| g.data().iter().any(|x| !x.is_finite()))
-        }) {
+        let non_finite = profile::time("finite-gradient check", || {
+            params.iter().position(|p| {
+                p.grad
+                    .as_ref()
+                    .is_some_and(|g| g.data().iter().any(|x| !x.is_finite()))
+            })
+        });
+        if let Some(p) = non_finite.map(|i| &params[i]) {
             return Err(TrainError::NonFiniteGradient {
                 step,
                 param: p.name.clone(),
             });
         }
         if let Some(max_norm) = cfg.clip {
-            clip_grad_norm(&mut params, max_norm);
+            profile::time("gradient clipping", || clip_grad_norm(&mut params, max_norm));
         }
-        opt.step(&mut params);
+        profile::time("optimizer step", || opt.step(&mut params));
         let elapsed = started.elapsed().as_secs_f64();
         history.seconds += elapsed;
         history.step_seconds.push(elapsed);

@@ -3,7 +3,7 @@
 //! shards' gradients summed, weighted by their share of the rows, into the
 //! gradient of the whole batch's mean loss.
 
-use crate::autograd::{Graph, Module, Var};
+use crate::autograd::{Graph, Module, Var, profile};
 use crate::data::Batch;
 use crate::models::State;
 use crate::tensor::Tensor;
@@ -64,14 +64,17 @@ where
     });
     let loss_value: f64 = parts.iter().map(|p| p.0).sum();
     let mut params = model.params_mut();
-    let mut states = Vec::with_capacity(n);
-    for (i, (_, grads, part_state)) in parts.into_iter().enumerate() {
-        if i == 0 {
-            grads.assign(&mut params);
-        } else {
-            grads.accumulate(&mut params);
+    let states = profile::time("sum of the shards' gradients", || {
+        let mut states = Vec::with_capacity(n);
+        for (i, (_, grads, part_state)) in parts.into_iter().enumerate() {
+            if i == 0 {
+                grads.assign(&mut params);
+            } else {
+                grads.accumulate(&mut params);
+            }
+            states.push(part_state);
         }
-        states.push(part_state);
-    }
+        states
+    });
     (loss_value, S::join(states))
 }

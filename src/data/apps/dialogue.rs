@@ -3,16 +3,22 @@
 //! question asks where someone, or something, is now.
 //!
 //! ```text
-//! Mary went to the kitchen. John picked up the milk. Sandra went to the garden. Where is Mary?=kitchen
+//! Mary went to the kitchen. Where is Mary?=kitchen⏎John picked up the milk. Sandra went to the garden. Where is Mary?=kitchen
 //! ```
+//!
+//! As in bAbI, questions come now and then between the statements, each
+//! answered in place (`=kitchen⏎`): the model is trained on every answer of a
+//! conversation and scored on the last.
 //!
 //! Task 1 (one supporting fact) asks for a person: the answer is the room of
 //! their last move. Task 2 (two supporting facts) asks for a thing: the room
 //! of whoever holds it (the pick-up and the holder's last move), or the room
 //! where it was dropped. The memory an example demands is the number of turns
-//! between the oldest supporting fact and the question.
+//! between the oldest supporting fact and the question; every distance
+//! the conversation length allows is equally likely, so that the last turn
+//! alone answers few questions.
 
-use super::Example;
+use super::{END, Example, SEP};
 use rand::RngExt;
 use rand::rngs::StdRng;
 
@@ -28,6 +34,9 @@ const MOVES: &[&str] = &[
 ];
 const TAKES: &[&str] = &["picked up", "got", "grabbed"];
 const DROPS: &[&str] = &["dropped", "put down", "left"];
+/// The chance of a question (answered in place) after a statement that is
+/// not the last.
+const ASK_BETWEEN: f64 = 0.5;
 
 /// The dialogue task: `turns` statements (a range), then one question.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,16 +77,23 @@ impl Dialogue {
 
     /// One conversation and its question.
     pub fn example(&self, rng: &mut StdRng) -> Example {
+        // The question's distance first, uniformly, then the length, then
+        // conversations until one has a question at that distance. (Asked
+        // uniformly over people instead, most questions would be about the
+        // last turn, which alone would answer them.)
+        let lowest = usize::from(self.two_facts);
+        let distance = rng.random_range(lowest..self.max_turns);
+        let n = rng.random_range(self.min_turns.max(distance + 1)..=self.max_turns);
         loop {
-            if let Some(e) = self.try_example(rng) {
+            if let Some(e) = self.try_example(rng, n, distance) {
                 return e;
             }
         }
     }
 
-    /// A conversation; `None` if nobody (task 1) or nothing (task 2) can be asked about.
-    fn try_example(&self, rng: &mut StdRng) -> Option<Example> {
-        let n = rng.random_range(self.min_turns..=self.max_turns);
+    /// A conversation of `n` turns; `None` if no one (task 1) or nothing
+    /// (task 2) can be asked about at `distance` turns from the question.
+    fn try_example(&self, rng: &mut StdRng, n: usize, distance: usize) -> Option<Example> {
         let mut w = World {
             at: vec![None; PEOPLE.len()],
             held: vec![None; THINGS.len()],
@@ -135,9 +151,33 @@ impl Dialogue {
                 }
             };
             turns.push(turn);
+            // Now and then a question in between, answered in place, as in
+            // bAbI: more answers to learn from in every conversation.
+            if t + 1 < n && rng.random_bool(ASK_BETWEEN) {
+                let ask = self.askable(&w);
+                if !ask.is_empty() {
+                    let (q, room, _) = &ask[rng.random_range(0..ask.len())];
+                    turns.push(format!("{q}{SEP}{}{END}", PLACES[*room]));
+                }
+            }
         }
-        // (question, answer room, turn of the oldest supporting fact)
-        let askable: Vec<(String, usize, usize)> = if self.two_facts {
+        let askable = self.askable(&w);
+        let at: Vec<&(String, usize, usize)> = askable.iter().filter(|a| n - 1 - a.2 == distance).collect();
+        if at.is_empty() {
+            return None;
+        }
+        let (question, room, fact) = at[rng.random_range(0..at.len())].clone();
+        Some(Example {
+            prompt: format!("{}{question}", spoken(&turns)),
+            answer: PLACES[room].to_string(),
+            demand: n - 1 - fact,
+        })
+    }
+
+    /// What can be asked now: (question, answer room, turn of the oldest
+    /// supporting fact).
+    fn askable(&self, w: &World) -> Vec<(String, usize, usize)> {
+        if self.two_facts {
             (0..THINGS.len())
                 .filter_map(|i| {
                     let q = format!("Where is the {}?", THINGS[i]);
@@ -153,15 +193,55 @@ impl Dialogue {
             (0..PEOPLE.len())
                 .filter_map(|p| w.at[p].map(|(room, t)| (format!("Where is {}?", PEOPLE[p]), room, t)))
                 .collect()
-        };
-        if askable.is_empty() {
-            return None;
         }
-        let (question, room, fact) = askable[rng.random_range(0..askable.len())].clone();
-        Some(Example {
-            prompt: format!("{} {question}", turns.join(" ")),
-            answer: PLACES[room].to_string(),
-            demand: n - 1 - fact,
-        })
     }
+}
+
+/// The turns as one text: statements and questions separated by a space,
+/// none after an answer's END.
+fn spoken(turns: &[String]) -> String {
+    let mut out = String::new();
+    for t in turns {
+        out.push_str(t);
+        if !t.ends_with(END) {
+            out.push(' ');
+        }
+    }
+    out
+}
+
+/// Every word a conversation of either task can use, in alphabetical order:
+/// a fixed vocabulary, so a saved dialogue model needs no word list beside it.
+pub fn dialogue_words() -> Vec<String> {
+    let mut words: Vec<String> = [PEOPLE, PLACES, THINGS, MOVES, TAKES, DROPS, &["Where is the"]]
+        .iter()
+        .flat_map(|list| list.iter().flat_map(|p| p.split(' ')))
+        .map(str::to_string)
+        .collect();
+    words.sort();
+    words.dedup();
+    words
+}
+
+/// Is `sentence` (without its full stop) a move of task 1, such as "Mary went
+/// to the kitchen"?
+pub fn is_move(sentence: &str) -> bool {
+    PEOPLE.iter().any(|p| {
+        MOVES.iter().any(|m| {
+            PLACES
+                .iter()
+                .any(|place| sentence == format!("{p} {m} the {place}"))
+        })
+    })
+}
+
+/// Is `question` (without its question mark) one task 1 asks, such as
+/// "Where is Mary"?
+pub fn is_person_question(question: &str) -> bool {
+    PEOPLE.iter().any(|p| question == format!("Where is {p}"))
+}
+
+/// The moves a statement may use, for messages.
+pub fn moves() -> &'static [&'static str] {
+    MOVES
 }

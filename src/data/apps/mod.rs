@@ -14,6 +14,9 @@
 //! | `scan.rs` | translation (§6.3), the SCAN command language | the action sequence |
 //! | `arith.rs` | code generation (§6.4), words to an arithmetic program | a program, judged by running it |
 //!
+//! `words.rs` writes each word of a task as one symbol, for the tasks whose
+//! published models read words as tokens (bAbI, SCAN).
+//!
 //! Every generator is deterministic from a seed; [`Splits::draw`] draws the
 //! test set, the validation set and the training set from three separate seeds
 //! and keeps them disjoint (no prompt of one is in another).
@@ -22,11 +25,16 @@ mod arith;
 mod dialogue;
 mod scan;
 mod summary;
+mod words;
 
 pub use arith::{Arithmetic, EvalError, eval};
-pub use dialogue::Dialogue;
+pub use dialogue::{
+    Dialogue, PEOPLE as DIALOGUE_PEOPLE, PLACES as DIALOGUE_PLACES, dialogue_words, is_move,
+    is_person_question, moves,
+};
 pub use scan::{Scan, ScanSplit, translate};
 pub use summary::{Summary, summary_f1};
+pub use words::{UnknownWord, Words};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -153,7 +161,7 @@ impl Splits {
             .iter()
             .chain(&self.val)
             .chain(&self.test)
-            .map(|e| e.prompt.len() + e.answer.len() + 2)
+            .map(|e| e.prompt.chars().count() + e.answer.chars().count() + 2)
             .max()
             .unwrap_or(0)
     }
