@@ -711,14 +711,6 @@ impl Drop for Scratch {
     }
 }
 
-/// The next character's logits after `prompt`, in shortmem.
-fn last_logits(model: &TransformerLM, ids: &[usize]) -> Vec<f32> {
-    let g = Graph::inference();
-    let logits = model.forward(&g, ids, 1, ids.len()).value();
-    let v = model.config.vocab_size;
-    logits.data()[(ids.len() - 1) * v..].to_vec()
-}
-
 fn max_diff(a: &[f32], b: &[f64]) -> f64 {
     a.iter()
         .zip(b)
@@ -775,7 +767,7 @@ fn interoperability(
     model.save(&ckpt, &data.tokenizer)?;
     let prompt: String = data.tokenizer.decode(&data.val[..32])?;
     let ids = data.tokenizer.encode(&prompt)?;
-    let ours = last_logits(&model, &ids);
+    let ours = model.next_logits(&ids);
     let printed = run_tool(&python, "load_in_pytorch.py", &[&ckpt.to_string_lossy(), &prompt])?;
     let theirs: Vec<f64> = printed
         .lines()
@@ -816,7 +808,7 @@ fn interoperability(
         .iter()
         .filter_map(|x| x.as_f64())
         .collect();
-    let ours = last_logits(&loaded, &tok.encode(prompt)?);
+    let ours = loaded.next_logits(&tok.encode(prompt)?);
     let back_diff = max_diff(&ours, &theirs);
     let f = |k: &str| report[k].as_f64().unwrap_or(f64::NAN);
     tr.say(format!(
