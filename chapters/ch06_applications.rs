@@ -21,14 +21,13 @@ use shortmem::checkpoint::Checkpointed;
 use shortmem::data::CharTokenizer;
 use shortmem::data::apps::{
     Arithmetic, DIALOGUE_PEOPLE, DIALOGUE_PLACES, Dialogue, END, Example, SEP as SEP_CHAR, Scan, ScanSplit,
-    Splits, Summary, TooFewExamples, Words, dialogue_words, eval, is_move, is_person_question, moves,
-    summary_f1,
+    Splits, Summary, TooFewExamples, Words, dialogue_words, is_move, is_person_question, moves,
 };
 use shortmem::models::{Activation, LanguageModel, Rnn, TransformerConfig, TransformerLM};
 use shortmem::optim::AdamW;
 use shortmem::plot::{Mark, Series};
 use shortmem::sample::{GenerateError, Sampling};
-use shortmem::tasks::{Encoded, encode_examples, end_id, forced_right, train_answers};
+use shortmem::tasks::{Encoded, Judge, Verdict, encode_examples, end_id, forced_right, train_answers};
 use shortmem::train::TrainConfig;
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -243,20 +242,14 @@ impl App {
         }
     }
 
-    /// The score of one answer: 1 or 0 (for code: does the program give the
-    /// right value when run), and its F1 for summaries.
-    fn score(self, said: &str, e: &Example) -> (f64, f64) {
-        let exact = if self == App::Code {
-            eval(said).is_ok_and(|v| Ok(v) == eval(&e.answer))
-        } else {
-            said == e.answer
-        };
-        let f1 = if self == App::Summary {
-            summary_f1(said, &e.answer)
-        } else {
-            f64::from(u8::from(exact))
-        };
-        (f64::from(u8::from(exact)), f1)
+    /// How this task's answers are scored: code by running it, summaries
+    /// with partial credit per item, the others word for word.
+    fn judge(self) -> Judge {
+        match self {
+            App::Code => Judge::Runs,
+            App::Summary => Judge::Items,
+            _ => Judge::Exact,
+        }
     }
 }
 
@@ -580,7 +573,8 @@ fn score<M: LanguageModel>(
 ) -> Result<(), Box<dyn Error>> {
     let end = end_id(tok).ok_or("the task's alphabet lacks END")?;
     let exact = forced_right(model, test, end);
-    let decode = matches!(app, App::Code | App::Summary);
+    let judge = app.judge();
+    let decode = judge.decodes();
     // Room for a right answer written longer than the reference (a program
     // with extra parentheses).
     let budget = test.iter().map(|e| e.answer().len()).max().unwrap_or(0) + 8;
@@ -601,16 +595,7 @@ fn score<M: LanguageModel>(
     for (i, e) in examples.iter().enumerate() {
         let shown = first_seed && into.wrong.len() < SHOWN_WRONG;
         let said = (!exact[i] && (decode || shown)).then(|| write(i)).transpose()?;
-        let (s, f) = if exact[i] {
-            (1.0, 1.0)
-        } else {
-            match &said {
-                // An answer that is not exact may still be right (a program)
-                // or partly right (a summary).
-                Some(said) if decode => app.score(said, e),
-                _ => (0.0, 0.0),
-            }
-        };
+        let Verdict { right: s, f1: f } = judge.verdict(exact[i], said.as_deref(), &e.answer);
         if let Some(said) = said
             && s < 1.0
             && first_seed

@@ -9,7 +9,7 @@ use shortmem::data::apps::{
     Arithmetic, Dialogue, END, EvalError, Example, SEP, Scan, ScanSplit, Splits, Summary, Words, eval,
     summary_f1, translate,
 };
-use shortmem::tasks::{answer_batch, encode_examples};
+use shortmem::tasks::{Judge, Verdict, answer_batch, encode_examples};
 use std::collections::{HashMap, HashSet};
 
 fn draw(example: impl FnMut(&mut StdRng) -> Example, n: usize) -> Splits {
@@ -233,6 +233,55 @@ fn summary_f1_by_hand() {
     assert_eq!(summary_f1("nobody", truth), 0.0);
     assert_eq!(summary_f1("Mary: apple", "nobody"), 0.0);
     assert_eq!(summary_f1("garbled", truth), 0.0);
+}
+
+#[test]
+fn each_task_judges_answers_as_it_says_by_hand() {
+    let v = |right: f64, f1: f64| Verdict { right, f1 };
+    for judge in [Judge::Exact, Judge::Runs, Judge::Items] {
+        // Right under teacher forcing: right, whatever was decoded to show.
+        assert_eq!(judge.verdict(true, None, "kitchen"), v(1.0, 1.0), "{judge:?}");
+        assert_eq!(
+            judge.verdict(true, Some("garden"), "kitchen"),
+            v(1.0, 1.0),
+            "{judge:?}"
+        );
+        // Not right and not decoded: wrong.
+        assert_eq!(judge.verdict(false, None, "kitchen"), v(0.0, 0.0), "{judge:?}");
+    }
+    // Word for word: an answer decoded only to be shown counts for nothing,
+    // even when it reads like the truth (forcing is the judge).
+    assert_eq!(
+        Judge::Exact.verdict(false, Some("garden"), "kitchen"),
+        v(0.0, 0.0)
+    );
+    assert_eq!(
+        Judge::Exact.verdict(false, Some("kitchen"), "kitchen"),
+        v(0.0, 0.0)
+    );
+    assert!(!Judge::Exact.decodes() && Judge::Runs.decodes() && Judge::Items.decodes());
+    // Code: other words with the same value are right; another value, or a
+    // program that does not parse, is wrong.
+    assert_eq!(Judge::Runs.verdict(false, Some("(27+45)*2"), "144"), v(1.0, 1.0));
+    assert_eq!(
+        Judge::Runs.verdict(false, Some("2*(45+27)"), "(27+45)*2"),
+        v(1.0, 1.0)
+    );
+    assert_eq!(
+        Judge::Runs.verdict(false, Some("(27+45)*3"), "(27+45)*2"),
+        v(0.0, 0.0)
+    );
+    assert_eq!(
+        Judge::Runs.verdict(false, Some("(27+45"), "(27+45)*2"),
+        v(0.0, 0.0)
+    );
+    // Summaries: exact or not, with the item F1 as partial credit (two of
+    // three facts said, nothing wrong: F1 0.8).
+    let truth = "Mary: apple key; John: milk";
+    assert_eq!(Judge::Items.verdict(false, Some(truth), truth), v(1.0, 1.0));
+    let partial = Judge::Items.verdict(false, Some("Mary: apple key"), truth);
+    assert_eq!(partial.right, 0.0);
+    assert!((partial.f1 - 0.8).abs() < 1e-12);
 }
 
 #[test]

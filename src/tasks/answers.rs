@@ -2,7 +2,7 @@
 //! the answer only and scored on what the model writes after the separator.
 
 use crate::autograd::{Graph, Var};
-use crate::data::apps::{END, Example, SEP};
+use crate::data::apps::{END, Example, SEP, eval, summary_f1};
 use crate::data::{Batch, CharTokenizer, UnknownChars};
 use crate::models::LanguageModel;
 use crate::optim::Optimizer;
@@ -250,4 +250,54 @@ pub fn greedy_answers<M: LanguageModel>(
 /// The END id of a task's tokenizer.
 pub fn end_id(tok: &CharTokenizer) -> Option<usize> {
     tok.id(END)
+}
+
+/// How a task's answers are judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Judge {
+    /// Word for word (dialogue, translation).
+    Exact,
+    /// By running it: right when it computes the reference's value (code).
+    Runs,
+    /// Word for word, with the per-item F1 as partial credit (summaries).
+    Items,
+}
+
+/// One answer's score: right or not (1 or 0), and its F1, which equals
+/// `right` except where a task gives partial credit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Verdict {
+    pub right: f64,
+    pub f1: f64,
+}
+
+impl Judge {
+    /// Must an answer that is not right word for word be decoded to be
+    /// scored? Only where other words may still be right (a program) or
+    /// partly right (a summary).
+    pub fn decodes(self) -> bool {
+        self != Judge::Exact
+    }
+
+    /// The score of one answer. `forced_right`: teacher forcing found it
+    /// word for word ([`forced_right`]); `said`: what greedy decoding wrote,
+    /// where it was decoded (it may be decoded only to be shown, and then
+    /// it does not change the score); `truth`: the reference answer.
+    pub fn verdict(self, forced_right: bool, said: Option<&str>, truth: &str) -> Verdict {
+        let verdict = |right: bool, f1: f64| Verdict {
+            right: f64::from(u8::from(right)),
+            f1,
+        };
+        if forced_right {
+            return verdict(true, 1.0);
+        }
+        match (self, said) {
+            (Judge::Exact, _) | (_, None) => verdict(false, 0.0),
+            (Judge::Runs, Some(said)) => {
+                let right = matches!((eval(said), eval(truth)), (Ok(a), Ok(b)) if a == b);
+                verdict(right, f64::from(u8::from(right)))
+            }
+            (Judge::Items, Some(said)) => verdict(said == truth, summary_f1(said, truth)),
+        }
+    }
 }

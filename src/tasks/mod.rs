@@ -17,8 +17,8 @@ mod recall;
 mod text;
 
 pub use answers::{
-    Encoded, answer_batch, answer_loss, encode_examples, end_id, forced_exact_match, forced_right,
-    greedy_answers, train_answers,
+    Encoded, Judge, Verdict, answer_batch, answer_loss, encode_examples, end_id, forced_exact_match,
+    forced_right, greedy_answers, train_answers,
 };
 pub use induction::{RepeatLoss, repeat_loss, train_repeats};
 pub use mqar::{MqarAnswers, mqar_accuracy, mqar_answers, train_mqar};
