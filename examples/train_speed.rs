@@ -7,6 +7,7 @@
 //!     cargo run --release --example train_speed -- 2     # two threads
 //!
 //!     cargo run --release --example train_speed -- 2 small --profile   # where the time goes
+//!     cargo run --release --example train_speed -- 1 rnn      # the §4.1 RNN (tools/torch_rnn_speed.py)
 //!
 //! Each configuration runs 3 warm-up steps, then reports the median of the
 //! timed steps (the machine must be otherwise idle). With `--profile`, the
@@ -17,7 +18,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use shortmem::Module;
 use shortmem::data::Batch;
-use shortmem::models::{TransformerConfig, TransformerLM};
+use shortmem::models::{Activation, Rnn, TransformerConfig, TransformerLM};
 use shortmem::optim::AdamW;
 use shortmem::train::{TrainConfig, fit};
 
@@ -40,6 +41,10 @@ fn main() {
         "{:<8} {:>12} {:>12} {:>14}",
         "config", "params", "ms/step", "tokens/s"
     );
+    if only.as_deref() == Some("rnn") {
+        rnn(profiling);
+        return;
+    }
     for (name, vocab, dim, heads, ff, layers, context, batch, steps) in configs {
         if only.as_deref().is_some_and(|o| o != name) {
             continue;
@@ -94,6 +99,58 @@ fn main() {
             for line in shortmem::autograd::profile::table(&rows, steps + 3, 0.002) {
                 println!("    {line}");
             }
+        }
+    }
+}
+
+/// The §4.1 RNN (V 64, H 128, T 64, B 16) on random tokens, as
+/// `tools/torch_rnn_speed.py` times it in PyTorch.
+fn rnn(profiling: bool) {
+    let (vocab, hidden, time, batch, steps) = (64, 128, 64, 16, 40);
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut model = Rnn::<f32>::new(vocab, hidden, Activation::Tanh, &mut rng);
+    let mut cfg = TrainConfig::new(steps + 3, batch, time, 1e-3);
+    cfg.progress = false;
+    cfg.eval_every = usize::MAX;
+    if profiling {
+        shortmem::autograd::profile::start();
+    }
+    let history = fit(
+        &mut model,
+        &mut AdamW::nanogpt(1e-3),
+        &cfg,
+        |_| {
+            let mut random = || (0..batch * time).map(|_| rng.random_range(0..vocab)).collect();
+            (
+                Batch {
+                    inputs: random(),
+                    targets: random(),
+                    batch,
+                    time,
+                },
+                true,
+            )
+        },
+        |m, g, b, _: &mut ()| {
+            m.forward(g, &b.inputs, b.batch, b.time, None)
+                .logits
+                .cross_entropy(&b.targets)
+        },
+        |_| f64::NAN,
+    )
+    .expect("random tokens train without trouble");
+    let median = history.median_step_seconds(3);
+    println!(
+        "{:<8} {:>12} {:>12.2} {:>14.0}",
+        "rnn",
+        model.num_params(),
+        median * 1e3,
+        (batch * time) as f64 / median
+    );
+    if profiling {
+        let rows = shortmem::autograd::profile::stop();
+        for line in shortmem::autograd::profile::table(&rows, steps + 3, 0.002) {
+            println!("    {line}");
         }
     }
 }

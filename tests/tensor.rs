@@ -126,6 +126,42 @@ fn exp_f32_is_within_one_ulp() {
 }
 
 #[test]
+fn tanh_f32_is_within_two_ulp() {
+    use shortmem::tensor::tanh_f32;
+    // Every 64th f32 bit pattern of both signs (about 67 million arguments, the
+    // tiny, the huge and everything between) against the f64 tanh rounded to f32.
+    let mut worst = (0, 0.0f32);
+    for bits in (0..u32::MAX).step_by(64) {
+        let x = f32::from_bits(bits);
+        if !x.is_finite() {
+            continue;
+        }
+        let want = (x as f64).tanh() as f32;
+        let d = ulps(tanh_f32(x), want);
+        if d > worst.0 {
+            worst = (d, x);
+        }
+    }
+    assert!(worst.0 <= 2, "tanh_f32({}) is {} ulp off", worst.1, worst.0);
+}
+
+#[test]
+fn tanh_f32_edges() {
+    use shortmem::tensor::tanh_f32;
+    assert_eq!(tanh_f32(0.0).to_bits(), 0.0f32.to_bits());
+    assert_eq!(tanh_f32(-0.0).to_bits(), (-0.0f32).to_bits());
+    assert_eq!(tanh_f32(f32::INFINITY), 1.0);
+    assert_eq!(tanh_f32(f32::NEG_INFINITY), -1.0);
+    assert_eq!(tanh_f32(50.0), 1.0);
+    assert_eq!(tanh_f32(-1e30), -1.0);
+    assert!(tanh_f32(f32::NAN).is_nan());
+    // Odd exactly, on both sides of the switch at ½.
+    for x in [1e-30f32, 1e-4, 0.25, 0.499_999_97, 0.5, 0.7, 3.0, 9.0] {
+        assert_eq!(tanh_f32(-x), -tanh_f32(x), "x = {x}");
+    }
+}
+
+#[test]
 fn exp_f32_edges() {
     use shortmem::tensor::exp_f32;
     assert_eq!(exp_f32(0.0), 1.0);

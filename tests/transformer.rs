@@ -229,7 +229,7 @@ fn sec_5_cached_attention_equals_its_definition_at_every_position() {
         let row = &qkv.data()[pos * 3 * width..(pos + 1) * 3 * width];
         keys.extend_from_slice(&row[width..2 * width]);
         values.extend_from_slice(&row[2 * width..]);
-        let got = attention_cached(row, &keys, &values, heads);
+        let got = attention_cached(row, 1, &keys, &values, heads);
         let want = &reference.data()[pos * width..(pos + 1) * width];
         let worst = got
             .iter()
@@ -382,6 +382,72 @@ fn sec_5_kv_cache_gives_the_same_logits_as_recomputation() {
         );
     }
     assert_eq!(cache.len(), 24);
+}
+
+/// Many query rows at once (a prefill after some positions are cached) give
+/// the rows of the causal attention's definition at those positions.
+#[test]
+fn sec_5_cached_attention_of_several_rows_equals_its_definition() {
+    let (t, heads, d) = (40, 2, 3);
+    let width = heads * d;
+    let qkv = rand(&[1, t, 3 * width], 6);
+    let g = Graph::new();
+    let reference = unfused(g.constant(qkv.clone()), heads, true).value();
+    let rows_of = |r: std::ops::Range<usize>| &qkv.data()[r.start * 3 * width..r.end * 3 * width];
+    // 0..13 as one block, then 13..14 alone, then 14..40 as one block.
+    let (mut keys, mut values) = (Vec::new(), Vec::new());
+    for block in [0..13, 13..14, 14..40] {
+        for row in rows_of(block.clone()).chunks(3 * width) {
+            keys.extend_from_slice(&row[width..2 * width]);
+            values.extend_from_slice(&row[2 * width..]);
+        }
+        let got = attention_cached(rows_of(block.clone()), block.len(), &keys, &values, heads);
+        let want = &reference.data()[block.start * width..block.end * width];
+        let worst = got
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(worst < 1e-12, "positions {block:?}: off by {worst:.1e}");
+    }
+}
+
+/// The prefill feeds a prompt in one pass: the same logits, and the same cache
+/// afterwards, as feeding it one token at a time; and it refuses to overfill.
+#[test]
+fn sec_5_prefill_equals_token_by_token_and_refuses_past_the_context() {
+    let mut cfg = tiny_config(true);
+    cfg.context = 24;
+    let lm = TransformerLM::<f32>::new(cfg, &mut StdRng::seed_from_u64(16));
+    let mut rng = StdRng::seed_from_u64(17);
+    let tokens: Vec<usize> = (0..24).map(|_| rng.random_range(0..7)).collect();
+    let worst = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    // Prompt of 10 at once, then one token, then the remaining 13 at once.
+    let mut cache = KvCache::new(&lm.config);
+    let mut logits = Vec::new();
+    for part in [0..10, 10..11, 11..24] {
+        logits = lm.prefill(&mut cache, &tokens[part.clone()]);
+        let full = lm.next_logits(&tokens[..part.end]);
+        assert!(
+            worst(&logits, &full) < 1e-5,
+            "after {part:?}: prefill and recomputation differ by {}",
+            worst(&logits, &full)
+        );
+    }
+    assert_eq!(cache.len(), 24);
+    let mut one_by_one = KvCache::new(&lm.config);
+    let mut stepped = Vec::new();
+    for &t in &tokens {
+        stepped = lm.step_cached(&mut one_by_one, t);
+    }
+    assert!(worst(&logits, &stepped) < 1e-5);
+    let full = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lm.prefill(&mut cache, &[1])));
+    let message = full.unwrap_err();
+    let message = message.downcast_ref::<String>().expect("a formatted message");
+    assert!(
+        message.contains("1 token(s) after 24 cached do not fit the context of 24"),
+        "{message}"
+    );
 }
 
 #[test]

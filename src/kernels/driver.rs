@@ -208,6 +208,11 @@ pub(super) unsafe fn gemm<K: MicroKernel>(p: &Problem, threads: usize) {
         unsafe { scale_rect(p, 0..p.m, 0..p.n) };
         return;
     }
+    if p.m <= THIN_ROWS {
+        // SAFETY: same contract as this function.
+        unsafe { thin(p) };
+        return;
+    }
     let flops = 2usize.saturating_mul(p.m).saturating_mul(p.n).saturating_mul(p.k);
     let threads = threads.min(flops / MIN_FLOPS_PER_THREAD).max(1);
     let (row_tiles, b_panels) = (p.m.div_ceil(K::MR), p.n.div_ceil(K::NR));
@@ -269,6 +274,72 @@ unsafe fn rect<K: MicroKernel>(p: &Problem, rows: Range<usize>, cols: Range<usiz
     })
 }
 // ANCHOR_END: loop_nest
+
+/// Rows of C up to which a product skips the loop nest (see [`thin`]).
+pub(super) const THIN_ROWS: usize = 4;
+
+/// A product of at most [`THIN_ROWS`] rows, such as one generated token times a
+/// weight matrix. Each value of B is used at most `m` times, so packing B
+/// would cost as much as the product itself: B is read in place, in the order
+/// it is stored. With op(B)'s columns contiguous (`x·Wᵀ`, the layers' case),
+/// each entry of C is one dot product; with its rows contiguous, each row of C
+/// is a sum of B's rows scaled by A's entries. On the calling thread: the work
+/// is a single pass over B.
+///
+/// # Safety
+/// As [`gemm`].
+unsafe fn thin(p: &Problem) {
+    let (n, k) = (p.n, p.k);
+    let mut a_row = vec![0.0f32; k];
+    let mut out = vec![0.0f32; n];
+    for i in 0..p.m {
+        for (kk, a) in a_row.iter_mut().enumerate() {
+            *a = p.a.data[i * p.a.rs + kk * p.a.cs];
+        }
+        if p.b.rs == 1 {
+            // op(B)(·, j) = b[j·cs .. j·cs + k]
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = dot(&a_row, &p.b.data[j * p.b.cs..][..k]);
+            }
+        } else {
+            // op(B)(kk, ·) = b[kk·rs .. kk·rs + n]
+            out.fill(0.0);
+            for (kk, &a) in a_row.iter().enumerate() {
+                let b_row = &p.b.data[kk * p.b.rs..][..n];
+                out.iter_mut().zip(b_row).for_each(|(o, &b)| *o += a * b);
+            }
+        }
+        // SAFETY: row i < m of C, columns 0..n, inside C by the caller's contract.
+        let c = unsafe { std::slice::from_raw_parts_mut(p.c.add(i * p.ldc), n) };
+        if p.beta == 0.0 {
+            c.iter_mut().zip(&out).for_each(|(c, &o)| *c = p.alpha * o);
+        } else {
+            c.iter_mut()
+                .zip(&out)
+                .for_each(|(c, &o)| *c = p.alpha * o + p.beta * *c);
+        }
+    }
+}
+
+/// Σ x_i·y_i in sixteen partial sums, which the compiler keeps in vector
+/// registers (one running sum would be a chain of dependent additions).
+fn dot(x: &[f32], y: &[f32]) -> f32 {
+    const LANES: usize = 16;
+    let (xs, ys) = (x.chunks_exact(LANES), y.chunks_exact(LANES));
+    let tail: f32 = xs
+        .remainder()
+        .iter()
+        .zip(ys.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
+    let mut acc = [0.0f32; LANES];
+    for (xc, yc) in xs.zip(ys) {
+        for l in 0..LANES {
+            acc[l] += xc[l] * yc[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
 
 /// One packed B block: columns `jc..jc + nc` and depth `pc..pc + kc` of op(B),
 /// and the `beta` that applies to this pass over C.

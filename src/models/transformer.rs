@@ -302,50 +302,64 @@ impl TransformerLM<f32> {
     /// Feeds one token at the next position, reusing the cached keys and values
     /// of all earlier positions; returns the logits of the token after it.
     pub fn step_cached(&self, cache: &mut KvCache, token: usize) -> Vec<f32> {
+        self.prefill(cache, &[token])
+    }
+
+    /// Feeds `tokens` at the next positions in one pass (the prefill: a whole
+    /// prompt as one batch of rows, not token by token), caching their keys and
+    /// values; returns the logits of the token after the last.
+    pub fn prefill(&self, cache: &mut KvCache, tokens: &[usize]) -> Vec<f32> {
         let TransformerConfig {
             embed_dim: dm,
             num_heads: h,
             context,
             ..
         } = self.config;
-        let pos = cache.len;
+        let (pos, n) = (cache.len, tokens.len());
+        assert!(n > 0, "prefill: no tokens to feed");
         assert!(
-            pos < context,
-            "step_cached: the cache is full ({context} positions)"
+            pos + n <= context,
+            "prefill: {n} token(s) after {pos} cached do not fit the context of {context} positions"
         );
         // Without the mask, earlier positions would attend to later ones, whose
         // keys and values did not exist when theirs were cached.
         assert!(
             self.config.causal,
-            "step_cached: a model without the causal mask cannot generate from a cache"
+            "prefill: a model without the causal mask cannot generate from a cache"
         );
         let g = Graph::inference();
-        let pe = self.pos_encode.row(pos).reshape([1, 1, dm]);
-        let mut x = self.embed.forward(&g, &[token], [1, 1]) + g.constant(pe);
+        let pe = self.pos_encode.span(pos..pos + n).reshape([1, n, dm]);
+        let mut x = self.embed.forward(&g, tokens, [1, n]) + g.constant(pe);
         for (l, block) in self.blocks.iter().enumerate() {
             let att = &block.attention;
             let qkv = (x.matmul_t(g.param(&att.in_proj_weight)) + g.param(&att.in_proj_bias)).value();
             let qkv = qkv.data();
-            // Append this position's keys and values.
-            cache.k[l].extend_from_slice(&qkv[dm..2 * dm]);
-            cache.v[l].extend_from_slice(&qkv[2 * dm..]);
-            // The fused attention's single-query path: this position against 0..=pos.
-            let heads = attention_cached(qkv, &cache.k[l], &cache.v[l], h);
+            // Append these positions' keys and values.
+            for row in qkv.chunks(3 * dm) {
+                cache.k[l].extend_from_slice(&row[dm..2 * dm]);
+                cache.v[l].extend_from_slice(&row[2 * dm..]);
+            }
+            // The fused attention's cached path: these rows against 0..pos + n.
+            let heads = attention_cached(qkv, n, &cache.k[l], &cache.v[l], h);
             let attended = att
                 .out_proj
-                .forward(&g, g.constant(Tensor::from_vec([1, 1, dm], heads)));
+                .forward(&g, g.constant(Tensor::from_vec([1, n, dm], heads)));
             x = block.finish(&g, attended, x);
         }
-        cache.len += 1;
-        self.out.forward(&g, x).value().into_vec()
+        cache.len += n;
+        // Only the last position's logits are wanted.
+        let last = x.value().data()[(n - 1) * dm..].to_vec();
+        let last = g.constant(Tensor::from_vec([1, 1, dm], last));
+        self.out.forward(&g, last).value().into_vec()
     }
     // ANCHOR_END: kv_cache_step
 
     /// Generates `n` tokens after `prompt` (stopping with an error on an empty
-    /// prompt or logits that are not finite). With `use_cache`, each step feeds one
-    /// token through [`TransformerLM::step_cached`]; when the cache is full it is
-    /// rebuilt from the last half-context of tokens. Without (and always for a
-    /// model without the causal mask, which cannot use a cache), each step
+    /// prompt or logits that are not finite). With `use_cache`, the prompt goes
+    /// in as one [`TransformerLM::prefill`] and each new token through
+    /// [`TransformerLM::step_cached`]; when the cache is full it is rebuilt, in
+    /// one prefill, from the last half-context of tokens. Without (and always for
+    /// a model without the causal mask, which cannot use a cache), each step
     /// recomputes the last `context` tokens in full.
     pub fn generate(
         &self,
@@ -364,9 +378,7 @@ impl TransformerLM<f32> {
         let mut logits = Vec::new();
         if use_cache {
             let start = tokens.len().saturating_sub(self.config.context);
-            for &t in &tokens[start..] {
-                logits = self.step_cached(&mut cache, t);
-            }
+            logits = self.prefill(&mut cache, &tokens[start..]);
         }
         for i in 0..n {
             if !use_cache {
@@ -381,8 +393,8 @@ impl TransformerLM<f32> {
                     cache.clear();
                     // At least the newest token is kept (a context of 1 keeps only it).
                     let keep = (self.config.context / 2).max(1);
-                    for &t in &tokens[tokens.len() - keep..tokens.len() - 1] {
-                        self.step_cached(&mut cache, t);
+                    if keep > 1 {
+                        self.prefill(&mut cache, &tokens[tokens.len() - keep..tokens.len() - 1]);
                     }
                 }
                 logits = self.step_cached(&mut cache, next);

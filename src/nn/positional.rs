@@ -65,8 +65,21 @@ impl<E: Float> Positions<E> {
     /// # Panics
     /// If `pos` is not below the context.
     pub fn row(&self, pos: usize) -> Tensor<E> {
-        let data = self.rows(pos + 1);
-        Tensor::from_slice([1, self.dim], &data.data()[pos * self.dim..(pos + 1) * self.dim])
+        self.span(pos..pos + 1)
+    }
+
+    /// p_start … p_{end−1}, `[end − start, dim]` (the rows copied, as a cached
+    /// prefill of several tokens needs).
+    ///
+    /// # Panics
+    /// If `end` is past the context.
+    pub fn span(&self, positions: std::ops::Range<usize>) -> Tensor<E> {
+        let data = self.rows(positions.end);
+        let rows = positions.len();
+        Tensor::from_slice(
+            [rows, self.dim],
+            &data.data()[positions.start * self.dim..positions.end * self.dim],
+        )
     }
 
     /// The whole table, `[context, dim]` (computing what is missing).
@@ -139,6 +152,13 @@ mod tests {
         }
         assert_eq!(first.data(), &all.data()[..3 * dim]);
         assert_eq!(row.data(), &all.data()[20 * dim..21 * dim]);
+        let span = p.span(7..12);
+        assert_eq!(span.dims(), &[5, dim]);
+        for (i, pos) in (7..12).enumerate() {
+            for j in 0..dim {
+                assert_eq!(span.data()[i * dim + j], formula(pos, j), "span ({pos}, {j})");
+            }
+        }
     }
 
     #[test]

@@ -268,34 +268,38 @@ impl<'g, E: Float> Var<'g, E> {
     }
 }
 
-/// The op's single-query path, for generation with a key–value cache: the
-/// newest position's packed projections `qkv` (`[3D]`, one row of the op's
-/// input) attend to the positions cached in `keys` and `values` (each
-/// `[len, D]`, heads side by side as in `qkv`, the newest position last).
-/// Returns the heads' outputs side by side, `[D]`: what the whole causal op
-/// computes at that position, without recomputing the positions before it.
-pub fn attention_cached<E: Float>(qkv: &[E], keys: &[E], values: &[E], heads: usize) -> Vec<E> {
-    let width = qkv.len() / 3;
+/// The op for generation with a key–value cache: the packed projections `qkv`
+/// of the newest `rows` positions (`[rows, 3D]`, rows of the op's input) attend
+/// to the positions cached in `keys` and `values` (each `[len, D]`, heads side
+/// by side as in `qkv`, the newest `rows` positions last), each query seeing
+/// the keys up to its own position. Returns the heads' outputs side by side,
+/// `[rows, D]`: what the whole causal op computes at those positions, without
+/// recomputing the positions before them. One row is a generation step; a
+/// whole prompt at once is the prefill.
+pub fn attention_cached<E: Float>(qkv: &[E], rows: usize, keys: &[E], values: &[E], heads: usize) -> Vec<E> {
+    let width = qkv.len() / (3 * rows.max(1));
     assert!(
         heads > 0
+            && rows > 0
             && width > 0
-            && qkv.len() == 3 * width
+            && qkv.len() == 3 * width * rows
             && width.is_multiple_of(heads)
             && keys.len() == values.len()
-            && !keys.is_empty()
-            && keys.len().is_multiple_of(width),
-        "attention_cached: {} projections for {heads} heads with {} keys and {} values cached",
+            && keys.len().is_multiple_of(width)
+            && keys.len() / width >= rows,
+        "attention_cached: {} projections in {rows} rows for {heads} heads with {} keys and {} values cached",
         qkv.len(),
         keys.len(),
         values.len()
     );
     let (d, len) = (width / heads, keys.len() / width);
-    let mut out = vec![E::ZERO; width];
-    let mut a = vec![E::ZERO; len];
-    // One query row, at position len − 1: the mask lets it see all len cached keys.
+    let mut out = vec![E::ZERO; rows * width];
+    let mut a = vec![E::ZERO; rows * len];
+    // The query rows are positions len − rows … len − 1: the mask lets the
+    // last see all len cached keys, and each earlier one a key fewer.
     let block = HeadBlock {
-        rows: 1,
-        first: len - 1,
+        rows,
+        first: len - rows,
         seen: len,
         d,
         ld_q: 3 * width,

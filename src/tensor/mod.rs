@@ -8,7 +8,7 @@ mod elem;
 mod pool;
 mod shape;
 
-pub use elem::{Float, exp_f32};
+pub use elem::{Float, exp_f32, tanh_f32};
 pub use pool::{copied, recycle, scratch, zeroed};
 pub use shape::{MAX_RANK, Shape};
 
