@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use shortmem::Module;
 use shortmem::data::Batch;
-use shortmem::models::{Activation, Rnn, TransformerConfig, TransformerLM};
+use shortmem::models::{Activation, LanguageModel, Rnn, TransformerConfig, TransformerLM};
 use shortmem::optim::AdamW;
 use shortmem::train::{TrainConfig, fit};
 
@@ -58,48 +58,8 @@ fn main() {
             context,
             causal: true,
         };
-        let mut rng = StdRng::seed_from_u64(0);
-        let mut model = TransformerLM::<f32>::new(config, &mut rng);
-        let mut cfg = TrainConfig::new(steps + 3, batch, context, 1e-3);
-        cfg.progress = false;
-        cfg.eval_every = usize::MAX;
-        if profiling {
-            shortmem::autograd::profile::start();
-        }
-        let history = fit(
-            &mut model,
-            &mut AdamW::nanogpt(1e-3),
-            &cfg,
-            |_| {
-                let mut random = || (0..batch * context).map(|_| rng.random_range(0..vocab)).collect();
-                (
-                    Batch {
-                        inputs: random(),
-                        targets: random(),
-                        batch,
-                        time: context,
-                    },
-                    true,
-                )
-            },
-            |m, g, b, _: &mut ()| m.forward(g, &b.inputs, b.batch, b.time).cross_entropy(&b.targets),
-            |_| f64::NAN,
-        )
-        .expect("random tokens train without trouble");
-        let median = history.median_step_seconds(3);
-        println!(
-            "{name:<8} {:>12} {:>12.2} {:>14.0}",
-            model.num_params(),
-            median * 1e3,
-            (batch * context) as f64 / median
-        );
-        if profiling {
-            // (The 3 warm-up steps are in the totals too: steps + 3 in all.)
-            let rows = shortmem::autograd::profile::stop();
-            for line in shortmem::autograd::profile::table(&rows, steps + 3, 0.002) {
-                println!("    {line}");
-            }
-        }
+        let mut model = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(0));
+        time_training(name, &mut model, (vocab, batch, context), steps, profiling);
     }
 }
 
@@ -107,8 +67,21 @@ fn main() {
 /// `tools/torch_rnn_speed.py` times it in PyTorch.
 fn rnn(profiling: bool) {
     let (vocab, hidden, time, batch, steps) = (64, 128, 64, 16, 40);
+    let mut model = Rnn::<f32>::new(vocab, hidden, Activation::Tanh, &mut StdRng::seed_from_u64(0));
+    time_training("rnn", &mut model, (vocab, batch, time), steps, profiling);
+}
+
+/// Trains `model` for 3 warm-up and `steps` timed steps on random tokens
+/// (`vocab`, `batch` sequences of `time`), then prints its row of the table
+/// (and, when profiling, where the time went).
+fn time_training<M: LanguageModel + Module<f32> + Sync>(
+    name: &str,
+    model: &mut M,
+    (vocab, batch, time): (usize, usize, usize),
+    steps: usize,
+    profiling: bool,
+) {
     let mut rng = StdRng::seed_from_u64(0);
-    let mut model = Rnn::<f32>::new(vocab, hidden, Activation::Tanh, &mut rng);
     let mut cfg = TrainConfig::new(steps + 3, batch, time, 1e-3);
     cfg.progress = false;
     cfg.eval_every = usize::MAX;
@@ -116,7 +89,7 @@ fn rnn(profiling: bool) {
         shortmem::autograd::profile::start();
     }
     let history = fit(
-        &mut model,
+        model,
         &mut AdamW::nanogpt(1e-3),
         &cfg,
         |_| {
@@ -131,23 +104,19 @@ fn rnn(profiling: bool) {
                 true,
             )
         },
-        |m, g, b, _: &mut ()| {
-            m.forward(g, &b.inputs, b.batch, b.time, None)
-                .logits
-                .cross_entropy(&b.targets)
-        },
+        |m, g, b, _: &mut ()| m.logits(g, b).cross_entropy(&b.targets),
         |_| f64::NAN,
     )
     .expect("random tokens train without trouble");
     let median = history.median_step_seconds(3);
     println!(
-        "{:<8} {:>12} {:>12.2} {:>14.0}",
-        "rnn",
+        "{name:<8} {:>12} {:>12.2} {:>14.0}",
         model.num_params(),
         median * 1e3,
         (batch * time) as f64 / median
     );
     if profiling {
+        // (The 3 warm-up steps are in the totals too: steps + 3 in all.)
         let rows = shortmem::autograd::profile::stop();
         for line in shortmem::autograd::profile::table(&rows, steps + 3, 0.002) {
             println!("    {line}");

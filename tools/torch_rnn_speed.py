@@ -13,10 +13,11 @@ forward, cross-entropy, backward and AdamW on random tokens. Reports the median
 of the timed steps after 3 warm-up steps.
 """
 import sys
-import time
 
 import torch
 import torch.nn as nn
+
+from torch_speed import median_step  # the same timed training step
 
 VOCAB, HIDDEN, TIME, BATCH, STEPS = 64, 128, 64, 16, 40
 
@@ -55,25 +56,6 @@ class FusedRnn(nn.Module):
         return self.out(hs)
 
 
-def tokens_per_second(model):
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    times = []
-    for step in range(STEPS + 3):
-        ids = torch.randint(0, VOCAB, (BATCH, TIME))
-        targets = torch.randint(0, VOCAB, (BATCH, TIME))
-        start = time.perf_counter()
-        logits = model(ids)
-        loss = nn.functional.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if step >= 3:
-            times.append(time.perf_counter() - start)
-    times.sort()
-    median = times[len(times) // 2]
-    return median, BATCH * TIME / median
-
-
 if __name__ == "__main__":
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     torch.set_num_threads(threads)
@@ -81,6 +63,6 @@ if __name__ == "__main__":
     print(f"torch {torch.__version__}, threads: {threads}")
     print(f"{'config':<8} {'params':>12} {'ms/step':>12} {'tokens/s':>14}")
     for name, model in [("loop", LoopRnn()), ("nn.RNN", FusedRnn())]:
-        median, rate = tokens_per_second(model)
+        median = median_step(model, VOCAB, BATCH, TIME, STEPS)
         params = sum(p.numel() for p in model.parameters())
-        print(f"{name:<8} {params:>12} {median * 1e3:>12.2f} {rate:>14.0f}")
+        print(f"{name:<8} {params:>12} {median * 1e3:>12.2f} {BATCH * TIME / median:>14.0f}")

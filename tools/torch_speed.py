@@ -68,6 +68,25 @@ CONFIGS = [  # name, vocab, dim, heads, ff, layers, context, batch, timed steps
     ("medium", 256, 256, 8, 1024, 6, 256, 8, 6),
 ]
 
+def median_step(model, vocab, batch, context, steps):
+    """Median seconds of `steps` training steps on random tokens, after 3 warm-up steps."""
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    times = []
+    for step in range(steps + 3):
+        ids = torch.randint(0, vocab, (batch, context))
+        targets = torch.randint(0, vocab, (batch, context))
+        start = time.perf_counter()
+        logits = model(ids)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, vocab), targets.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step >= 3:
+            times.append(time.perf_counter() - start)
+    times.sort()
+    return times[len(times) // 2]
+
+
 if __name__ == "__main__":
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     torch.set_num_threads(threads)
@@ -76,20 +95,6 @@ if __name__ == "__main__":
     print(f"{'config':<8} {'params':>12} {'ms/step':>12} {'tokens/s':>14}")
     for name, vocab, dim, heads, ff, layers, context, batch, steps in CONFIGS:
         model = TransformerLM(vocab, dim, heads, ff, layers, context)
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-        times = []
-        for step in range(steps + 3):
-            ids = torch.randint(0, vocab, (batch, context))
-            targets = torch.randint(0, vocab, (batch, context))
-            start = time.perf_counter()
-            logits = model(ids)
-            loss = nn.functional.cross_entropy(logits.view(-1, vocab), targets.view(-1))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if step >= 3:
-                times.append(time.perf_counter() - start)
-        times.sort()
-        median = times[len(times) // 2]
+        median = median_step(model, vocab, batch, context, steps)
         params = sum(p.numel() for p in model.parameters())
         print(f"{name:<8} {params:>12} {median * 1e3:>12.2f} {batch * context / median:>14.0f}")
