@@ -805,6 +805,10 @@ fn whole_prompt_and_generation(
     ch.record("generation ms with the cache", cached);
     ch.record("generation ms recomputing", recomputed);
     ch.record("generation: tokens generated", new as f64);
+    ch.record(
+        "generation: same tokens with and without the cache",
+        f64::from(u8::from(same)),
+    );
     ch.finding(format!(
         "A prompt of {n} tokens goes in {:.1}x faster in one pass than token by token; generating {new} tokens is \
          {:.1}x faster with the cache.",

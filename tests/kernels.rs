@@ -268,9 +268,10 @@ fn neon_matches_reference() {
 
 /// Products of one to four rows (a generated token times a weight matrix) take
 /// their own path, which reads B in place; five rows are past it. Every
-/// transpose, α/β corner and padding, wide and deep, two threads asked for.
+/// transpose, a random α, β and padding per case, wide and deep, two threads
+/// asked for.
 #[test]
-fn thin_products_of_one_to_four_rows_match_reference() {
+fn products_of_one_to_four_rows_match_reference() {
     let mut rng = StdRng::seed_from_u64(7);
     for kernel in kernels::available() {
         for m in 1..=5 {

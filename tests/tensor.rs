@@ -155,9 +155,10 @@ fn tanh_f32_edges() {
     assert_eq!(tanh_f32(50.0), 1.0);
     assert_eq!(tanh_f32(-1e30), -1.0);
     assert!(tanh_f32(f32::NAN).is_nan());
-    // Odd exactly, on both sides of the switch at ½.
-    for x in [1e-30f32, 1e-4, 0.25, 0.499_999_97, 0.5, 0.7, 3.0, 9.0] {
+    // Odd exactly, and near the f64 value, on both sides of the switch at ½.
+    for x in [1e-30f32, 1e-4, 0.25, 0.499_999_97, 0.5, 0.7, 3.0, 8.317_767, 9.0] {
         assert_eq!(tanh_f32(-x), -tanh_f32(x), "x = {x}");
+        assert!(ulps(tanh_f32(x), (x as f64).tanh() as f32) <= 2, "x = {x}");
     }
 }
 

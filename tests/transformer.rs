@@ -229,7 +229,7 @@ fn sec_5_cached_attention_equals_its_definition_at_every_position() {
         let row = &qkv.data()[pos * 3 * width..(pos + 1) * 3 * width];
         keys.extend_from_slice(&row[width..2 * width]);
         values.extend_from_slice(&row[2 * width..]);
-        let got = attention_cached(row, 1, &keys, &values, heads);
+        let got = attention_cached(row, width, &keys, &values, heads);
         let want = &reference.data()[pos * width..(pos + 1) * width];
         let worst = got
             .iter()
@@ -401,7 +401,7 @@ fn sec_5_cached_attention_of_several_rows_equals_its_definition() {
             keys.extend_from_slice(&row[width..2 * width]);
             values.extend_from_slice(&row[2 * width..]);
         }
-        let got = attention_cached(rows_of(block.clone()), block.len(), &keys, &values, heads);
+        let got = attention_cached(rows_of(block.clone()), width, &keys, &values, heads);
         let want = &reference.data()[block.start * width..block.end * width];
         let worst = got
             .iter()
@@ -412,12 +412,13 @@ fn sec_5_cached_attention_of_several_rows_equals_its_definition() {
     }
 }
 
-/// The prefill feeds a prompt in one pass: the same logits, and the same cache
-/// afterwards, as feeding it one token at a time; and it refuses to overfill.
+/// The prefill feeds a prompt in one pass: the same logits as recomputation and
+/// as feeding it one token at a time, and a cache that serves the next token as
+/// well; it refuses to overfill.
 #[test]
 fn sec_5_prefill_equals_token_by_token_and_refuses_past_the_context() {
     let mut cfg = tiny_config(true);
-    cfg.context = 24;
+    cfg.context = 25;
     let lm = TransformerLM::<f32>::new(cfg, &mut StdRng::seed_from_u64(16));
     let mut rng = StdRng::seed_from_u64(17);
     let tokens: Vec<usize> = (0..24).map(|_| rng.random_range(0..7)).collect();
@@ -441,11 +442,21 @@ fn sec_5_prefill_equals_token_by_token_and_refuses_past_the_context() {
         stepped = lm.step_cached(&mut one_by_one, t);
     }
     assert!(worst(&logits, &stepped) < 1e-5);
-    let full = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lm.prefill(&mut cache, &[1])));
-    let message = full.unwrap_err();
+    // The caches hold the same keys and values: one more token gives the same
+    // logits from both, and from recomputation.
+    let (next, mut all) = (5, tokens.clone());
+    all.push(next);
+    let (a, b) = (
+        lm.step_cached(&mut cache, next),
+        lm.step_cached(&mut one_by_one, next),
+    );
+    let full = lm.next_logits(&all);
+    assert!(worst(&a, &b) < 1e-5 && worst(&a, &full) < 1e-5);
+    let overfull = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lm.prefill(&mut cache, &[1])));
+    let message = overfull.unwrap_err();
     let message = message.downcast_ref::<String>().expect("a formatted message");
     assert!(
-        message.contains("1 token(s) after 24 cached do not fit the context of 24"),
+        message.contains("1 token(s) after 25 cached do not fit the context of 25"),
         "{message}"
     );
 }

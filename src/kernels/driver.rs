@@ -30,6 +30,11 @@
 //! packing zero-pads the ragged right edge, and a B panel read in place from a
 //! wide matrix (rows a multiple of 4 KiB apart) would have all its rows in one
 //! L1 set, where they evict one another long before the panel is read again.
+//!
+//! The one exception is a product of at most [`FEW_ROWS`] rows (a generated
+//! token times a weight matrix): each value of B then serves at most four rows,
+//! so packing B would cost as much as the product, and [`few_rows`] reads it in
+//! place, without the loop nest.
 
 use super::pack::{AlignedBuf, View, pack_a, pack_b};
 use crate::threads::run_shares;
@@ -208,9 +213,9 @@ pub(super) unsafe fn gemm<K: MicroKernel>(p: &Problem, threads: usize) {
         unsafe { scale_rect(p, 0..p.m, 0..p.n) };
         return;
     }
-    if p.m <= THIN_ROWS {
+    if p.m <= FEW_ROWS {
         // SAFETY: same contract as this function.
-        unsafe { thin(p) };
+        unsafe { few_rows(p) };
         return;
     }
     let flops = 2usize.saturating_mul(p.m).saturating_mul(p.n).saturating_mul(p.k);
@@ -275,47 +280,61 @@ unsafe fn rect<K: MicroKernel>(p: &Problem, rows: Range<usize>, cols: Range<usiz
 }
 // ANCHOR_END: loop_nest
 
-/// Rows of C up to which a product skips the loop nest (see [`thin`]).
-pub(super) const THIN_ROWS: usize = 4;
+/// Rows of C up to which a product skips the loop nest (see [`few_rows`]).
+pub(super) const FEW_ROWS: usize = 4;
 
-/// A product of at most [`THIN_ROWS`] rows, such as one generated token times a
+/// A product of at most [`FEW_ROWS`] rows, such as one generated token times a
 /// weight matrix. Each value of B is used at most `m` times, so packing B
-/// would cost as much as the product itself: B is read in place, in the order
-/// it is stored. With op(B)'s columns contiguous (`x·Wᵀ`, the layers' case),
-/// each entry of C is one dot product; with its rows contiguous, each row of C
-/// is a sum of B's rows scaled by A's entries. On the calling thread: the work
-/// is a single pass over B.
+/// would cost as much as the product itself: B is read in place, once, in the
+/// order it is stored, each of its columns or rows serving all `m` rows of C.
+/// With op(B)'s columns contiguous (`x·Wᵀ`, the layers' case), each entry of C
+/// is one dot product; with its rows contiguous, each row of C is a sum of B's
+/// rows scaled by A's entries. On the calling thread, in plain Rust (the same
+/// code whichever microkernel is selected): at these shapes the time goes to
+/// reading B, not to arithmetic.
 ///
 /// # Safety
 /// As [`gemm`].
-unsafe fn thin(p: &Problem) {
-    let (n, k) = (p.n, p.k);
-    let mut a_row = vec![0.0f32; k];
-    let mut out = vec![0.0f32; n];
-    for i in 0..p.m {
-        for (kk, a) in a_row.iter_mut().enumerate() {
-            *a = p.a.data[i * p.a.rs + kk * p.a.cs];
+unsafe fn few_rows(p: &Problem) {
+    let (m, n, k) = (p.m, p.n, p.k);
+    // A's rows, copied contiguous; out[i·n + j] collects C's row i.
+    let mut a = vec![0.0f32; m * k];
+    for i in 0..m {
+        for kk in 0..k {
+            a[i * k + kk] = p.a.data[i * p.a.rs + kk * p.a.cs];
         }
-        if p.b.rs == 1 {
-            // op(B)(·, j) = b[j·cs .. j·cs + k]
-            for (j, o) in out.iter_mut().enumerate() {
-                *o = dot(&a_row, &p.b.data[j * p.b.cs..][..k]);
-            }
-        } else {
-            // op(B)(kk, ·) = b[kk·rs .. kk·rs + n]
-            out.fill(0.0);
-            for (kk, &a) in a_row.iter().enumerate() {
-                let b_row = &p.b.data[kk * p.b.rs..][..n];
-                out.iter_mut().zip(b_row).for_each(|(o, &b)| *o += a * b);
+    }
+    let mut out = vec![0.0f32; m * n];
+    if p.b.rs == 1 {
+        // op(B)(·, j) = b[j·cs .. j·cs + k]
+        for j in 0..n {
+            let b_col = &p.b.data[j * p.b.cs..][..k];
+            for i in 0..m {
+                out[i * n + j] = dot(&a[i * k..][..k], b_col);
             }
         }
-        // SAFETY: row i < m of C, columns 0..n, inside C by the caller's contract.
+    } else {
+        // op(B)(kk, ·) = b[kk·rs .. kk·rs + n] (a View has one unit stride)
+        debug_assert_eq!(p.b.cs, 1);
+        for kk in 0..k {
+            let b_row = &p.b.data[kk * p.b.rs..][..n];
+            for i in 0..m {
+                let a_ik = a[i * k + kk];
+                out[i * n..][..n]
+                    .iter_mut()
+                    .zip(b_row)
+                    .for_each(|(o, &b)| *o += a_ik * b);
+            }
+        }
+    }
+    for (i, out_row) in out.chunks_exact(n).enumerate() {
+        // SAFETY: row i < m of C, columns 0..n: inside C by the caller's contract.
         let c = unsafe { std::slice::from_raw_parts_mut(p.c.add(i * p.ldc), n) };
         if p.beta == 0.0 {
-            c.iter_mut().zip(&out).for_each(|(c, &o)| *c = p.alpha * o);
+            c.iter_mut().zip(out_row).for_each(|(c, &o)| *c = p.alpha * o);
         } else {
             c.iter_mut()
-                .zip(&out)
+                .zip(out_row)
                 .for_each(|(c, &o)| *c = p.alpha * o + p.beta * *c);
         }
     }

@@ -340,7 +340,7 @@ impl TransformerLM<f32> {
                 cache.v[l].extend_from_slice(&row[2 * dm..]);
             }
             // The fused attention's cached path: these rows against 0..pos + n.
-            let heads = attention_cached(qkv, n, &cache.k[l], &cache.v[l], h);
+            let heads = attention_cached(qkv, dm, &cache.k[l], &cache.v[l], h);
             let attended = att
                 .out_proj
                 .forward(&g, g.constant(Tensor::from_vec([1, n, dm], heads)));

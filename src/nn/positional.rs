@@ -72,8 +72,12 @@ impl<E: Float> Positions<E> {
     /// prefill of several tokens needs).
     ///
     /// # Panics
-    /// If `end` is past the context.
+    /// If `end` is past the context, or before `start`.
     pub fn span(&self, positions: std::ops::Range<usize>) -> Tensor<E> {
+        assert!(
+            positions.start <= positions.end,
+            "positions: the span {positions:?} runs backwards"
+        );
         let data = self.rows(positions.end);
         let rows = positions.len();
         Tensor::from_slice(

@@ -60,7 +60,7 @@ impl Heads {
 
 /// One head attending from a block of query rows, every matrix read in place:
 /// the heart of the op, shared by training (every row block of every sequence)
-/// and by cached generation (a single query against the cached keys).
+/// and by cached generation (the newest queries against the cached keys).
 #[derive(Clone, Copy)]
 struct HeadBlock {
     /// Query rows in the block, and the position of the first one.
@@ -269,15 +269,15 @@ impl<'g, E: Float> Var<'g, E> {
 }
 
 /// The op for generation with a key–value cache: the packed projections `qkv`
-/// of the newest `rows` positions (`[rows, 3D]`, rows of the op's input) attend
-/// to the positions cached in `keys` and `values` (each `[len, D]`, heads side
-/// by side as in `qkv`, the newest `rows` positions last), each query seeing
+/// of the newest positions (`[rows, 3D]`, rows of the op's input, D = `width`)
+/// attend to the positions cached in `keys` and `values` (each `[len, D]`,
+/// heads side by side as in `qkv`, the newest `rows` positions last), each query seeing
 /// the keys up to its own position. Returns the heads' outputs side by side,
 /// `[rows, D]`: what the whole causal op computes at those positions, without
 /// recomputing the positions before them. One row is a generation step; a
 /// whole prompt at once is the prefill.
-pub fn attention_cached<E: Float>(qkv: &[E], rows: usize, keys: &[E], values: &[E], heads: usize) -> Vec<E> {
-    let width = qkv.len() / (3 * rows.max(1));
+pub fn attention_cached<E: Float>(qkv: &[E], width: usize, keys: &[E], values: &[E], heads: usize) -> Vec<E> {
+    let rows = qkv.len() / (3 * width.max(1));
     assert!(
         heads > 0
             && rows > 0
@@ -287,7 +287,7 @@ pub fn attention_cached<E: Float>(qkv: &[E], rows: usize, keys: &[E], values: &[
             && keys.len() == values.len()
             && keys.len().is_multiple_of(width)
             && keys.len() / width >= rows,
-        "attention_cached: {} projections in {rows} rows for {heads} heads with {} keys and {} values cached",
+        "attention_cached: {} projections of width {width} for {heads} heads with {} keys and {} values cached",
         qkv.len(),
         keys.len(),
         values.len()

@@ -195,7 +195,9 @@ pub fn exp_f32(x: f32) -> f32 {
 
 /// tanh x in f32 without a library call, so that the RNN's activations
 /// vectorise: within 2 ulp of the correctly rounded value for every finite x
-/// (the test `tanh_f32_is_within_two_ulp` sweeps the whole range).
+/// (the test `tanh_f32_is_within_two_ulp` samples every 64th bit pattern; a
+/// sweep of all 2³¹ non-negative finite floats found 99.8 % exact, the rest
+/// 1 ulp off but for 150,048 at 2 ulp, the worst near 8.32).
 ///
 /// With a = |x|: below ½ the odd Taylor series through x¹⁵ (its first omitted
 /// term is below 10⁻⁸ of the result); from ½ on, (e^{2a} − 1)/(e^{2a} + 1) with
