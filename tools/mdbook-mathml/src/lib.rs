@@ -20,6 +20,10 @@
 //!
 //! One more chore is done on the way, because no other step can: fenced code
 //! blocks lose the indentation all their lines share (see [`render_markdown`]).
+//! And before the math, [`values`] puts in the numbers that pages quote from
+//! the chapter programs' summaries (`{{#value ch05 "key" .2}}`).
+
+pub mod values;
 
 use pulldown_latex::config::DisplayMode;
 use pulldown_latex::{Parser, RenderConfig, Storage, push_mathml};

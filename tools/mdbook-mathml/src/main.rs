@@ -1,5 +1,7 @@
 //! `mdbook-mathml`: an mdBook preprocessor that renders `$…$` and `$$…$$` as MathML
-//! when the book is built, so that the pages need no script and no network.
+//! when the book is built, so that the pages need no script and no network, after
+//! putting in the numbers the pages quote from the chapters' `summary.json`
+//! (`{{#value …}}`, see `values`).
 //!
 //! The protocol (see the mdBook guide, "Preprocessors"):
 //!
@@ -12,8 +14,11 @@
 //! (`items`) layouts work without depending on the `mdbook` crate.
 
 use mdbook_mathml::render_markdown;
-use serde_json::Value;
+use mdbook_mathml::values;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -58,11 +63,23 @@ fn run() -> Result<(), String> {
         ));
     }
     let mut book = parts.pop().expect("two parts");
+    let context = parts.pop().expect("two parts");
+    // The figures live in the book's source folder: ROOT/SRC/figures/.
+    let root = context.get("root").and_then(Value::as_str).unwrap_or(".");
+    let src = context
+        .pointer("/config/book/src")
+        .and_then(Value::as_str)
+        .unwrap_or("src");
+    let figures = PathBuf::from(root).join(src).join("figures");
+    let mut summaries = Summaries {
+        figures,
+        read: HashMap::new(),
+    };
     let mut errors = Vec::new();
-    walk(&mut book, &mut errors);
+    walk(&mut book, &mut summaries, &mut errors);
     if !errors.is_empty() {
         return Err(format!(
-            "{} formula(s) could not be rendered:\n{}",
+            "{} page problem(s) (formulas that could not be rendered, values that could not be found):\n{}",
             errors.len(),
             errors.join("\n")
         ));
@@ -72,9 +89,34 @@ fn run() -> Result<(), String> {
     out.flush().map_err(|e| format!("writing stdout: {e}"))
 }
 
-/// Renders the math of every chapter found in `v`, collecting errors instead of
-/// stopping at the first, so that one build reports them all.
-fn walk(v: &mut Value, errors: &mut Vec<String>) {
+/// The `values` of each `figures/…/summary.json`, read once.
+struct Summaries {
+    figures: PathBuf,
+    read: HashMap<String, Result<Map<String, Value>, String>>,
+}
+
+impl Summaries {
+    fn values(&mut self, folder: &str) -> Result<Map<String, Value>, String> {
+        let path = self.figures.join(folder).join("summary.json");
+        self.read
+            .entry(folder.to_string())
+            .or_insert_with(|| {
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let json: Value =
+                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                match json.get("values") {
+                    Some(Value::Object(values)) => Ok(values.clone()),
+                    _ => Err(format!("{}: no \"values\" object", path.display())),
+                }
+            })
+            .clone()
+    }
+}
+
+/// Puts in the values and renders the math of every chapter found in `v`,
+/// collecting errors instead of stopping at the first, so that one build
+/// reports them all.
+fn walk(v: &mut Value, summaries: &mut Summaries, errors: &mut Vec<String>) {
     match v {
         Value::Object(map) => {
             if let Some(Value::Object(chapter)) = map.get_mut("Chapter") {
@@ -84,6 +126,10 @@ fn walk(v: &mut Value, errors: &mut Vec<String>) {
                     .unwrap_or("?")
                     .to_string();
                 if let Some(Value::String(content)) = chapter.get_mut("content") {
+                    match values::expand(content, &mut |folder| summaries.values(folder)) {
+                        Ok(expanded) => *content = expanded,
+                        Err(problems) => errors.extend(problems.iter().map(|p| format!("  {name}: {p}"))),
+                    }
                     match render_markdown(content) {
                         Ok(rendered) => *content = rendered,
                         Err(e) => errors.push(format!("  {name}:{e}")),
@@ -91,10 +137,10 @@ fn walk(v: &mut Value, errors: &mut Vec<String>) {
                 }
             }
             for child in map.values_mut() {
-                walk(child, errors);
+                walk(child, summaries, errors);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|x| walk(x, errors)),
+        Value::Array(items) => items.iter_mut().for_each(|x| walk(x, summaries, errors)),
         _ => {}
     }
 }
