@@ -17,6 +17,7 @@ pub enum Sampling {
     TopK { k: usize, temperature: f32 },
 }
 
+// ANCHOR: choose
 impl Sampling {
     /// Picks a token id from one row of logits; `None` if a logit is NaN or
     /// infinite (no choice among such numbers means anything).
@@ -32,6 +33,7 @@ impl Sampling {
         })
     }
 }
+// ANCHOR_END: choose
 
 /// Why a model could not generate.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,6 +101,7 @@ pub fn nll(logits: &[f32], target: usize) -> f64 {
     log_sum - (logits[target] - m) as f64
 }
 
+// ANCHOR: draw
 /// Draws among the `k` largest logits with softmax(logit / t).
 fn draw(logits: &[f32], k: usize, t: f32, rng: &mut StdRng) -> usize {
     assert!(t > 0.0, "sampling temperature must be positive, got {t}");
@@ -120,6 +123,7 @@ fn draw(logits: &[f32], k: usize, t: f32, rng: &mut StdRng) -> usize {
     }
     order[k - 1]
 }
+// ANCHOR_END: draw
 
 impl fmt::Display for Sampling {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -98,7 +98,6 @@ impl<E: Float> MultiheadAttention<E> {
     pub fn forward<'g>(&self, g: &'g Graph<E>, x: Var<'g, E>, causal: bool) -> Var<'g, E> {
         self.forward_with_weights(g, x, causal).0
     }
-    // ANCHOR_END: mha_forward
 
     /// As `forward`, also returning the attention weights `[B, H, T, T]`.
     pub fn forward_with_weights<'g>(
@@ -107,10 +106,12 @@ impl<E: Float> MultiheadAttention<E> {
         x: Var<'g, E>,
         causal: bool,
     ) -> (Var<'g, E>, Tensor<E>) {
+        // One product for all three projections: [Q K V], `[B, T, 3D]`.
         let qkv = x.matmul_t(g.param(&self.in_proj_weight)) + g.param(&self.in_proj_bias);
         let (heads, weights) = qkv.attention_with_weights(self.num_heads, causal);
         (self.out_proj.forward(g, heads), weights)
     }
+    // ANCHOR_END: mha_forward
 }
 
 crate::module! {
@@ -210,7 +211,8 @@ impl<E: Float> TransformerLM<E> {
     }
     // ANCHOR_END: lm_forward
 
-    /// ẽ_t = e_t + p_t for token ids laid out `[B, T]` (T ≤ context).
+    // ANCHOR: embed_positions
+    /// Eq. 4.2, steps 1 and 2: ẽ_t = e_t + p_t for token ids laid out `[B, T]` (T ≤ context).
     fn embed_positions<'g>(&self, g: &'g Graph<E>, ids: &[usize], batch: usize, time: usize) -> Var<'g, E> {
         assert!(
             time <= self.config.context,
@@ -219,6 +221,7 @@ impl<E: Float> TransformerLM<E> {
         );
         self.embed.forward(g, ids, [batch, time]) + g.constant(self.positions(time))
     }
+    // ANCHOR_END: embed_positions
 
     /// The positional encodings p_0 … p_{time−1}, `[time, D]`.
     pub fn positions(&self, time: usize) -> Tensor<E> {
@@ -354,6 +357,7 @@ impl TransformerLM<f32> {
     }
     // ANCHOR_END: kv_cache_step
 
+    // ANCHOR: generate
     /// Generates `n` tokens after `prompt` (stopping with an error on an empty
     /// prompt or logits that are not finite). With `use_cache`, the prompt goes
     /// in as one [`TransformerLM::prefill`] and each new token through
@@ -402,6 +406,7 @@ impl TransformerLM<f32> {
         }
         Ok(tokens[prompt.len()..].to_vec())
     }
+    // ANCHOR_END: generate
 }
 
 // ANCHOR: transformer_checkpoint
