@@ -573,14 +573,17 @@ fn mask_experiment(
         } else {
             "without a mask (§5 as printed)"
         };
-        series.push(Series::line(label, smooth(&history.train, 10)).with_color(i));
+        series.push(Series::line(&format!("{label}: training loss"), smooth(&history.train, 10)).with_color(i));
+        // What counts in generation: the loss when each character is predicted
+        // from the ones before it only.
+        series.push(Series::reference(&format!("{label}: loss with the future hidden"), hidden).with_color(i));
         greedy_sample(ch, &model, data, key, size.mask_sample)?;
         found.push((train_loss, hidden));
     }
     let fig = ch.frame(
-        "Training loss with and without the causal mask",
+        "The causal mask: training loss (solid), loss with the future hidden (dashed)",
         "step",
-        "training cross-entropy (nats per character)",
+        "cross-entropy (nats per character)",
     );
     ch.lines("mask_experiment.svg", &fig, &series)?;
     let [(m_train, m_hidden), (u_train, u_hidden)] = [found[0], found[1]];
