@@ -573,10 +573,12 @@ fn mask_experiment(
         } else {
             "without a mask (§5 as printed)"
         };
-        series.push(Series::line(&format!("{label}: training loss"), smooth(&history.train, 10)).with_color(i));
+        series
+            .push(Series::line(&format!("{label}: training loss"), smooth(&history.train, 10)).with_color(i));
         // What counts in generation: the loss when each character is predicted
         // from the ones before it only.
-        series.push(Series::reference(&format!("{label}: loss with the future hidden"), hidden).with_color(i));
+        series
+            .push(Series::reference(&format!("{label}: loss with the future hidden"), hidden).with_color(i));
         greedy_sample(ch, &model, data, key, size.mask_sample)?;
         found.push((train_loss, hidden));
     }

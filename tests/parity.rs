@@ -1,4 +1,5 @@
-//! PyTorch parity: four models against numbers PyTorch computed from the same
+//! PyTorch parity: four models (and PyTorch's attention module fed §5's batch
+//! layout) against numbers PyTorch computed from the same
 //! weights and inputs (`tools/make_fixtures.py`, run by hand; the fixtures in
 //! `tests/fixtures/` are committed, so these tests need neither Python nor torch).
 //!
@@ -258,4 +259,49 @@ fn sec_5_parity_tolerance_catches_a_real_mistake() {
     let got = lm_forward(&model, &g, &want).logits.value();
     let off = got.max_abs_diff(want.tensor("logits").unwrap());
     assert!(off > 1e-2, "without the mask the logits differ by only {off:.1e}");
+}
+
+/// §5 builds `nn.MultiheadAttention` with its default `batch_first=False` and
+/// feeds it `[B, T, D]`. PyTorch's own module (`tools/make_fixtures.py
+/// --layout`): read batch-first, shortmem's attention gives PyTorch's
+/// `batch_first=True` output; the output of the module as §5 builds it is what
+/// shortmem gives on the transposed input, attention across the batch at each
+/// position, not along each sequence.
+#[test]
+fn sec_5_as_printed_pytorch_attends_across_the_batch() {
+    use shortmem::models::MultiheadAttention;
+    let att = checkpoint::load(fixture("mha_layout.safetensors"))
+        .unwrap()
+        .build(|init| MultiheadAttention::new("", 16, 2, init))
+        .unwrap();
+    let file = checkpoint::load(fixture("mha_layout_expected.safetensors")).unwrap();
+    let x = file.tensor("x").unwrap().clone(); // [B 3, T 12, D 16]
+    let (b, t, d) = (x.dims()[0], x.dims()[1], x.dims()[2]);
+    let g = Graph::inference();
+    let batch_first = att.forward(&g, g.constant(x.clone()), false).value();
+    let off = assert_abs(
+        &batch_first,
+        file.tensor("out_batch_first").unwrap(),
+        LOGITS_ABS,
+        "batch_first=True",
+    );
+    // As printed: axis 0 is read as time, so the "sequences" are the T columns
+    // of the batch, each B long.
+    let swap = |x: &Tensor, (p, q): (usize, usize)| Tensor::from_fn([q, p, d], |i| x.at(&[i[1], i[0], i[2]]));
+    let across = att.forward(&g, g.constant(swap(&x, (b, t))), false).value();
+    let misread = swap(&across, (t, b));
+    let off_printed = assert_abs(
+        &misread,
+        file.tensor("out_as_printed").unwrap(),
+        LOGITS_ABS,
+        "as printed",
+    );
+    let apart = batch_first.max_abs_diff(&misread);
+    println!(
+        "batch-first off by {off:.1e}, as printed off by {off_printed:.1e}; the two differ by {apart:.2}"
+    );
+    assert!(
+        apart > 0.1,
+        "the two layouts should give different outputs, not {apart}"
+    );
 }

@@ -24,6 +24,14 @@ scaled so that it stays of order 1 to 10 over the 5 AdamW steps.
 | lm       | the tutorial's TransformerLM, 2 layers, causal     | cross-entropy              |
 | rnn      | §4.1 with tanh, h_0 = 0                            | cross-entropy              |
 
+`python tools/make_fixtures.py --layout` writes only `mha_layout.safetensors`
+and `mha_layout_expected.safetensors`: the weights of PyTorch's own
+`nn.MultiheadAttention(16, 2)` (its default `batch_first=False`, as §5 builds
+it); then an input x of shape (batch 3, time 12, 16) as §5 feeds it, and the
+module's output on x twice: `out_as_printed` (the module reads axis 0 as time)
+and `out_batch_first` (the same weights with `batch_first=True`). No mask, as
+in §5.
+
 Token ids and targets are stored as float32 (exact for small integers), so that
 every tensor in the fixtures is F32. AdamW: lr 1e-2, betas (0.9, 0.99), eps 1e-8,
 weight decay 0.1 on every parameter (shortmem's `DecayFilter::All`).
@@ -186,5 +194,27 @@ def main():
     print(f"wrote {OUT} ({total / 1024:.0f} KiB)")
 
 
+def layout():
+    """The batch_first defect of §5, shown by PyTorch itself."""
+    torch.manual_seed(1)
+    mha = nn.MultiheadAttention(DIM, 2)  # batch_first=False: (time, batch, features)
+    perturb(mha)
+    x = torch.randn(BATCH, CONTEXT, DIM)  # §5's layout: (batch, time, features)
+    with torch.no_grad():
+        as_printed = mha(x, x, x, need_weights=False)[0]
+        mha.batch_first = True
+        batch_first = mha(x, x, x, need_weights=False)[0]
+    state = {k: v.detach().contiguous() for k, v in mha.state_dict().items()}
+    meta = {"model": "nn.MultiheadAttention", "embed_dim": str(DIM), "num_heads": "2"}
+    save_file(state, OUT / "mha_layout.safetensors", metadata=meta)
+    expected = {"x": x, "out_as_printed": as_printed.contiguous(), "out_batch_first": batch_first.contiguous()}
+    save_file(expected, OUT / "mha_layout_expected.safetensors",
+              metadata={"x": "(batch, time, features), as section 5 feeds it"})
+    print(f"mha_layout: largest |as printed - batch first| = {(as_printed - batch_first).abs().max().item():.3f}")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--layout"]:
+        layout()
+    else:
+        main()

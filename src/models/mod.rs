@@ -25,7 +25,7 @@ pub use eq42::{Eq42, Eq42Config};
 pub use gru::Gru;
 pub use ngram::{NGram, Smoothing};
 pub use rnn::{Activation, Hidden, Rnn};
-pub use transformer::{KvCache, TransformerBlock, TransformerConfig, TransformerLM};
+pub use transformer::{KvCache, MultiheadAttention, TransformerBlock, TransformerConfig, TransformerLM};
 
 use crate::autograd::{Graph, Module, Var};
 use crate::data::{Batch, Reading};
