@@ -969,6 +969,19 @@ fn record_span(
             a,
         );
     }
+    // The control's spread over seeds, at the far gap and at k = 1.
+    for k in [1, k_far] {
+        if let Some(i) = control.ks.iter().position(|&x| x == k) {
+            ch.record(
+                &format!("memory span: RNN without curriculum, recall at k={k} (mean)"),
+                control.mean(i),
+            );
+            ch.record(
+                &format!("memory span: RNN without curriculum, spread at k={k}"),
+                control.spread(i),
+            );
+        }
+    }
     ch.record("memory span: seeds", size.span_seeds);
     ch.record("memory span: test sequences per k", size.span_test);
     for (h, curve) in rnns {
