@@ -12,12 +12,10 @@ write); "nn.RNN" is PyTorch's fused recurrent layer (its C++ loop). One step is
 forward, cross-entropy, backward and AdamW on random tokens. Reports the median
 of the timed steps after 3 warm-up steps.
 """
-import sys
-
 import torch
 import torch.nn as nn
 
-from torch_speed import median_step  # the same timed training step
+from torch_speed import median_step, start  # the same timed training step
 
 VOCAB, HIDDEN, TIME, BATCH, STEPS = 64, 128, 64, 16, 40
 
@@ -57,11 +55,7 @@ class FusedRnn(nn.Module):
 
 
 if __name__ == "__main__":
-    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    print(f"torch {torch.__version__}, threads: {threads}")
-    print(f"{'config':<8} {'params':>12} {'ms/step':>12} {'tokens/s':>14}")
+    start()
     for name, model in [("loop", LoopRnn()), ("nn.RNN", FusedRnn())]:
         median = median_step(model, VOCAB, BATCH, TIME, STEPS)
         params = sum(p.numel() for p in model.parameters())

@@ -87,12 +87,17 @@ def median_step(model, vocab, batch, context, steps):
     return times[len(times) // 2]
 
 
-if __name__ == "__main__":
+def start():
+    """Threads from the command line (default 1), a fixed seed, the table's header."""
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, threads: {threads}")
     print(f"{'config':<8} {'params':>12} {'ms/step':>12} {'tokens/s':>14}")
+
+
+if __name__ == "__main__":
+    start()
     for name, vocab, dim, heads, ff, layers, context, batch, steps in CONFIGS:
         model = TransformerLM(vocab, dim, heads, ff, layers, context)
         median = median_step(model, vocab, batch, context, steps)
