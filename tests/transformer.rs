@@ -214,30 +214,40 @@ fn sec_5_fused_attention_equals_its_definition_and_gradchecks() {
     }
 }
 
-/// The single-query path of cached generation: position `pos` attending to the
-/// keys and values of positions 0..=pos, laid out as a cache holds them, gives
-/// row `pos` of the causal attention's definition.
-#[test]
-fn sec_5_cached_attention_equals_its_definition_at_every_position() {
-    let (t, heads, d) = (70, 3, 2);
+/// Feeds the rows of a random `[1, t, 3·heads·d]` projection to the cached
+/// attention in the given blocks of positions, appending each block's keys and
+/// values first, as a cache does; each block's output must equal those rows of
+/// the causal attention's unfused definition (in f64).
+fn check_cached_attention(t: usize, heads: usize, d: usize, seed: u64, blocks: &[std::ops::Range<usize>]) {
     let width = heads * d;
-    let qkv = rand(&[1, t, 3 * width], 5);
+    let qkv = rand(&[1, t, 3 * width], seed);
     let g = Graph::new();
     let reference = unfused(g.constant(qkv.clone()), heads, true).value();
+    let rows_of = |r: &std::ops::Range<usize>| &qkv.data()[r.start * 3 * width..r.end * 3 * width];
     let (mut keys, mut values) = (Vec::new(), Vec::new());
-    for pos in 0..t {
-        let row = &qkv.data()[pos * 3 * width..(pos + 1) * 3 * width];
-        keys.extend_from_slice(&row[width..2 * width]);
-        values.extend_from_slice(&row[2 * width..]);
-        let got = attention_cached(row, width, &keys, &values, heads);
-        let want = &reference.data()[pos * width..(pos + 1) * width];
+    for block in blocks {
+        for row in rows_of(block).chunks(3 * width) {
+            keys.extend_from_slice(&row[width..2 * width]);
+            values.extend_from_slice(&row[2 * width..]);
+        }
+        let got = attention_cached(rows_of(block), width, &keys, &values, heads);
+        let want = &reference.data()[block.start * width..block.end * width];
         let worst = got
             .iter()
             .zip(want)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
-        assert!(worst < 1e-12, "position {pos}: off by {worst:.1e}");
+        assert!(worst < 1e-12, "positions {block:?}: off by {worst:.1e}");
     }
+}
+
+/// The single-query path of cached generation: position `pos` attending to the
+/// keys and values of positions 0..=pos, laid out as a cache holds them, gives
+/// row `pos` of the causal attention's definition.
+#[test]
+fn sec_5_cached_attention_equals_its_definition_at_every_position() {
+    let every: Vec<_> = (0..70).map(|pos| pos..pos + 1).collect();
+    check_cached_attention(70, 3, 2, 5, &every);
 }
 
 #[test]
@@ -388,28 +398,8 @@ fn sec_5_kv_cache_gives_the_same_logits_as_recomputation() {
 /// the rows of the causal attention's definition at those positions.
 #[test]
 fn sec_5_cached_attention_of_several_rows_equals_its_definition() {
-    let (t, heads, d) = (40, 2, 3);
-    let width = heads * d;
-    let qkv = rand(&[1, t, 3 * width], 6);
-    let g = Graph::new();
-    let reference = unfused(g.constant(qkv.clone()), heads, true).value();
-    let rows_of = |r: std::ops::Range<usize>| &qkv.data()[r.start * 3 * width..r.end * 3 * width];
     // 0..13 as one block, then 13..14 alone, then 14..40 as one block.
-    let (mut keys, mut values) = (Vec::new(), Vec::new());
-    for block in [0..13, 13..14, 14..40] {
-        for row in rows_of(block.clone()).chunks(3 * width) {
-            keys.extend_from_slice(&row[width..2 * width]);
-            values.extend_from_slice(&row[2 * width..]);
-        }
-        let got = attention_cached(rows_of(block.clone()), width, &keys, &values, heads);
-        let want = &reference.data()[block.start * width..block.end * width];
-        let worst = got
-            .iter()
-            .zip(want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
-        assert!(worst < 1e-12, "positions {block:?}: off by {worst:.1e}");
-    }
+    check_cached_attention(40, 2, 3, 6, &[0..13, 13..14, 14..40]);
 }
 
 /// The prefill feeds a prompt in one pass: the same logits as recomputation and

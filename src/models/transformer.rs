@@ -351,9 +351,7 @@ impl TransformerLM<f32> {
         }
         cache.len += n;
         // Only the last position's logits are wanted.
-        let last = x.value().data()[(n - 1) * dm..].to_vec();
-        let last = g.constant(Tensor::from_vec([1, 1, dm], last));
-        self.out.forward(&g, last).value().into_vec()
+        self.out.forward(&g, x.slice(1, n - 1, n)).value().into_vec()
     }
     // ANCHOR_END: kv_cache_step
 

@@ -60,14 +60,6 @@ impl<E: Float> Positions<E> {
         Tensor::from_slice([time, self.dim], &data.data()[..time * self.dim])
     }
 
-    /// p_pos alone, `[1, dim]` (one row copied, as a cached step needs).
-    ///
-    /// # Panics
-    /// If `pos` is not below the context.
-    pub fn row(&self, pos: usize) -> Tensor<E> {
-        self.span(pos..pos + 1)
-    }
-
     /// p_start … p_{end−1}, `[end − start, dim]` (the rows copied, as a cached
     /// prefill of several tokens needs).
     ///
@@ -144,7 +136,7 @@ mod tests {
         assert_eq!(p.table.read().unwrap().dims()[0], 0, "nothing computed at first");
         let first = p.first(3);
         assert_eq!(p.table.read().unwrap().dims()[0], 3);
-        let row = p.row(20);
+        let row = p.span(20..21);
         assert_eq!(p.table.read().unwrap().dims()[0], 21);
         let all = p.all();
         assert_eq!(first.dims(), &[3, dim]);
@@ -168,6 +160,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "positions: 51 positions asked of a table for 50")]
     fn a_position_past_the_context_is_refused() {
-        Positions::<f32>::new(50, 4).row(50);
+        Positions::<f32>::new(50, 4).span(50..51);
     }
 }
