@@ -186,7 +186,7 @@ fn check_built_links(built: &Path) -> Vec<String> {
                 found
             });
             let anchor = percent_decode(anchor);
-            if !known.iter().any(|id| *id == anchor) {
+            if !known.contains(&anchor) {
                 let shown = file
                     .strip_prefix(built.canonicalize().unwrap())
                     .map(|p| p.to_string_lossy().replace('\\', "/"))
@@ -237,12 +237,13 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
