@@ -467,8 +467,8 @@ fn profiler(
     groups.sort_by(|a, b| b.1.total_cmp(&a.1));
     let fig = ch.timed_frame(
         "Where a training step of the §5 model spends its time",
-        "share of the step's thread time (%)",
         "",
+        "share of the step's thread time (%)",
     );
     let (labels, values): (Vec<String>, Vec<f64>) = groups.into_iter().unzip();
     ch.bars("profile.svg", &fig, &labels, &values)?;
