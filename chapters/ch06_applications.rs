@@ -457,6 +457,9 @@ fn learn(ch: &mut Chapter, app: App, size: &Sizes) -> Result<Row, Box<dyn Error>
                 lm.num_params(),
                 r.num_params()
             );
+            ch.record(&format!("{}: Transformer parameters", app.key()), lm.num_params());
+            ch.record(&format!("{}: RNN parameters", app.key()), r.num_params());
+            ch.record(&format!("{}: training steps", app.key()), steps);
         }
         let started = std::time::Instant::now();
         score(

@@ -467,8 +467,8 @@ fn profiler(
     groups.sort_by(|a, b| b.1.total_cmp(&a.1));
     let fig = ch.timed_frame(
         "Where a training step of the §5 model spends its time",
-        "share of the step's thread time (%)",
         "",
+        "share of the step's thread time (%)",
     );
     let (labels, values): (Vec<String>, Vec<f64>) = groups.into_iter().unzip();
     ch.bars("profile.svg", &fig, &labels, &values)?;
@@ -536,12 +536,12 @@ fn roofline(
     let mut lines: Vec<(String, Option<Kernel>, usize, usize)> = vec![
         (format!("{best}, 1 thread"), Some(best), 1, usize::MAX),
         (
-            "portable (scalar), 1 thread".to_string(),
+            "portable, 1 thread".to_string(),
             Some(Kernel::Scalar),
             1,
             usize::MAX,
         ),
-        ("textbook triple loop".to_string(), None, 1, size.naive_up_to),
+        ("textbook loop".to_string(), None, 1, size.naive_up_to),
     ];
     if threads > 1 {
         lines.insert(
@@ -555,22 +555,29 @@ fn roofline(
         );
     }
     tr.anchor("roofline");
+    // Each column as wide as its heading, so that the table fits a page.
+    let widths: Vec<usize> = lines.iter().map(|l| l.0.chars().count().max(6) + 2).collect();
     tr.say(format!(
-        "{:<8} {}",
+        "{:<6}{}",
         "n³",
-        lines.iter().map(|l| format!("{:>28}", l.0)).collect::<String>()
+        lines
+            .iter()
+            .zip(&widths)
+            .map(|(l, &w)| format!("{:>w$}", l.0))
+            .collect::<String>()
     ));
     let mut series: Vec<Vec<(f64, f64)>> = vec![Vec::new(); lines.len()];
     for &n in size.roofline {
-        let mut row = format!("{n:<8} ");
+        let mut row = format!("{n:<6}");
         for (i, (_, kernel, t, up_to)) in lines.iter().enumerate() {
+            let w = widths[i];
             if n > *up_to {
-                row.push_str(&format!("{:>28}", "—"));
+                row.push_str(&format!("{:>w$}", "—"));
                 continue;
             }
             let g = gflops(n, n, n, *kernel, *t);
             series[i].push((n as f64, g));
-            row.push_str(&format!("{g:>28.1}"));
+            row.push_str(&format!("{g:>w$.1}"));
         }
         tr.say(row);
     }

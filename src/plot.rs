@@ -572,7 +572,9 @@ pub fn smooth(points: &[(usize, f64)], window: usize) -> Vec<(f64, f64)> {
     out
 }
 
-/// One bar per label.
+/// One bar per label: upright, labels underneath, or lying down with the
+/// labels beside them when the labels are too long to stand side by side. The
+/// figure's `y_label` names the values, its `x_label` the labels.
 pub fn bars(
     path: impl AsRef<Path>,
     fig: &Figure,
@@ -600,6 +602,45 @@ pub fn bars(
     let ty = Type::for_width(WIDTH);
     let (area, root) = canvas(path, &fig.caption, (WIDTH, HEIGHT), ty)?;
     let n = labels.len();
+    // Labels that would not fit side by side under their bars (more than 80
+    // characters in all) go beside them instead: one bar per row, first on top.
+    if labels.iter().map(|l| l.chars().count()).sum::<usize>() > 80 {
+        let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+        let mut chart = ChartBuilder::on(&area)
+            .caption(&fig.title, ty.title())
+            .margin(12)
+            .x_label_area_size(ty.ems(3.0))
+            .y_label_area_size(ty.ems(0.55 * longest as f64 + 1.0))
+            .build_cartesian_2d(lo..hi * 1.1 + 1e-12, -0.5..n as f64 - 0.5)
+            .map_err(|e| err(path, e))?;
+        let names = labels.to_vec();
+        chart
+            .configure_mesh()
+            .label_style(ty.body())
+            .axis_desc_style(ty.body())
+            .x_desc(&fig.y_label)
+            .y_desc(&fig.x_label)
+            .y_labels(n.min(40))
+            .y_label_formatter(&|y| {
+                let i = y.round();
+                if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+                    names[names.len() - 1 - i as usize].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .disable_y_mesh()
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(|e| err(path, e))?;
+        chart
+            .draw_series(values.iter().enumerate().map(|(i, &v)| {
+                let row = (n - 1 - i) as f64;
+                Rectangle::new([(0.0, row - 0.35), (v, row + 0.35)], PALETTE[0].filled())
+            }))
+            .map_err(|e| err(path, e))?;
+        return root.present().map_err(|e| err(path, e));
+    }
     let mut chart = ChartBuilder::on(&area)
         .caption(&fig.title, ty.title())
         .margin(12)

@@ -66,6 +66,191 @@ fn every_quoted_value_is_in_a_summary() {
     assert!(quoted > 0, "no page quotes a value: the check checked nothing");
 }
 
+/// Every internal link and `#anchor` of the built book resolves: a heading
+/// renamed on one page breaks the links to it from others, which mdBook does
+/// not notice. Needs the book built first (`mdbook build book`, as `.ci/run`
+/// does before it runs this test), hence ignored by a plain `cargo test`:
+///
+///     cargo test --release --test book -- --ignored built_book_links
+#[test]
+#[ignore = "needs the built book (book/book): run `mdbook build book` first"]
+fn built_book_links() {
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/book");
+    if !built.join("index.html").is_file() {
+        eprintln!(
+            "skipped: {} holds no built book; run `$(book/ensure-mdbook.sh) build book` first",
+            built.display()
+        );
+        return;
+    }
+    let problems = check_built_links(&built);
+    assert!(
+        problems.is_empty(),
+        "the built book has {} broken link(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_built_link_checker_finds_dead_links_and_anchors() {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("built-book-fixture");
+    let _ = fs::remove_dir_all(&root);
+    fs::create_dir_all(root.join("sub")).unwrap();
+    let write = |path: &str, text: &str| fs::write(root.join(path), text).unwrap();
+    write(
+        "index.html",
+        "<h2 id=\"top\">Top</h2><a href=\"#top\">ok</a> <a href=\"#gone\">dead anchor</a>\n\
+         <a href=\"sub/page.html#caf%C3%A9\">ok, encoded</a> <a href=\"sub/page.html#nope\">dead anchor</a>\n\
+         <a href=\"missing.html\">dead page</a> <a href=\"https://example.org/x.html\">outside</a>\n\
+         <a href=\"mailto:a@b.c\">mail</a> <img src=\"sub/pic.svg\"> <a href=\"sub/\">folder</a>\n\
+         <a href=\"/sub/page.html#café\">from the root</a>\n",
+    );
+    write(
+        "sub/page.html",
+        "<p id=\"café\">x</p><a href=\"../index.html?q=1#top\">ok</a><a href='../index.html#lost'>dead</a>",
+    );
+    write("sub/index.html", "<p>x</p>");
+    let problems = check_built_links(&root);
+    let text = problems.join("\n");
+    let expect = [
+        "index.html: `#gone`: no element with id `gone` in index.html",
+        "index.html: `sub/page.html#nope`: no element with id `nope` in sub/page.html",
+        "index.html: `missing.html`: no such file",
+        "index.html: `sub/pic.svg`: no such file",
+        "sub/page.html: `../index.html#lost`: no element with id `lost` in index.html",
+    ];
+    for e in expect {
+        assert!(text.contains(e), "expected\n  {e}\nin:\n{text}");
+    }
+    assert_eq!(problems.len(), expect.len(), "unexpected problems:\n{text}");
+}
+
+/// Broken internal links of the HTML files under `built`, as `page: `link`: why`.
+fn check_built_links(built: &Path) -> Vec<String> {
+    let mut pages = Vec::new();
+    html_files(built, &mut pages);
+    pages.sort();
+    let mut ids = std::collections::HashMap::new();
+    let mut problems = Vec::new();
+    for page in &pages {
+        let text = fs::read_to_string(page).unwrap();
+        let name = page
+            .strip_prefix(built)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        for target in attr_values(&text, "href")
+            .into_iter()
+            .chain(attr_values(&text, "src"))
+        {
+            let target = target.replace("&amp;", "&");
+            if target.is_empty()
+                || target.contains("://")
+                || target.starts_with("//")
+                || ["mailto:", "javascript:", "data:"]
+                    .iter()
+                    .any(|p| target.starts_with(p))
+            {
+                continue;
+            }
+            let (path, anchor) = match target.split_once('#') {
+                Some((p, a)) => (p, Some(a)),
+                None => (target.as_str(), None),
+            };
+            let path = path.split('?').next().unwrap();
+            let file = if path.is_empty() {
+                page.clone()
+            } else {
+                // `/…` is the book's root (mdBook's 404 page links so).
+                let base = if path.starts_with('/') {
+                    built
+                } else {
+                    page.parent().unwrap()
+                };
+                let f = base.join(percent_decode(path.trim_start_matches('/')));
+                if f.is_dir() { f.join("index.html") } else { f }
+            };
+            if !file.is_file() {
+                problems.push(format!("{name}: `{target}`: no such file"));
+                continue;
+            }
+            let Some(anchor) = anchor.filter(|a| !a.is_empty()) else {
+                continue;
+            };
+            let file = file.canonicalize().unwrap();
+            let known = ids.entry(file.clone()).or_insert_with(|| {
+                let html = fs::read_to_string(&file).unwrap_or_default();
+                let mut found = attr_values(&html, "id");
+                found.extend(attr_values(&html, "name"));
+                found
+            });
+            let anchor = percent_decode(anchor);
+            if !known.contains(&anchor) {
+                let shown = file
+                    .strip_prefix(built.canonicalize().unwrap())
+                    .map(|p| p.to_string_lossy().replace('\\', "/"))
+                    .unwrap_or_else(|_| file.display().to_string());
+                problems.push(format!(
+                    "{name}: `{target}`: no element with id `{anchor}` in {shown}"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+fn html_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap().map(Result::unwrap) {
+        let path = entry.path();
+        if path.is_dir() {
+            html_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "html") {
+            out.push(path);
+        }
+    }
+}
+
+/// The values of every `attr="…"` (or `attr='…'`) in `html`, in order.
+fn attr_values(html: &str, attr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for quote in ['"', '\''] {
+        let key = format!("{attr}={quote}");
+        for (i, _) in html.match_indices(&key) {
+            let before = html[..i].chars().next_back();
+            if !before.is_some_and(char::is_whitespace) {
+                continue; // `data-href=`, not `href=`
+            }
+            let value = &html[i + key.len()..];
+            if let Some(end) = value.find(quote) {
+                out.push(value[..end].to_string());
+            }
+        }
+    }
+    out
+}
+
+/// `%C3%A9` → `é` (links in the built pages are percent-encoded UTF-8).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[test]
 fn the_checker_finds_each_kind_of_problem() {
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("book-check-fixture");

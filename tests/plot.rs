@@ -79,6 +79,47 @@ fn bars_and_heatmap() {
     assert!(svg.matches("<rect").count() >= 4, "one cell per value");
 }
 
+/// Labels too long to stand side by side under their bars are written beside
+/// them, one bar per row, in the order given from the top, so none overlaps.
+#[test]
+fn bars_with_long_labels_lie_down_one_per_row() {
+    let fig = Figure::new("Profile", "", "share (%)", "made by: test");
+    let labels: Vec<String> = (0..6)
+        .map(|i| format!("a rather long label number {i}"))
+        .collect();
+    plot::bars(
+        out("bars_long.svg"),
+        &fig,
+        &labels,
+        &[30.0, 25.0, 20.0, 15.0, 7.0, 3.0],
+    )
+    .unwrap();
+    let svg = read(&out("bars_long.svg"));
+    // The (x, y) at which each label is written.
+    let at: Vec<(f64, f64)> = labels
+        .iter()
+        .map(|l| {
+            let end = svg
+                .find(l.as_str())
+                .unwrap_or_else(|| panic!("no label {l:?} in {:?}", texts(&svg)));
+            let tag = &svg[svg[..end].rfind("<text").unwrap()..end];
+            let num = |attr: &str| -> f64 {
+                let from = tag.find(&format!(" {attr}=\"")).unwrap() + attr.len() + 3;
+                tag[from..from + tag[from..].find('"').unwrap()].parse().unwrap()
+            };
+            (num("x"), num("y"))
+        })
+        .collect();
+    for pair in at.windows(2) {
+        assert!(pair[0].1 < pair[1].1, "each label below the one before: {at:?}");
+        assert!(
+            (pair[0].0 - pair[1].0).abs() < 1.0,
+            "labels in one column: {at:?}"
+        );
+    }
+    assert!(svg.contains("share (%)"), "the values' axis is named");
+}
+
 #[test]
 fn nothing_to_plot_is_an_error_naming_the_file() {
     let fig = Figure::new("t", "x", "y", "c");

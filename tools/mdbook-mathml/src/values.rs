@@ -7,8 +7,8 @@
 //! * `"KEY"` is one of its keys, in double quotes; `"A" / "B"` is their ratio;
 //! * an optional format follows: `.N` (N decimals), `,.N` (N decimals, thousands
 //!   separated by commas), `%.N` (times 100, N decimals: a percentage without its
-//!   sign). Without one, a number is written as Rust's shortest form of it and a
-//!   text as it is.
+//!   sign), `e.N` (scientific, N decimals: `1.7e-24`). Without one, a number is
+//!   written as Rust's shortest form of it and a text as it is.
 //!
 //! Used by the book's preprocessor and, through `#[path]`, by the crate's test
 //! that every directive of every page names a key that a summary holds.
@@ -22,6 +22,7 @@ pub enum Format {
     Fixed(usize),
     Thousands(usize),
     Percent(usize),
+    Scientific(usize),
 }
 
 /// One `{{#value …}}` in a page: where it is and what it asks for.
@@ -91,10 +92,12 @@ fn parse(inner: &str) -> Result<(String, Vec<String>, Format), String> {
         Format::Thousands(digits(n)?)
     } else if let Some(n) = rest.strip_prefix("%.") {
         Format::Percent(digits(n)?)
+    } else if let Some(n) = rest.strip_prefix("e.") {
+        Format::Scientific(digits(n)?)
     } else if let Some(n) = rest.strip_prefix('.') {
         Format::Fixed(digits(n)?)
     } else {
-        return Err(format!("unknown format `{rest}` (expected .N, ,.N or %.N)"));
+        return Err(format!("unknown format `{rest}` (expected .N, ,.N, %.N or e.N)"));
     };
     Ok((figures.to_string(), keys, format))
 }
@@ -129,6 +132,7 @@ pub fn resolve(d: &Directive, values: &Map<String, Value>) -> Result<String, Str
         Format::Shortest => format!("{x}"),
         Format::Fixed(n) => format!("{x:.n$}"),
         Format::Percent(n) => format!("{:.n$}", 100.0 * x),
+        Format::Scientific(n) => format!("{x:.n$e}"),
         Format::Thousands(n) => thousands(&format!("{x:.n$}")),
     })
 }
@@ -205,6 +209,10 @@ mod tests {
                     {{#value ch05 \"share\" %.1}} d {{#value ch05 \"n\"}} e {{#value ch05 \"sample\"}}.";
         assert_eq!(run(page).unwrap(), "a 0.317 b 16,813 c 28.8 d 3 e In the box.");
         assert_eq!(run("{{#value ch05 \"tokens/s\" / \"n\" .1}}").unwrap(), "5604.4");
+        assert_eq!(
+            run("{{#value ch05 \"loss\" e.1}} {{#value ch05 \"tokens/s\" e.2}}").unwrap(),
+            "3.2e-1 1.68e4"
+        );
         assert_eq!(thousands("-1234567.25"), "-1,234,567.25");
         assert_eq!(thousands("999"), "999");
     }
