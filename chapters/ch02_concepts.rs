@@ -568,6 +568,10 @@ fn attention_explorer(
         println!("   {} ({} tokens){best}", p.title, p.tokens.len());
     }
     let cfg = &gpt.config;
+    let (layers, heads) = (
+        induction.layers.len(),
+        induction.layers.first().map_or(0, |l| l.num_heads),
+    );
     let models = json!({
         "corpus": {
             "layers": cfg.num_layers,
@@ -578,11 +582,10 @@ fn attention_explorer(
             ),
         },
         "induction": {
-            "layers": induction.layers.len(),
-            "heads": INDUCTION_HEADS,
+            "layers": layers,
+            "heads": heads,
             "about": format!(
-                "the attention-only model: {} layers of {INDUCTION_HEADS} heads (width {INDUCTION_WIDTH}), trained on repeated random tokens",
-                induction.layers.len()
+                "the attention-only model: {layers} layers of {heads} heads (width {INDUCTION_WIDTH}), trained on repeated random tokens"
             ),
         },
     });
