@@ -6,6 +6,13 @@
 #     book/screenshot.sh ch01-background.html     # any page of the built book
 #     book/screenshot.sh PAGE OUT.png             # choose where the PNG goes
 #     WINDOW=1200,3200 book/screenshot.sh         # a taller window (default 1200,2000)
+#     book/screenshot.sh --click 4 20             # the attention explorer, prompt 4, token 20 chosen
+#     book/screenshot.sh --click 4 20 OUT.png
+#     book/screenshot.sh figures/ch02/attention_1.svg  # a figure alone (the explorer's static maps)
+#
+# A page may carry a fragment (`attention-explorer.html#prompt=4&token=20`):
+# that is how `--click` chooses a token, the way a reader's click would (the
+# explorer's script reads the fragment once the page has loaded).
 #
 # Needs Debian's `chromium` (installed with apt-get when missing and run as root)
 # and python3 (a local web server on 127.0.0.1 serves the built book). Nothing is
@@ -13,14 +20,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-page="${1:-ch02-core-concepts.html}"
-out="${2:-target/book-screenshots/${page%.html}.png}"
+if [ "${1:-}" = "--click" ]; then
+    if ! [[ "${2:-}" =~ ^[0-9]+$ && "${3:-}" =~ ^[0-9]+$ ]]; then
+        echo "error: --click needs a prompt number (from 1) and a token position (from 0), e.g. --click 4 20" >&2
+        exit 2
+    fi
+    page="attention-explorer.html#prompt=$2&token=$3"
+    out="${4:-target/book-screenshots/attention-explorer-prompt$2-token$3.png}"
+else
+    page="${1:-ch02-core-concepts.html}"
+    out="${2:-target/book-screenshots/$(echo "${page%.html}" | tr -c 'A-Za-z0-9_.\n-' '-').png}"
+fi
+file="${page%%[#?]*}"           # the page without its fragment or query
 window="${WINDOW:-1200,2000}"   # e.g. WINDOW=1200,3200 for a taller page
 
 mdbook=$(book/ensure-mdbook.sh)
 "$mdbook" build book
-if [ ! -f "book/book/$page" ]; then
-    echo "error: book/book/$page does not exist; pages are:" >&2
+if [ ! -f "book/book/$file" ]; then
+    echo "error: book/book/$file does not exist; pages are:" >&2
     (cd book/book && ls ./*.html) >&2
     exit 2
 fi

@@ -6,7 +6,8 @@
 //! makes it fall); and induction heads (Olsson et al. 2022): on random tokens
 //! in which a block repeats at an offset that varies, a 2-layer attention-only
 //! Transformer learns to find the earlier occurrence of the current token and
-//! copy what came next, a 1-layer one cannot.
+//! copy what came next, a 1-layer one cannot. Last, the data of the book's
+//! attention explorer: every head's weights on a few prompts, for both models.
 //!
 //! ```text
 //! cargo run --release --bin ch02
@@ -15,18 +16,22 @@
 use clap::Parser;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use serde_json::json;
 use shortmem::autograd::Graph;
 use shortmem::chapter::{
     Chapter, ChapterResult, CommonArgs, Program, Transcript, mean_sd, output_dir, sizes,
 };
-use shortmem::data::{Dataset, Repeats, windows};
-use shortmem::models::{Activation, AttentionOnly, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM};
+use shortmem::data::{CharTokenizer, Corpus, Dataset, Repeats, windows};
+use shortmem::models::{
+    Activation, AttentionOnly, LanguageModel, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM,
+};
 use shortmem::optim::AdamW;
-use shortmem::plot::{Legend, Mark, Series};
+use shortmem::plot::{self, AttentionPanel, Legend, Mark, Series};
 use shortmem::sample::probabilities;
 use shortmem::tasks::{loss_by_position, repeat_loss, train_repeats};
 use shortmem::train::{self, History, TrainConfig};
 use std::error::Error;
+use std::ops::Range;
 
 pub const PROGRAM: Program = Program {
     id: "ch02",
@@ -100,13 +105,14 @@ pub fn run(args: Args) -> ChapterResult {
         vec![]
     };
     let mut ch = Chapter::start("ch02", "Core concepts", common, &extra)?;
-    let (name, data, _) = ch.dataset()?;
+    let (name, data, corpus) = ch.dataset()?;
     let why = "the models read windows of 65 characters, and the curve averages held-out windows";
     ch.require_text(&name, &data, (32 * (CONTEXT + 1) + 1, CONTEXT + 2), why)?;
     let (rnn, gpt) = train_corpus_models(&mut ch, &data, size.steps)?;
     autoregression(&mut ch, &gpt, &data)?;
     loss_against_position(&mut ch, &name, &data, &rnn, &gpt, size.windows)?;
-    induction_heads(&mut ch, &size)?;
+    let induction = induction_heads(&mut ch, &size)?;
+    attention_explorer(&mut ch, &data, corpus.as_ref(), &gpt, &induction)?;
     ch.finish()
 }
 
@@ -133,16 +139,10 @@ fn train_corpus_models(
         h.final_val()
     );
     ch.record("RNN (H = 128) val nats/char", h.final_val());
-    let config = TransformerConfig {
-        vocab_size: data.vocab_size(),
-        embed_dim: 64,
-        num_heads: 4,
-        ff_dim: 256,
-        num_layers: 2,
-        context: CONTEXT,
-        causal: true,
-    };
-    let mut gpt = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(seed));
+    let mut gpt = TransformerLM::<f32>::new(
+        corpus_transformer(data.vocab_size()),
+        &mut StdRng::seed_from_u64(seed),
+    );
     cfg.label = "transformer".into();
     let h = train::train(&mut gpt, &mut AdamW::nanogpt(lr), data, &cfg)?;
     println!(
@@ -151,6 +151,20 @@ fn train_corpus_models(
     );
     ch.record("Transformer (2 blocks, D = 64) val nats/char", h.final_val());
     Ok((rnn, gpt))
+}
+
+/// The corpus Transformer of this chapter, for a vocabulary of `vocab_size`:
+/// 2 blocks of 4 heads, width 64, a window of [`CONTEXT`] characters.
+pub fn corpus_transformer(vocab_size: usize) -> TransformerConfig {
+    TransformerConfig {
+        vocab_size,
+        embed_dim: 64,
+        num_heads: 4,
+        ff_dim: 256,
+        num_layers: 2,
+        context: CONTEXT,
+        causal: true,
+    }
 }
 
 /// § The autoregressive loop, one row per step: the context the model sees, its
@@ -259,8 +273,9 @@ fn loss_against_position(
     Ok(())
 }
 
-/// § Induction heads: 1- and 2-layer attention-only models on repeated random tokens.
-fn induction_heads(ch: &mut Chapter, size: &Sizes) -> Result<(), Box<dyn Error>> {
+/// § Induction heads: 1- and 2-layer attention-only models on repeated random
+/// tokens; returns the 2-layer model of the first seed.
+fn induction_heads(ch: &mut Chapter, size: &Sizes) -> Result<AttentionOnly, Box<dyn Error>> {
     ch.section("induction heads");
     let task = Repeats::new(64, 64, 8, 32)?;
     // The curve and the map use one block length, so that positions line up.
@@ -348,14 +363,17 @@ fn induction_heads(ch: &mut Chapter, size: &Sizes) -> Result<(), Box<dyn Error>>
         .legend(Legend::Outside);
     ch.lines("induction_loss.svg", &fig, &series)?;
     phase_change(ch, &training)?;
-    if let Some(model) = two_layer {
-        induction_map(ch, &model, &shown)?;
-    }
-    Ok(())
+    let model = two_layer.ok_or("induction: no 2-layer model was trained")?;
+    induction_map(ch, &model, &shown)?;
+    Ok(model)
 }
 
 /// The block length of the loss curve and the attention maps.
 const SHOWN_BLOCK: usize = 24;
+
+/// The width and the heads of the attention-only induction models.
+pub const INDUCTION_WIDTH: usize = 64;
+pub const INDUCTION_HEADS: usize = 4;
 
 /// (layers, seed index, validation points) of one induction run.
 type TrainingCurve = (usize, usize, Vec<(f64, f64)>);
@@ -401,8 +419,8 @@ fn train_induction(
 ) -> Result<(AttentionOnly, History), Box<dyn Error>> {
     let mut model = AttentionOnly::<f32>::new(
         task.vocab(),
-        64,
-        4,
+        INDUCTION_WIDTH,
+        INDUCTION_HEADS,
         layers,
         task.time(),
         &mut StdRng::seed_from_u64(seed),
@@ -482,5 +500,397 @@ fn induction_map(ch: &mut Chapter, model: &AttentionOnly, task: &Repeats) -> Res
         "position attending",
     );
     ch.heatmap("induction_head.svg", &fig, &map, (&labels, &labels), (0.0, 1.0))?;
+    Ok(())
+}
+
+/// How many corpus stories the attention explorer shows.
+const EXPLORER_STORIES: usize = 3;
+/// The explorer's induction prompt: a block of this many random tokens, its
+/// copy, and a few fresh tokens, `EXPLORER_REPEAT_LEN` in all.
+const EXPLORER_BLOCK: usize = 14;
+const EXPLORER_REPEAT_LEN: usize = 36;
+
+/// One prompt of the attention explorer, as the book's page shows it.
+struct ExplorerPrompt {
+    title: String,
+    /// The model that read it: a key of the explorer's `models`.
+    model: &'static str,
+    /// What to look for, in a sentence or two.
+    note: String,
+    tokens: Vec<String>,
+    /// `[layer][head][query]`: the query's weights on keys `0..=query`, in
+    /// thousandths.
+    weights: Vec<Vec<Vec<Vec<u32>>>>,
+    /// For each query, where the task fixes it, the earlier position whose
+    /// token is the right next token.
+    answers: Vec<Option<usize>>,
+}
+
+/// A stretch of the corpus that ends in an answer, and where the story said
+/// it first (byte positions in the corpus, which is ASCII).
+struct StoryWindow {
+    start: usize,
+    answer: Range<usize>,
+    earlier: usize,
+}
+
+/// § The data of the book's attention explorer: for a few corpus stories (read
+/// by the corpus Transformer) and a repeated sequence (read by the 2-layer
+/// induction model), every head's causal attention weights, and where the
+/// right earlier token is. Written as `attention.json`, as `attention-data.js`
+/// (the same data as a script, which a page opened from disk can load), and
+/// as one static figure per prompt.
+fn attention_explorer(
+    ch: &mut Chapter,
+    data: &Dataset,
+    corpus: Option<&Corpus>,
+    gpt: &TransformerLM,
+    induction: &AttentionOnly,
+) -> Result<(), Box<dyn Error>> {
+    ch.section("the attention explorer's data");
+    let mut prompts = match corpus {
+        Some(c) => story_windows(c, EXPLORER_STORIES)
+            .iter()
+            .enumerate()
+            .map(|(i, w)| story_prompt(gpt, &data.tokenizer, &c.text, w, i + 1))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => text_prompts(gpt, data)?,
+    };
+    prompts.push(induction_prompt(induction, ch.seed())?);
+    for p in &prompts {
+        let best = best_head_on_answers(p).map_or(String::new(), |(l, h, w)| {
+            format!(
+                "; layer {}, head {} puts {w:.2} on the right earlier token",
+                l + 1,
+                h + 1
+            )
+        });
+        println!("   {} ({} tokens){best}", p.title, p.tokens.len());
+    }
+    let cfg = &gpt.config;
+    let (layers, heads) = (
+        induction.layers.len(),
+        induction.layers.first().map_or(0, |l| l.num_heads),
+    );
+    let models = json!({
+        "corpus": {
+            "layers": cfg.num_layers,
+            "heads": cfg.num_heads,
+            "about": format!(
+                "the corpus Transformer: {} blocks of {} heads (width {}), trained on the text by the same run",
+                cfg.num_layers, cfg.num_heads, cfg.embed_dim
+            ),
+        },
+        "induction": {
+            "layers": layers,
+            "heads": heads,
+            "about": format!(
+                "the attention-only model: {layers} layers of {heads} heads (width {INDUCTION_WIDTH}), trained on repeated random tokens"
+            ),
+        },
+    });
+    write_explorer(ch, &models, &prompts)
+}
+
+/// Up to `count` held-out stories of the corpus, each cut to the last
+/// [`CONTEXT`] characters up to one of its answers (from a story's or a word's
+/// start), in which the answer was stated earlier, word for word: one of each
+/// kind (told apart by the six characters before the answer).
+fn story_windows(corpus: &Corpus, count: usize) -> Vec<StoryWindow> {
+    let text = &corpus.text;
+    let held_out = text.len() - text.len() / 10;
+    let (mut found, mut cues) = (Vec::new(), Vec::new());
+    for r in &corpus.answers {
+        if found.len() == count {
+            break;
+        }
+        if r.start < held_out + CONTEXT || r.len() < 3 {
+            continue;
+        }
+        let start = window_start(text, r.end - CONTEXT, r.start);
+        let Some(earlier) = earlier_word(text, start..r.start, &text[r.clone()]) else {
+            continue;
+        };
+        let cue = &text[r.start - 6..r.start];
+        if cues.contains(&cue) {
+            continue;
+        }
+        cues.push(cue);
+        found.push(StoryWindow {
+            start,
+            answer: r.clone(),
+            earlier,
+        });
+    }
+    found
+}
+
+/// The last place in `text[within]` where `words` stands as whole words (not
+/// inside a longer word: "hat" is not in "What").
+fn earlier_word(text: &str, within: Range<usize>, words: &str) -> Option<usize> {
+    let is_letter = |i: usize| text.as_bytes()[i].is_ascii_alphanumeric();
+    text[within.clone()]
+        .match_indices(words)
+        .map(|(p, _)| within.start + p)
+        .filter(|&at| (at == 0 || !is_letter(at - 1)) && !is_letter(at + words.len()))
+        .last()
+}
+
+/// Where a window that may begin at `from` (and must hold `text[..before]`'s
+/// end) begins: at the start of the last story before `before`, else at the
+/// first word that starts at or after `from`.
+fn window_start(text: &str, from: usize, before: usize) -> usize {
+    if let Some(p) = text[from..before].rfind("\n\n") {
+        return from + p + 2;
+    }
+    if from == 0 || text.as_bytes()[from - 1].is_ascii_whitespace() {
+        return from;
+    }
+    text[from..before]
+        .find(|c: char| c.is_ascii_whitespace())
+        .map_or(from, |p| from + p + 1)
+}
+
+/// The corpus Transformer on one story window: at each query just before an
+/// answer character, the right earlier token is the same character of the
+/// answer's first mention.
+fn story_prompt(
+    gpt: &TransformerLM,
+    tok: &CharTokenizer,
+    text: &str,
+    w: &StoryWindow,
+    number: usize,
+) -> Result<ExplorerPrompt, Box<dyn Error>> {
+    let piece = &text[w.start..w.answer.end];
+    let answer = &text[w.answer.clone()];
+    let ids = tok.encode(piece)?;
+    let mut answers = vec![None; ids.len()];
+    let (at, first) = (w.answer.start - w.start, w.earlier - w.start);
+    for k in 0..answer.len() {
+        answers[at - 1 + k] = Some(first + k);
+    }
+    Ok(ExplorerPrompt {
+        title: format!("Story {number}: the answer is {answer}"),
+        model: "corpus",
+        note: format!(
+            "The story says \"{answer}\" at position {first} and ends by saying it again. At the positions just before each of its letters, a head that looks back at the first mention can copy the next letter from there."
+        ),
+        tokens: piece.chars().map(CharTokenizer::display_char).collect(),
+        weights: corpus_weights(gpt, &ids),
+        answers,
+    })
+}
+
+/// Without the built-in corpus (a run on your own text): two held-out windows
+/// of the text, each from the start of a word, with no answers marked.
+fn text_prompts(gpt: &TransformerLM, data: &Dataset) -> Result<Vec<ExplorerPrompt>, Box<dyn Error>> {
+    let tok = &data.tokenizer;
+    let last = data.val.len() - CONTEXT;
+    let mut prompts = Vec::new();
+    for (number, from) in [(1, 0), (2, last / 2)] {
+        // Skip to just after the first space or line break, if one is near.
+        let start = (from..from + CONTEXT / 2)
+            .find(|&i| tok.decode(&data.val[i..=i]).is_ok_and(|c| c.trim().is_empty()))
+            .map_or(from, |i| i + 1)
+            .min(last);
+        let ids = &data.val[start..start + CONTEXT];
+        prompts.push(ExplorerPrompt {
+            title: format!("Text {number}: a held-out window"),
+            model: "corpus",
+            note: "A window of the held-out text: no position has a right earlier token marked.".into(),
+            tokens: tok
+                .decode(ids)?
+                .chars()
+                .map(CharTokenizer::display_char)
+                .collect(),
+            weights: corpus_weights(gpt, ids),
+            answers: vec![None; ids.len()],
+        });
+    }
+    Ok(prompts)
+}
+
+/// Every block's attention weights on `ids`, as explorer rows.
+fn corpus_weights(gpt: &TransformerLM, ids: &[usize]) -> Vec<Vec<Vec<Vec<u32>>>> {
+    gpt.attention_maps(ids, 1, ids.len())
+        .iter()
+        .map(|m| causal_rows(m.data(), ids.len()))
+        .collect()
+}
+
+/// The 2-layer induction model on one repeated sequence: over the copy, the
+/// right earlier token of position t is the one after the earlier occurrence
+/// of t's token, t − L + 1.
+fn induction_prompt(model: &AttentionOnly, seed: u64) -> Result<ExplorerPrompt, Box<dyn Error>> {
+    let block = EXPLORER_BLOCK;
+    let ids = Repeats::new(model.vocab_size(), EXPLORER_REPEAT_LEN, block, block)?
+        .sample(1, seed ^ 0xe891)
+        .batch
+        .inputs;
+    let g = Graph::inference();
+    let (_, maps) = model.forward_with_maps(&g, &ids, 1, ids.len());
+    let mut answers = vec![None; ids.len()];
+    for t in block..2 * block - 1 {
+        answers[t] = Some(t - block + 1);
+    }
+    Ok(ExplorerPrompt {
+        title: format!("Repeated random tokens: a block of {block}, then its copy"),
+        model: "induction",
+        note: format!(
+            "Tokens 0 to {} are random; from position {block} they repeat. In the copy, the next token is the one that followed the current token's earlier occurrence: an induction head looks there.",
+            block - 1
+        ),
+        tokens: ids.iter().map(|i| i.to_string()).collect(),
+        weights: maps.iter().map(|m| causal_rows(m.data(), ids.len())).collect(),
+        answers,
+    })
+}
+
+/// The causal rows of one layer's weights `[1, H, n, n]`: for each head, query
+/// i's weights on keys 0..=i (the rest are masked to zero), in thousandths.
+fn causal_rows(map: &[f32], n: usize) -> Vec<Vec<Vec<u32>>> {
+    map.chunks(n * n)
+        .map(|head| (0..n).map(|i| thousandths(&head[i * n..=i * n + i])).collect())
+        .collect()
+}
+
+/// A row of weights in whole thousandths that still sums to exactly 1000:
+/// each scaled weight rounded down, and the thousandths left over given to
+/// the largest remainders (the largest-remainder method), so no weight moves
+/// by a thousandth or more.
+fn thousandths(row: &[f32]) -> Vec<u32> {
+    let total: f64 = row.iter().map(|&w| w as f64).sum();
+    let scaled: Vec<f64> = row.iter().map(|&w| w as f64 / total * 1000.0).collect();
+    let mut out: Vec<u32> = scaled.iter().map(|x| x.floor() as u32).collect();
+    let left = 1000usize.saturating_sub(out.iter().sum::<u32>() as usize);
+    let mut order: Vec<usize> = (0..row.len()).collect();
+    order.sort_by(|&a, &b| (scaled[b] - scaled[b].floor()).total_cmp(&(scaled[a] - scaled[a].floor())));
+    for &i in order.iter().take(left) {
+        out[i] += 1;
+    }
+    out
+}
+
+/// The head that puts the most weight on the right earlier tokens, on
+/// average over the queries that have one: (layer, head, mean weight).
+fn best_head_on_answers(p: &ExplorerPrompt) -> Option<(usize, usize, f64)> {
+    let asked: Vec<(usize, usize)> = p
+        .answers
+        .iter()
+        .enumerate()
+        .filter_map(|(q, a)| a.map(|a| (q, a)))
+        .collect();
+    if asked.is_empty() {
+        return None;
+    }
+    let mean = |rows: &[Vec<u32>]| {
+        asked
+            .iter()
+            .map(|&(q, a)| rows[q][a] as f64 / 1000.0)
+            .sum::<f64>()
+            / asked.len() as f64
+    };
+    p.weights
+        .iter()
+        .enumerate()
+        .flat_map(|(l, heads)| heads.iter().enumerate().map(move |(h, rows)| (l, h, mean(rows))))
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+}
+
+/// Writes the explorer's data (`attention.json`, and `attention-data.js`,
+/// which sets `window.SHORTMEM_ATTENTION` to the same object) and, for a
+/// reader without JavaScript, one figure per prompt: `attention_N.svg`.
+fn write_explorer(
+    ch: &mut Chapter,
+    models: &serde_json::Value,
+    prompts: &[ExplorerPrompt],
+) -> Result<(), Box<dyn Error>> {
+    let weight = |k: &u32| match k {
+        0 => json!(0),
+        1000 => json!(1),
+        k => json!(*k as f64 / 1000.0),
+    };
+    let listed: Vec<serde_json::Value> = prompts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let weights: Vec<Vec<Vec<Vec<serde_json::Value>>>> = p
+                .weights
+                .iter()
+                .map(|heads| {
+                    heads
+                        .iter()
+                        .map(|rows| rows.iter().map(|r| r.iter().map(weight).collect()).collect())
+                        .collect()
+                })
+                .collect();
+            json!({
+                "title": p.title,
+                "model": p.model,
+                "note": p.note,
+                "figure": format!("attention_{}.svg", i + 1),
+                "tokens": p.tokens,
+                "answers": p.answers,
+                "weights": weights,
+            })
+        })
+        .collect();
+    let text = serde_json::to_string(&json!({
+        "made_by": ch.command,
+        "models": models,
+        "prompts": listed,
+    }))?;
+    let write = |path: std::path::PathBuf, content: &str| {
+        std::fs::write(&path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    write(ch.figure("attention.json"), &text)?;
+    let script = format!(
+        "// The attention explorer's data, the same as attention.json (made by: {}).\nwindow.SHORTMEM_ATTENTION = {text};\n",
+        ch.command
+    );
+    write(ch.figure("attention-data.js"), &script)?;
+    for (i, p) in prompts.iter().enumerate() {
+        explorer_figure(ch, &format!("attention_{}.svg", i + 1), p)?;
+    }
+    println!(
+        "   the explorer's data: {} prompts, {} kB of JSON",
+        prompts.len(),
+        text.len() / 1000
+    );
+    Ok(())
+}
+
+/// One prompt's heads as a grid of heatmaps: a row per layer, the right
+/// earlier tokens outlined.
+fn explorer_figure(ch: &mut Chapter, name: &str, p: &ExplorerPrompt) -> Result<(), Box<dyn Error>> {
+    let marks: Vec<(usize, usize)> = p
+        .answers
+        .iter()
+        .enumerate()
+        .filter_map(|(q, a)| a.map(|a| (q, a)))
+        .collect();
+    let heads = p.weights.first().map_or(1, |l| l.len());
+    let panels: Vec<AttentionPanel> = p
+        .weights
+        .iter()
+        .enumerate()
+        .flat_map(|(l, layer)| {
+            let marks = &marks;
+            layer.iter().enumerate().map(move |(h, rows)| AttentionPanel {
+                title: format!("layer {}, head {}", l + 1, h + 1),
+                rows: rows
+                    .iter()
+                    .map(|r| r.iter().map(|&k| k as f64 / 1000.0).collect())
+                    .collect(),
+                marks: marks.clone(),
+            })
+        })
+        .collect();
+    let fig = ch.frame(
+        &p.title,
+        "columns: the position looked at (outlined: the earlier token that holds the answer)",
+        "rows: the position that looks",
+    );
+    plot::attention_grid(ch.figure(name), &fig, &panels, heads)?;
     Ok(())
 }

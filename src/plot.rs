@@ -803,3 +803,123 @@ pub fn heatmap(
         .map_err(|e| err(path, e))?;
     root.present().map_err(|e| err(path, e))
 }
+
+/// One panel of [`attention_grid`]: a title and a causal attention map, row
+/// `i` holding the weights of query `i` on keys `0..=i`.
+#[derive(Clone, Debug)]
+pub struct AttentionPanel {
+    pub title: String,
+    pub rows: Vec<Vec<f64>>,
+    /// Cells (query, key) to outline: the key that holds the right answer.
+    pub marks: Vec<(usize, usize)>,
+}
+
+/// Shades a cell takes in [`attention_grid`]: weights are drawn in steps of
+/// 1/20, and neighbouring cells of one step share one rectangle (which keeps
+/// the file small).
+const GRID_SHADES: f64 = 20.0;
+
+/// Causal attention maps side by side, `columns` panels a row (e.g. one row
+/// per layer, one panel per head), with one colour scale for the weights
+/// (0 to 1). Above the diagonal (the masked future) is grey. The figure's
+/// `x_label` and `y_label` go under the title, once for all panels.
+pub fn attention_grid(
+    path: impl AsRef<Path>,
+    fig: &Figure,
+    panels: &[AttentionPanel],
+    columns: usize,
+) -> Result<(), PlotError> {
+    let path = path.as_ref();
+    if panels.is_empty() || columns == 0 {
+        return Err(err(
+            path,
+            "an attention grid needs at least one panel and one column",
+        ));
+    }
+    let grid_rows = panels.len().div_ceil(columns);
+    let width = 1100u32;
+    let ty = Type::for_width(width);
+    let panel_width = (width - scale_width(ty)) / columns as u32;
+    let heading = ty.ems(4.0);
+    let size = (width, heading + grid_rows as u32 * panel_width);
+    let (area, root) = canvas(path, &fig.caption, size, ty)?;
+    let (top, body) = area.split_vertically(heading);
+    top.draw(&Text::new(
+        fig.title.clone(),
+        (10, ty.ems(0.3) as i32),
+        ty.title(),
+    ))
+    .map_err(|e| err(path, e))?;
+    let axes = format!("{}; {}", fig.y_label, fig.x_label);
+    top.draw(&Text::new(axes, (10, ty.ems(2.2) as i32), ty.body()))
+        .map_err(|e| err(path, e))?;
+    let (grid, scale_area) = body.split_horizontally(panel_width * columns as u32);
+    colour_scale(&scale_area, (0.0, 1.0), ty).map_err(|e| err(path, e))?;
+    let cells = grid.split_evenly((grid_rows, columns));
+    for (panel, cell) in panels.iter().zip(&cells) {
+        attention_panel(cell, panel, ty).map_err(|e| err(path, e))?;
+    }
+    root.present().map_err(|e| err(path, e))
+}
+
+/// One panel of [`attention_grid`]: the masked triangle in grey, the weights
+/// as runs of equally shaded cells, the marked cells outlined.
+fn attention_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &AttentionPanel,
+    ty: Type,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let n = panel.rows.len() as f64;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, ty.body())
+        .margin(ty.ems(0.5))
+        .x_label_area_size(ty.ems(1.6))
+        .y_label_area_size(ty.ems(2.2))
+        .build_cartesian_2d(0.0..n, n..0.0)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .label_style(ty.body())
+        .x_labels(4)
+        .y_labels(4)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .draw()?;
+    // The whole square in the colour of weight 0, the masked future (the
+    // cells right of the diagonal) as one grey staircase over it.
+    chart.draw_series([Rectangle::new([(0.0, 0.0), (n, n)], heat_color(0.0).filled())])?;
+    let mut stairs = vec![(1.0, 0.0), (n, 0.0), (n, n - 1.0)];
+    for i in (1..panel.rows.len()).rev() {
+        stairs.extend([
+            (i as f64 + 1.0, i as f64),
+            (i as f64, i as f64),
+            (i as f64, i as f64 - 1.0),
+        ]);
+    }
+    chart.draw_series([Polygon::new(stairs, RGBColor(225, 225, 225).filled())])?;
+    let shade = |w: f64| (w.clamp(0.0, 1.0) * GRID_SHADES).round() as usize;
+    let mut shapes = Vec::new();
+    for (i, row) in panel.rows.iter().enumerate() {
+        let y = i as f64;
+        // Runs of cells that share a shade (the pale shade 0 is the background).
+        let mut j = 0;
+        while j < row.len() {
+            let s = shade(row[j]);
+            let end = (j..row.len()).find(|&k| shade(row[k]) != s).unwrap_or(row.len());
+            if s > 0 {
+                let c = heat_color(s as f64 / GRID_SHADES);
+                shapes.push(Rectangle::new([(j as f64, y), (end as f64, y + 1.0)], c.filled()));
+            }
+            j = end;
+        }
+    }
+    chart.draw_series(shapes)?;
+    let mark = PALETTE[4].stroke_width(2);
+    chart.draw_series(
+        panel
+            .marks
+            .iter()
+            .map(|&(q, k)| Rectangle::new([(k as f64, q as f64), (k as f64 + 1.0, q as f64 + 1.0)], mark)),
+    )?;
+    Ok(())
+}

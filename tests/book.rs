@@ -8,8 +8,9 @@
 //! * every `{{#include path}}`, `{{#include path:anchor}}`, `{{#include path:N:M}}`,
 //!   `{{#rustdoc_include …}}` and `{{#playground …}}` names an existing file, and
 //!   an anchor has both its `ANCHOR: name` and `ANCHOR_END: name` lines, in order;
-//! * every image (`![alt](path)`, `<img src>`, `<object data>`, `<embed src>`) and
-//!   every relative link exists, and no image comes from the network;
+//! * every image (`![alt](path)`, `<img src>`, `<object data>`, `<embed src>`),
+//!   script (`<script src>`), stylesheet (`<link href>`) and every relative link
+//!   exists, and no image, script or stylesheet comes from the network;
 //! * every `SUMMARY.md` entry has its page, and every page is in `SUMMARY.md`.
 //!
 //! The second test runs the checker on a small broken book to show that it fails.
@@ -294,7 +295,8 @@ fn the_checker_finds_each_kind_of_problem() {
          ![a missing figure](figures/missing.svg) and [a dead link](nowhere.md).\n\
          <img src=\"figures/gone.png\" alt=\"x\"> <object data=\"figures/ok.svg\"></object>\n\
          <figure><object type=\"image/svg+xml\" data=\"figures/lost.svg\"></object></figure>\n\
-         ![remote](https://example.org/plot.png)\n",
+         ![remote](https://example.org/plot.png)\n\
+         <script src=\"gone.js\"></script><link rel=\"stylesheet\" href=\"https://cdn.example.org/x.css\">\n",
     );
     write(&src.join("orphan.md"), "# Not in the summary\n");
 
@@ -313,6 +315,8 @@ fn the_checker_finds_each_kind_of_problem() {
         "chapter.md:16: image `figures/gone.png` does not exist",
         "chapter.md:17: image `figures/lost.svg` does not exist",
         "chapter.md:18: image `https://example.org/plot.png` is fetched from the network",
+        "chapter.md:19: script `gone.js` does not exist",
+        "chapter.md:19: stylesheet `https://cdn.example.org/x.css` is fetched from the network",
         "orphan.md: the page is not listed in SUMMARY.md",
     ];
     for e in expect {
@@ -451,17 +455,27 @@ fn check_page(page: &Path, problems: &mut Vec<Problem>) {
             continue;
         }
         let line = strip_code_spans(line);
-        let mut refs: Vec<(bool, String)> = markdown_links(&line)
+        // (what it is, whether the page loads it, where it points)
+        let mut refs: Vec<(&str, bool, String)> = markdown_links(&line)
             .into_iter()
-            .map(|l| (l.image, l.target))
+            .map(|l| {
+                let kind = if l.image { "image" } else { "link" };
+                (kind, l.image, l.target)
+            })
             .collect();
-        for (tag, attr) in [("img", "src"), ("object", "data"), ("embed", "src")] {
-            refs.extend(html_attrs(&line, tag, attr).into_iter().map(|t| (true, t)));
+        let loaded = [
+            ("image", "img", "src"),
+            ("image", "object", "data"),
+            ("image", "embed", "src"),
+            ("script", "script", "src"),
+            ("stylesheet", "link", "href"),
+        ];
+        for (kind, tag, attr) in loaded {
+            refs.extend(html_attrs(&line, tag, attr).into_iter().map(|t| (kind, true, t)));
         }
-        for (image, target) in refs {
-            let kind = if image { "image" } else { "link" };
+        for (kind, loads, target) in refs {
             if target.contains("://") || target.starts_with("//") {
-                if image {
+                if loads {
                     problem(format!(
                         "{kind} `{target}` is fetched from the network: ship it in the book"
                     ));

@@ -1,7 +1,7 @@
 //! Figures: every one has its title, axis labels and the caption naming the
 //! command, and is a self-contained SVG (no external fonts or images).
 
-use shortmem::plot::{self, Figure, Legend, Mark, Series};
+use shortmem::plot::{self, AttentionPanel, Figure, Legend, Mark, Series};
 
 fn read(path: &std::path::Path) -> String {
     std::fs::read_to_string(path).unwrap()
@@ -118,6 +118,52 @@ fn bars_with_long_labels_lie_down_one_per_row() {
         );
     }
     assert!(svg.contains("share (%)"), "the values' axis is named");
+}
+
+/// A causal map of `n` queries: each looks at its first key with weight
+/// `1 − b` and spreads `b` evenly over all its keys.
+fn causal_map(n: usize, b: f64) -> Vec<Vec<f64>> {
+    (0..n)
+        .map(|i| {
+            (0..=i)
+                .map(|j| b / (i + 1) as f64 + if j == 0 { 1.0 - b } else { 0.0 })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn attention_grid_draws_every_panel_its_marks_and_readable_text() {
+    let fig = Figure::new("Every head", "key", "query", "made by: test");
+    let panels: Vec<AttentionPanel> = (0..8)
+        .map(|h| AttentionPanel {
+            title: format!("layer {}, head {}", h / 4 + 1, h % 4 + 1),
+            rows: causal_map(64, h as f64 / 8.0),
+            marks: vec![(40, 3), (41, 4)],
+        })
+        .collect();
+    plot::attention_grid(out("grid.svg"), &fig, &panels, 4).unwrap();
+    let svg = read(&out("grid.svg"));
+    let labels = texts(&svg);
+    for h in 0..8 {
+        let title = format!("layer {}, head {}", h / 4 + 1, h % 4 + 1);
+        assert!(labels.contains(&title), "{title} missing");
+    }
+    assert!(labels.iter().any(|t| t == "Every head") && svg.contains("made by: test"));
+    // Two outlined cells per panel: a rectangle with a stroke and no fill.
+    assert_eq!(
+        svg.matches("fill=\"none\" stroke=\"#56B4E9\"").count(),
+        16,
+        "the marks"
+    );
+    let smallest = smallest_text_in_book(&svg);
+    assert!(
+        smallest >= plot::MIN_TEXT_PX,
+        "text of {smallest:.1} px in the book"
+    );
+
+    let err = plot::attention_grid(out("no_grid.svg"), &fig, &[], 4).unwrap_err();
+    assert!(err.to_string().contains("no_grid.svg"), "{err}");
 }
 
 #[test]
