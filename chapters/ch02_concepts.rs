@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use shortmem::autograd::Graph;
 use shortmem::chapter::{
-    Chapter, ChapterResult, CommonArgs, Program, Transcript, mean_sd, output_dir, sizes,
+    Chapter, ChapterResult, CommonArgs, Program, Transcript, mean_sd, output_dir, sizes, the_corpus,
 };
 use shortmem::data::{Dataset, Repeats, windows};
 use shortmem::models::{Activation, AttentionOnly, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM};
@@ -37,7 +37,8 @@ pub const PROGRAM: Program = Program {
 #[command(
     name = "ch02",
     allow_negative_numbers = true,
-    about = "Chapter 2: autoregression step by step, loss against position, and induction heads"
+    about = "Chapter 2: autoregression step by step, loss against position, and induction heads",
+    mut_arg("steps", |a| a.help("Training steps of the RNN and the Transformer of §2 [default: 800; 30 with --quick] (the induction heads train 3000)"))
 )]
 pub struct Args {
     #[command(flatten)]
@@ -250,7 +251,7 @@ fn loss_against_position(
         .collect();
     let fig = ch
         .frame(
-            &format!("Loss against position in a window of the {name}"),
+            &format!("Loss against position in a window of {}", the_corpus(name)),
             "position in the window (characters read so far)",
             "mean cross-entropy (nats per character)",
         )

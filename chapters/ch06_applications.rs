@@ -43,7 +43,8 @@ pub const PROGRAM: Program = Program {
 #[command(
     name = "ch06",
     allow_negative_numbers = true,
-    about = "Chapter 6: dialogue, summarisation, translation and code generation, learned and scored"
+    about = "Chapter 6: dialogue, summarisation, translation and code generation, learned and scored",
+    mut_arg("steps", |a| a.help("Base training steps per application, scaled by each one's length [default: 400; 1000 with --full; 10 with --quick]"))
 )]
 pub struct Args {
     #[command(flatten)]

@@ -13,7 +13,8 @@ use std::time::Instant;
 #[derive(Parser, Debug)]
 #[command(
     name = "shortmem",
-    about = "The shortmem tour: every chapter in order, then a summary of what each one found"
+    about = "The shortmem tour: every chapter in order, then a summary of what each one found",
+    mut_arg("steps", |a| a.help("Training steps for every chapter [default: each chapter's own: ch01 1000, ch02 800, ch03 1000, ch04 800, ch05 2000, ch06 400]"))
 )]
 struct Args {
     #[command(flatten)]
@@ -52,7 +53,7 @@ fn tour(args: Args) -> Result<(), Box<dyn Error>> {
     );
     for s in &done {
         println!("\n{} · {}", s.chapter, s.title);
-        for f in &s.findings {
+        for f in s.all_findings() {
             println!("  * {f}");
         }
         if let Some(dir) = s.figures.first().and_then(|p| p.parent()) {
