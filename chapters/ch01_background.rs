@@ -34,7 +34,7 @@ pub const PROGRAM: Program = Program {
     name = "ch01",
     allow_negative_numbers = true,
     about = "Chapter 1: why memory matters (n-grams with 0..8 characters of context, a neural bigram)",
-    mut_arg("steps", |a| a.help("Training steps of the neural bigram [default: 1000; 150 with --quick]"))
+    mut_arg("steps", |a| a.help(format!("Training steps of the neural bigram [default: {}; {} with --quick]", FULL.bigram_steps, QUICK.bigram_steps)))
 )]
 pub struct Args {
     #[command(flatten)]

@@ -38,7 +38,7 @@ pub const PROGRAM: Program = Program {
     name = "ch02",
     allow_negative_numbers = true,
     about = "Chapter 2: autoregression step by step, loss against position, and induction heads",
-    mut_arg("steps", |a| a.help("Training steps of the RNN and the Transformer of §2 [default: 800; 30 with --quick] (the induction heads train 3000)"))
+    mut_arg("steps", |a| a.help(format!("Training steps of the RNN and the Transformer of §2 [default: {}; {} with --quick] (the induction heads train {})", DEFAULT.steps, QUICK.steps, DEFAULT.induction_steps)))
 )]
 pub struct Args {
     #[command(flatten)]

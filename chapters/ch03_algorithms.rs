@@ -43,7 +43,7 @@ pub const PROGRAM: Program = Program {
     name = "ch03",
     allow_negative_numbers = true,
     about = "Chapter 3: the RNN loop of §3.1 and the GPT steps of §3.2, traced, trained, sampled, and their memory",
-    mut_arg("steps", |a| a.help("Training steps of the RNN and the GPT of §3 [default: 1000; 40 with --quick] (the memory-span and MQAR models have their own)"))
+    mut_arg("steps", |a| a.help(format!("Training steps of the RNN and the GPT of §3 [default: {}; {} with --quick] (the memory-span and MQAR models have their own)", DEFAULT.steps, QUICK.steps)))
 )]
 pub struct Args {
     #[command(flatten)]

@@ -33,7 +33,7 @@ pub const PROGRAM: Program = Program {
     name = "ch04",
     allow_negative_numbers = true,
     about = "Chapter 4: Eq. 4.1 beside a hand computation, gradient checks, vanishing gradients",
-    mut_arg("steps", |a| a.help("Training steps of the Eq. 4.1 and Eq. 4.2 models [default: 800; 40 with --quick]"))
+    mut_arg("steps", |a| a.help(format!("Training steps of the Eq. 4.1 and Eq. 4.2 models [default: {}; {} with --quick]", FULL.steps, QUICK.steps)))
 )]
 pub struct Args {
     #[command(flatten)]

@@ -39,7 +39,7 @@ pub const PROGRAM: Program = Program {
     name = "ch05",
     allow_negative_numbers = true,
     about = "Chapter 5: the §5 TransformerLM trained, sampled, and its missing pieces (mask, batch layout, KV cache)",
-    mut_arg("steps", |a| a.help("Training steps of the §5 TransformerLM [default: 2000; 40 with --quick] (the mask experiment trains 600)"))
+    mut_arg("steps", |a| a.help(format!("Training steps of the §5 TransformerLM [default: {}; {} with --quick] (the mask experiment trains {})", FULL.steps, QUICK.steps, FULL.mask_steps)))
 )]
 pub struct Args {
     #[command(flatten)]

@@ -44,7 +44,7 @@ pub const PROGRAM: Program = Program {
     name = "ch06",
     allow_negative_numbers = true,
     about = "Chapter 6: dialogue, summarisation, translation and code generation, learned and scored",
-    mut_arg("steps", |a| a.help("Base training steps per application, scaled by each one's length [default: 400; 1000 with --full; 10 with --quick]"))
+    mut_arg("steps", |a| a.help(format!("Base training steps per application, scaled by each one's length [default: {}; {} with --full; {} with --quick]", DEFAULT.steps, FULL.steps, QUICK.steps)))
 )]
 pub struct Args {
     #[command(flatten)]

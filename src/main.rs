@@ -37,7 +37,7 @@ fn tour(args: Args) -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     if !args.common.quick {
         println!(
-            "(the tour takes about 13 minutes on the 2-vCPU machine of the README, the sum of its chapters; --quick about 30 seconds)\n"
+            "(the tour takes about 13 minutes on the 2-vCPU machine of the README, the sum of its chapters; --quick about a minute)\n"
         );
     }
     // Each chapter with its own defaults and the tour's common flags, as

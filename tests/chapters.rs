@@ -76,8 +76,30 @@ fn help_lists_the_common_flags() {
         .unwrap();
     assert!(run.status.success());
     let help = String::from_utf8_lossy(&run.stdout);
-    for flag in ["--quick", "--steps", "--seed", "--threads", "--corpus", "--out"] {
+    for flag in [
+        "--quick",
+        "--steps",
+        "--seed",
+        "--threads",
+        "--corpus",
+        "--out",
+        "--timings",
+    ] {
         assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    // Each chapter that trains gives its own --steps default.
+    for bin in [
+        env!("CARGO_BIN_EXE_ch01"),
+        env!("CARGO_BIN_EXE_ch02"),
+        env!("CARGO_BIN_EXE_ch03"),
+        env!("CARGO_BIN_EXE_ch04"),
+        env!("CARGO_BIN_EXE_ch05"),
+        env!("CARGO_BIN_EXE_ch06"),
+    ] {
+        let run = Command::new(bin).arg("--help").output().unwrap();
+        let help = String::from_utf8_lossy(&run.stdout);
+        let steps = help.lines().find(|l| l.contains("--steps")).unwrap_or("");
+        assert!(steps.contains("[default: "), "{bin}: {steps}");
     }
 }
 

@@ -274,18 +274,22 @@ fn training_twice_is_bit_identical_and_shards_agree_closely() {
     }
 }
 
-/// The overfitting warning fires on a hand-made curve that falls, then rises
-/// for three validations past its lowest point, and not on one that levels
-/// off, wobbles within 1 %, or has just started rising.
+/// The overfitting warning fires on a hand-made run whose validation loss
+/// falls, then rises for three validations past its lowest point while the
+/// training loss still falls; not on one that levels off, wobbles within 1 %,
+/// has just started rising, or diverges (both losses rising).
 #[test]
 fn overfitting_is_a_validation_loss_risen_for_a_while() {
     use shortmem::train::{Overfitting, overfitting};
+    // Validations every 100 steps; the training loss of every step.
     let curve =
         |v: &[f64]| -> Vec<(usize, f64)> { v.iter().enumerate().map(|(i, &l)| (100 * (i + 1), l)).collect() };
+    let falling: Vec<(usize, f64)> = (0..500).map(|s| (s, 5.0 - 0.005 * s as f64)).collect();
+    let rising: Vec<(usize, f64)> = (0..500).map(|s| (s, 1.0 + 0.01 * s as f64)).collect();
     // The seed text's own run: lowest at step 200, then up.
     let risen = curve(&[4.5, 3.86, 3.87, 3.89, 3.92]);
     assert_eq!(
-        overfitting(&risen, 3),
+        overfitting(&risen, &falling, 3),
         Some(Overfitting {
             best_step: 200,
             best: 3.86,
@@ -294,18 +298,24 @@ fn overfitting_is_a_validation_loss_risen_for_a_while() {
             since: 3
         })
     );
+    // The same validations with a training loss that rises too: divergence.
+    assert_eq!(overfitting(&risen, &rising, 3), None);
     // Two validations past the lowest are not yet "a while".
-    assert_eq!(overfitting(&curve(&[4.5, 3.86, 3.90, 3.95]), 3), None);
+    assert_eq!(overfitting(&curve(&[4.5, 3.86, 3.90, 3.95]), &falling, 3), None);
     // Levelled off, within 1 % of the best.
-    assert_eq!(overfitting(&curve(&[4.5, 3.86, 3.87, 3.88, 3.89]), 3), None);
-    // Still falling.
-    assert_eq!(overfitting(&curve(&[4.5, 4.0, 3.9, 3.8, 3.7]), 3), None);
-    // A NaN validation is skipped as a best; no validation, no warning.
     assert_eq!(
-        overfitting(&curve(&[f64::NAN, 3.0, 3.2, 3.3, 3.4]), 3).map(|o| o.best_step),
+        overfitting(&curve(&[4.5, 3.86, 3.87, 3.88, 3.89]), &falling, 3),
+        None
+    );
+    // Still falling.
+    assert_eq!(overfitting(&curve(&[4.5, 4.0, 3.9, 3.8, 3.7]), &falling, 3), None);
+    // A NaN validation is skipped as a best; no validation, no warning.
+    let nan_first = curve(&[f64::NAN, 3.0, 3.2, 3.3, 3.4]);
+    assert_eq!(
+        overfitting(&nan_first, &falling, 3).map(|o| o.best_step),
         Some(200)
     );
-    assert_eq!(overfitting(&[], 3), None);
+    assert_eq!(overfitting(&[], &falling, 3), None);
 }
 
 /// With `keep_best`, training keeps the weights of its lowest validation loss,

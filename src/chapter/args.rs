@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 /// Flags every chapter accepts.
 #[derive(Args, Clone, Debug, Default)]
 pub struct CommonArgs {
-    /// Smoke run with tiny settings (≤ 20 s); the tests use it. Figures go to a
-    /// temporary folder unless --out is given.
+    /// Smoke run with tiny settings (seconds for one chapter, about a minute for
+    /// the tour); the tests use it. Figures go to a temporary folder unless
+    /// --out is given.
     #[arg(long)]
     pub quick: bool,
     /// Training steps (each chapter has its own default).

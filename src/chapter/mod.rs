@@ -353,10 +353,7 @@ impl Chapter {
         self.summary.record("command", self.command.clone());
         let timings =
             (!self.summary.timings.is_empty()).then_some(TIMINGS_FILE[usize::from(self.args.timings)]);
-        self.summary.print(&match timings {
-            Some(file) => format!("summary.json and {file}"),
-            None => "summary.json".to_string(),
-        });
+        self.summary.print();
         std::fs::create_dir_all(&self.out)
             .map_err(|e| format!("cannot create output folder {}: {e}", self.out.display()))?;
         let write = |name: &str, text: String| {
@@ -367,7 +364,15 @@ impl Chapter {
         if let Some(file) = timings {
             write(file, self.summary.timings_json(&self.timed_command(), &machine()))?;
         }
-        println!("   figures and summary.json in {}", self.out.display());
+        let n = self.summary.values.len() + self.summary.timings.values.len() - 1;
+        println!(
+            "\n   figures and {n} values ({}) in {}",
+            match timings {
+                Some(file) => format!("summary.json, {file}"),
+                None => "summary.json".to_string(),
+            },
+            self.out.display()
+        );
         Ok(self.summary)
     }
 }

@@ -114,9 +114,9 @@ impl Summary {
         serde_json::to_string_pretty(&Value::Object(m)).expect("a JSON value serializes")
     }
 
-    /// The findings (each value was printed where it was computed, and all of
-    /// them are in the files named by `files`).
-    pub fn print(&self, files: &str) {
+    /// The findings (each value was printed where it was computed; all of
+    /// them are in the files, not repeated here).
+    pub fn print(&self) {
         let findings: Vec<&String> = self.all_findings().collect();
         if !findings.is_empty() {
             println!();
@@ -124,8 +124,6 @@ impl Summary {
                 println!("   * {f}");
             }
         }
-        let n = self.values.iter().filter(|(k, _)| k != "command").count() + self.timings.values.len();
-        println!("\n   {n} values in {files}");
     }
 }
 

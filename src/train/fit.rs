@@ -83,12 +83,13 @@ where
             if cfg.keep_best && val < best {
                 history.best = Some(Snapshot::of(model, step + 1, val));
             }
-            if let Some(o) = overfitting(&history.val, PATIENCE).filter(|_| !warned) {
+            let found = overfitting(&history.val, &history.train, PATIENCE);
+            if let Some(o) = found.filter(|_| cfg.warn_overfitting && !warned) {
                 warned = true;
                 progress.warn(&format!(
                     "   warning: {}: the validation loss has risen for {} validations, from {:.3} at step {} to {:.3} \
-                     at step {}: the model is learning its training text by heart (a small text for this model; \
-                     a larger text, or about --steps {}, would do better)",
+                     at step {}, while the training loss still falls: the model is learning its training text by \
+                     heart (a small text for this model: a larger one, or about {} steps, would do better)",
                     cfg.label, o.since, o.best, o.best_step, o.last, o.last_step, o.best_step
                 ));
             }

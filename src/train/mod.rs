@@ -57,6 +57,9 @@ pub struct TrainConfig {
     /// Keep a copy of the weights at the best validation loss so far
     /// ([`History::best`]).
     pub keep_best: bool,
+    /// Warn when the validation loss has risen for a while ([`overfitting`]);
+    /// off where the validation is not a loss on held-out text.
+    pub warn_overfitting: bool,
 }
 
 impl TrainConfig {
@@ -81,6 +84,7 @@ impl TrainConfig {
             label: "train".to_string(),
             shards: None,
             keep_best: false,
+            warn_overfitting: true,
         }
     }
 }
@@ -157,11 +161,14 @@ pub struct Overfitting {
     pub since: usize,
 }
 
-/// Whether the validation losses `val` (step, loss) show a model learning its
-/// training text by heart: the lowest came at least `patience` validations
-/// before the last, and the last is more than 1 % above it (so that the
-/// wobble of a loss that has levelled off is not taken for a rise).
-pub fn overfitting(val: &[(usize, f64)], patience: usize) -> Option<Overfitting> {
+/// Whether a run shows a model learning its training text by heart: its
+/// validation losses `val` (step, loss) had their lowest at least `patience`
+/// validations before the last, the last is more than 1 % above it (so that
+/// the wobble of a loss that has levelled off is not taken for a rise), and
+/// the training losses `train` (step from 0, loss; the mean of the 20 steps
+/// before a validation) still fell meanwhile: a run that diverges, both
+/// losses rising, is not overfitting.
+pub fn overfitting(val: &[(usize, f64)], train: &[(usize, f64)], patience: usize) -> Option<Overfitting> {
     let (at, &(best_step, best)) = val
         .iter()
         .enumerate()
@@ -169,7 +176,16 @@ pub fn overfitting(val: &[(usize, f64)], patience: usize) -> Option<Overfitting>
         .min_by(|a, b| a.1.1.total_cmp(&b.1.1))?;
     let &(last_step, last) = val.last()?;
     let since = val.len() - 1 - at;
-    (since >= patience && last > best * 1.01).then_some(Overfitting {
+    let train_before = |step: usize| {
+        let window: Vec<f64> = train
+            .iter()
+            .filter(|&&(s, _)| s < step && s + 20 >= step)
+            .map(|&(_, l)| l)
+            .collect();
+        window.iter().sum::<f64>() / window.len().max(1) as f64
+    };
+    let still_learning = train_before(last_step) < train_before(best_step);
+    (since >= patience && last > best * 1.01 && still_learning).then_some(Overfitting {
         best_step,
         best,
         last_step,
