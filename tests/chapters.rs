@@ -623,6 +623,10 @@ fn ch06_chat_answers_each_question_names_unknown_words_and_reloads() {
     assert_eq!(trained.len(), 5, "three answers and two messages:\n{out}");
     assert!(trained[1].contains("unknown word \"flew\""), "{out}");
     assert!(trained[4].contains("Where is <person>?"), "{out}");
+    assert!(
+        out.contains("Saved the weights of "),
+        "it says which weights it saved:\n{out}"
+    );
     // The saved model answers the same conversation the same way.
     let (out, loaded) = chat(&["--chat", "--load", model.to_str().unwrap()]);
     assert_eq!(loaded, trained, "{out}");

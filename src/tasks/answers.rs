@@ -138,8 +138,7 @@ pub fn answer_loss<'g, M: LanguageModel>(model: &M, g: &'g Graph, batch: &Batch)
 
 /// Trains on batches drawn with replacement from `train`; the loss is the
 /// cross-entropy of the answers (and their END) only ([`answer_loss`]).
-/// Validation reports the error (1 − exact match) on `val` (and so
-/// [`TrainConfig::warn_overfitting`] is off).
+/// Validation reports the error (1 − exact match) on `val`.
 pub fn train_answers<M: LanguageModel>(
     model: &mut M,
     opt: &mut impl Optimizer<f32>,
@@ -149,11 +148,6 @@ pub fn train_answers<M: LanguageModel>(
 ) -> Result<History, TrainError> {
     assert!(!train.is_empty(), "train_answers: the training set is empty");
     let mut rng = StdRng::seed_from_u64(cfg.seed);
-    // The validation is an error rate, in steps of one example: no loss to watch.
-    let cfg = &TrainConfig {
-        warn_overfitting: false,
-        ..cfg.clone()
-    };
     fit(
         model,
         opt,
