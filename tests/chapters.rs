@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// A fresh folder for one test's output (each test its own `name`: the tests run
+/// in parallel, and two sharing one would overwrite each other's files).
 fn out_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("shortmem-chapter-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -115,7 +117,7 @@ fn the_tour_runs_quick() {
 
 #[test]
 fn ch05_quick_trains_saves_and_samples_a_saved_model() {
-    let out = out_dir("ch05");
+    let out = out_dir("ch05-save");
     let model = out.join("model.safetensors");
     let run = Command::new(env!("CARGO_BIN_EXE_ch05"))
         .args(["--quick", "--train-only", "--out"])
