@@ -15,7 +15,7 @@
 use clap::Parser;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Program, sizes};
+use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Program, sizes, the_corpus};
 use shortmem::data::{self, Corpus, Dataset};
 use shortmem::models::{Bigram, NGram, Smoothing};
 use shortmem::optim::{AdamW, DecayFilter};
@@ -33,7 +33,8 @@ pub const PROGRAM: Program = Program {
 #[command(
     name = "ch01",
     allow_negative_numbers = true,
-    about = "Chapter 1: why memory matters (n-grams with 0..8 characters of context, a neural bigram)"
+    about = "Chapter 1: why memory matters (n-grams with 0..8 characters of context, a neural bigram)",
+    mut_arg("steps", |a| a.help(format!("Training steps of the neural bigram [default: {}; {} with --quick]", FULL.bigram_steps, QUICK.bigram_steps)))
 )]
 pub struct Args {
     #[command(flatten)]
@@ -332,8 +333,9 @@ fn conclude(ch: &mut Chapter, name: &str, data: &Dataset, curves: &[Curve], bigr
     ch.record(&format!("add-one nats/char at k={max_k}"), main.add_one[max_k]);
     ch.record("count bigram val nats/char", counted);
     ch.finding(format!(
-        "On the {name}, more context keeps helping with Witten-Bell ({:.2} nats/char at k=0, {:.2} at k={best_k}), \
+        "On {}, more context keeps helping with Witten-Bell ({:.2} nats/char at k=0, {:.2} at k={best_k}), \
          but naive add-one smoothing is best at k={} and worse beyond ({:.2} at k={max_k}).",
+        the_corpus(name),
         main.witten_bell[0],
         main.witten_bell[best_k],
         argmin(&main.add_one),

@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use serde_json::json;
 use shortmem::autograd::Graph;
 use shortmem::chapter::{
-    Chapter, ChapterResult, CommonArgs, Program, Transcript, mean_sd, output_dir, sizes,
+    Chapter, ChapterResult, CommonArgs, Program, Transcript, mean_sd, output_dir, sizes, the_corpus,
 };
 use shortmem::data::{CharTokenizer, Corpus, Dataset, Repeats, windows};
 use shortmem::models::{
@@ -42,7 +42,8 @@ pub const PROGRAM: Program = Program {
 #[command(
     name = "ch02",
     allow_negative_numbers = true,
-    about = "Chapter 2: autoregression step by step, loss against position, and induction heads"
+    about = "Chapter 2: autoregression step by step, loss against position, and induction heads",
+    mut_arg("steps", |a| a.help(format!("Training steps of the RNN and the Transformer of §2 [default: {}; {} with --quick] (the induction heads train {})", DEFAULT.steps, QUICK.steps, DEFAULT.induction_steps)))
 )]
 pub struct Args {
     #[command(flatten)]
@@ -268,7 +269,7 @@ fn loss_against_position(
         .collect();
     let fig = ch
         .frame(
-            &format!("Loss against position in a window of the {name}"),
+            &format!("Loss against position in a window of {}", the_corpus(name)),
             "position in the window (characters read so far)",
             "mean cross-entropy (nats per character)",
         )

@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use shortmem::autograd::Converted;
 use shortmem::chapter::{
     Chapter, ChapterResult, CommonArgs, Program, Transcript, check_memory, mean_sd, output_dir,
-    positive_usize, sizes, usage_error,
+    positive_usize, sizes, the_corpus, usage_error,
 };
 use shortmem::data::{CharTokenizer, Corpus, Dataset, Mqar, MqarSplits, RecallTask};
 use shortmem::models::{
@@ -42,7 +42,8 @@ pub const PROGRAM: Program = Program {
 #[command(
     name = "ch03",
     allow_negative_numbers = true,
-    about = "Chapter 3: the RNN loop of §3.1 and the GPT steps of §3.2, traced, trained, sampled, and their memory"
+    about = "Chapter 3: the RNN loop of §3.1 and the GPT steps of §3.2, traced, trained, sampled, and their memory",
+    mut_arg("steps", |a| a.help(format!("Training steps of the RNN and the GPT of §3 [default: {}; {} with --quick] (the memory-span and MQAR models have their own)", DEFAULT.steps, QUICK.steps)))
 )]
 pub struct Args {
     #[command(flatten)]
@@ -378,7 +379,7 @@ fn train_both(
         |m: &TransformerLM, p: &[usize]| m.generate(p, 300, sampling, &mut StdRng::seed_from_u64(seed), true);
     let gpt_hist = train_and_sample(ch, &mut gpt, data, &cfg, &key, sample)?;
     let fig = ch.frame(
-        &format!("§3.1 RNN and §3.2 Transformer on the {name}"),
+        &format!("§3.1 RNN and §3.2 Transformer on {}", the_corpus(name)),
         "step",
         "cross-entropy (nats per character)",
     );

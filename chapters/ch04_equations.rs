@@ -14,7 +14,7 @@ use clap::Parser;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use shortmem::autograd::gradcheck::{GradCheck, Report};
-use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Program, Transcript, sizes};
+use shortmem::chapter::{Chapter, ChapterResult, CommonArgs, Program, Transcript, sizes, the_corpus};
 use shortmem::data::{Dataset, random_batch};
 use shortmem::models::{Activation, Eq42, Eq42Config, Rnn};
 use shortmem::optim::AdamW;
@@ -32,7 +32,8 @@ pub const PROGRAM: Program = Program {
 #[command(
     name = "ch04",
     allow_negative_numbers = true,
-    about = "Chapter 4: Eq. 4.1 beside a hand computation, gradient checks, vanishing gradients"
+    about = "Chapter 4: Eq. 4.1 beside a hand computation, gradient checks, vanishing gradients",
+    mut_arg("steps", |a| a.help(format!("Training steps of the Eq. 4.1 and Eq. 4.2 models [default: {}; {} with --quick]", FULL.steps, QUICK.steps)))
 )]
 pub struct Args {
     #[command(flatten)]
@@ -432,7 +433,8 @@ impl Reach {
         let len = size.len;
         tr.anchor("vanishing");
         tr.say(format!(
-            "‖∂L_T/∂h_(T−k)‖ on the {name}, H = {}, mean over 16 sequences of {len} characters",
+            "‖∂L_T/∂h_(T−k)‖ on {}, H = {}, mean over 16 sequences of {len} characters",
+            the_corpus(name),
             size.hidden
         ));
         let cols = [0, 10, len / 2, len - 1];
@@ -618,7 +620,10 @@ fn compare_models(
             h41.final_val()
         );
         let fig = ch.frame(
-            &format!("The §4.1 and §4.2 models on the {name}, {steps} steps each"),
+            &format!(
+                "The §4.1 and §4.2 models on {}, {steps} steps each",
+                the_corpus(name)
+            ),
             "step",
             "cross-entropy (nats per character)",
         );

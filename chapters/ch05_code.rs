@@ -15,10 +15,10 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use shortmem::chapter::{
     Chapter, ChapterResult, CommonArgs, Program, Summary, check_memory, check_writable, decay_rate,
-    non_empty, non_negative_f64, positive_f64, positive_usize, sizes, usage_error,
+    non_empty, non_negative_f64, positive_f64, positive_usize, sizes, the_corpus, usage_error,
 };
 use shortmem::checkpoint::{self, Checkpointed, MAX_CONTEXT};
-use shortmem::data::{CharTokenizer, Dataset};
+use shortmem::data::{CharTokenizer, Dataset, opening};
 use shortmem::models::{KvCache, TransformerConfig, TransformerLM};
 use shortmem::optim::{AdamW, DecayFilter, Schedule};
 use shortmem::plot::{Legend, Mark, Series, loss_curves, smooth};
@@ -38,7 +38,8 @@ pub const PROGRAM: Program = Program {
 #[command(
     name = "ch05",
     allow_negative_numbers = true,
-    about = "Chapter 5: the §5 TransformerLM trained, sampled, and its missing pieces (mask, batch layout, KV cache)"
+    about = "Chapter 5: the §5 TransformerLM trained, sampled, and its missing pieces (mask, batch layout, KV cache)",
+    mut_arg("steps", |a| a.help(format!("Training steps of the §5 TransformerLM [default: {}; {} with --quick] (the mask experiment trains {})", FULL.steps, QUICK.steps, FULL.mask_steps)))
 )]
 pub struct Args {
     #[command(flatten)]
@@ -85,12 +86,18 @@ pub struct Args {
     /// How samples are drawn: greedy, temp:T or topk:K:T.
     #[arg(long, default_value = "topk:5:0.8")]
     pub sampling: Sampling,
-    /// Text to start the samples with (default: the start of the validation text).
+    /// Text to start the samples with (default: the opening of the validation
+    /// text, from a line or word boundary).
     #[arg(long, value_parser = non_empty)]
     pub prompt: Option<String>,
-    /// Save the trained model (weights, sizes, alphabet) to this safetensors file.
+    /// Save the trained model (weights, sizes, alphabet) to this safetensors
+    /// file: the weights with the best validation loss (see --save-last).
     #[arg(long, value_name = "FILE", conflicts_with = "load")]
     pub save: Option<std::path::PathBuf>,
+    /// With --save: save the weights of the last step, even if an earlier
+    /// validation was better.
+    #[arg(long, requires = "save")]
+    pub save_last: bool,
     /// Skip training: load a model saved with --save and write --tokens characters after --prompt.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["corpus", "steps", "quick"])]
     pub load: Option<std::path::PathBuf>,
@@ -151,6 +158,26 @@ impl Args {
         if let Some(p) = &self.save {
             flags.push(format!("--save {}", p.display()));
         }
+        if self.save_last {
+            flags.push("--save-last".into());
+        }
+        flags
+    }
+
+    /// The training flags given with --load, which sampling a saved model does
+    /// not use (its sizes are the file's).
+    fn ignored_by_load(&self) -> Vec<String> {
+        let mut flags: Vec<String> = self
+            .changed()
+            .iter()
+            .map(|f| f.split(' ').next().unwrap_or("").to_string())
+            .collect();
+        if self.common.out.is_some() {
+            flags.push("--out".into());
+        }
+        if self.common.timings {
+            flags.push("--timings".into());
+        }
         flags
     }
 }
@@ -191,6 +218,14 @@ const QUICK: Sizes = Sizes {
 
 pub fn run(args: Args) -> ChapterResult {
     if let Some(path) = &args.load {
+        let ignored = args.ignored_by_load();
+        if !ignored.is_empty() {
+            eprintln!(
+                "note: --load samples the saved model as it is: {} {} not used (the file holds the model's sizes)",
+                ignored.join(", "),
+                if ignored.len() == 1 { "is" } else { "are" }
+            );
+        }
         sample_saved(&args, path)?;
         return Ok(Summary::new("ch05", "sampling a saved model"));
     }
@@ -228,13 +263,47 @@ pub fn run(args: Args) -> ChapterResult {
         context: args.context,
         causal: true,
     };
-    let model = train_the_model(&mut ch, &args, &name, &data, config, size.steps)?;
+    let (model, history) = train_the_model(&mut ch, &args, &name, &data, config, size.steps)?;
     // --save at once: whatever fails later, the trained model is kept.
-    if let Some(path) = &args.save {
-        save(path, &model, &data).map_err(|e| rescue(e, false, &model, &data))?;
-    }
+    let saved = match &args.save {
+        Some(path) => {
+            let (best, which) = kept_weights(&args, &history, config)?;
+            let saving = best.as_ref().unwrap_or(&model);
+            save(path, saving, &data).map_err(|e| rescue(e, false, &model, &data))?;
+            println!("   saved {which} to {}", path.display());
+            best
+        }
+        None => None,
+    };
     let kept = args.save.is_some();
-    after_training(ch, &args, &model, &data, &size).map_err(|e| rescue(e, kept, &model, &data))
+    let saved = saved.as_ref().unwrap_or(&model);
+    after_training(ch, &args, (&model, saved), &data, &size).map_err(|e| rescue(e, kept, &model, &data))
+}
+
+/// What `--save` keeps: the weights of the best validation (`Some` model) if
+/// an earlier validation beat the last one, unless `--save-last`; and a phrase
+/// saying which.
+fn kept_weights(
+    args: &Args,
+    history: &History,
+    config: TransformerConfig,
+) -> Result<(Option<TransformerLM>, String), Box<dyn Error>> {
+    let (last_step, last) = history.val.last().copied().unwrap_or((0, f64::NAN));
+    let last_phrase = format!("the weights of the last step, {last_step} (validation loss {last:.4})");
+    match &history.best {
+        _ if args.save_last => Ok((None, format!("{last_phrase}, as --save-last asks"))),
+        Some(best) if best.step != last_step => {
+            let mut model = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(0));
+            best.restore(&mut model)?;
+            let which = format!(
+                "the weights with the best validation loss, {:.4} at step {} (the last step's was {last:.4}; \
+                 --save-last keeps those)",
+                best.val, best.step
+            );
+            Ok((Some(model), which))
+        }
+        _ => Ok((None, format!("{last_phrase}, which is also the best"))),
+    }
 }
 
 /// Writes the trained model to `path` (making its folder if need be).
@@ -246,15 +315,17 @@ fn save(path: &Path, model: &TransformerLM, data: &Dataset) -> Result<(), Box<dy
 }
 
 /// Everything the chapter does with the trained model.
+/// `model` is the trained model, `saved` the one `--save` wrote (the same
+/// one, or the weights of its best validation).
 fn after_training(
     mut ch: Chapter,
     args: &Args,
-    model: &TransformerLM,
+    (model, saved): (&TransformerLM, &TransformerLM),
     data: &Dataset,
     size: &Sizes,
 ) -> ChapterResult {
     samples(&mut ch, args, model, data, size.sample)?;
-    checkpoint_round_trip(&mut ch, args, model, data)?;
+    checkpoint_round_trip(&mut ch, args, saved, data)?;
     if args.train_only {
         return ch.finish();
     }
@@ -409,12 +480,13 @@ fn train_the_model(
     data: &Dataset,
     config: TransformerConfig,
     steps: usize,
-) -> Result<TransformerLM, Box<dyn Error>> {
+) -> Result<(TransformerLM, History), Box<dyn Error>> {
     ch.section("the §5 TransformerLM, trained");
     let steps = ch.steps(steps);
     let mut model = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(ch.seed()));
     println!(
-        "   §5 TransformerLM on the {name}: {} layers, {} heads, D = {}, ff = {}, context {}, {} parameters",
+        "   §5 TransformerLM on {}: {} layers, {} heads, D = {}, ff = {}, context {}, {} parameters",
+        the_corpus(name),
         config.num_layers,
         config.num_heads,
         config.embed_dim,
@@ -422,7 +494,9 @@ fn train_the_model(
         config.context,
         model.num_params()
     );
-    let cfg = train_config(args, steps, ch.seed(), "transformer");
+    let mut cfg = train_config(args, steps, ch.seed(), "transformer");
+    // --save keeps the best validation's weights unless --save-last.
+    cfg.keep_best = args.save.is_some() && !args.save_last;
     let history = train::train(&mut model, &mut optimizer(args), data, &cfg)?;
     println!(
         "   validation loss {:.4} nats/char after {steps} steps; {:.0} tokens/s; {:.1} s of training",
@@ -431,7 +505,7 @@ fn train_the_model(
         history.seconds
     );
     let fig = ch.frame(
-        &format!("§5 TransformerLM on the {name}"),
+        &format!("§5 TransformerLM on {}", the_corpus(name)),
         "step",
         "cross-entropy (nats per character)",
     );
@@ -441,10 +515,10 @@ fn train_the_model(
     ch.record("steps", steps);
     ch.record("final val loss", history.final_val());
     ch.record("final train loss (mean of last 50)", history.final_train(50));
-    ch.record("tokens/s", history.tokens_per_second());
-    ch.record("training seconds", history.seconds);
-    ch.record("machine", shortmem::chapter::machine());
-    Ok(model)
+    ch.record_time("tokens/s", history.tokens_per_second());
+    ch.record_time("training seconds", history.seconds);
+    ch.record_time("machine", shortmem::chapter::machine());
+    Ok((model, history))
 }
 
 fn print_sample(label: &str, text: &str) {
@@ -454,8 +528,8 @@ fn print_sample(label: &str, text: &str) {
     }
 }
 
-/// § Samples: greedy, then the chosen sampling, after `--prompt` (or the start
-/// of the validation text).
+/// § Samples: greedy, then the chosen sampling, after `--prompt` (or the
+/// opening of the validation text, from a line or word boundary).
 fn samples(
     ch: &mut Chapter,
     args: &Args,
@@ -466,7 +540,10 @@ fn samples(
     ch.section("samples");
     let prompt = match &args.prompt {
         Some(p) => data.tokenizer.encode(p)?,
-        None => data.val[..data.val.len().min(40)].to_vec(),
+        None => {
+            let head = data.tokenizer.decode(&data.val[..data.val.len().min(400)])?;
+            data.tokenizer.encode(opening(&head, 40))?
+        }
     };
     let prompt_text = data.tokenizer.decode(&prompt)?;
     let mut rng = StdRng::seed_from_u64(ch.seed());
@@ -636,7 +713,8 @@ fn greedy_sample(
     tokens: usize,
 ) -> Result<(), Box<dyn Error>> {
     let tok: &CharTokenizer = &data.tokenizer;
-    let prompt = &data.val[..20];
+    let head = tok.decode(&data.val[..data.val.len().min(200)])?;
+    let prompt = &tok.encode(opening(&head, 20))?;
     let out = model.generate(
         prompt,
         tokens,
@@ -736,17 +814,17 @@ fn cache_timing(ch: &mut Chapter, config: &TransformerConfig, context: usize) ->
         Series::line("recompute the whole prefix", f.clone()).with_mark(Mark::LinePoints),
         Series::line("key-value cache", c.clone()).with_mark(Mark::LinePoints),
     ];
-    ch.lines("kv_cache.svg", &fig, &series)?;
+    ch.timed_lines("kv_cache.svg", &fig, &series)?;
     let last = |v: &[(f64, f64)]| v.last().map_or(f64::NAN, |p| p.1);
     let (c0, c1, f0, f1) = (c[0].1, last(&c), f[0].1, last(&f));
     println!(
         "   generation: {c0:.3} ms/token at the start and {c1:.3} at position {context} with the cache; {f0:.3} → {f1:.3} without"
     );
-    ch.record("cache ms/token at start", c0);
-    ch.record("cache ms/token at end", c1);
-    ch.record("recompute ms/token at start", f0);
-    ch.record("recompute ms/token at end", f1);
-    ch.finding(format!(
+    ch.record_time("cache ms/token at start", c0);
+    ch.record_time("cache ms/token at end", c1);
+    ch.record_time("recompute ms/token at start", f0);
+    ch.record_time("recompute ms/token at end", f1);
+    ch.timed_finding(format!(
         "With the cache a token costs {c1:.2} ms at position {context} ({:.1}x its cost at the start); recomputing the \
          prefix costs {f1:.2} ms ({:.0}x).",
         c1 / c0,
@@ -790,8 +868,8 @@ fn whole_prompt_and_generation(
          ({:.1}x)",
         one_by_one / prefill
     );
-    ch.record("prefill ms for the whole context", prefill);
-    ch.record("token-by-token ms for the whole context", one_by_one);
+    ch.record_time("prefill ms for the whole context", prefill);
+    ch.record_time("token-by-token ms for the whole context", one_by_one);
     // Generating `new` tokens after a one-token prompt, greedily.
     let new = 256.min(n - 1);
     let run = |use_cache| {
@@ -807,14 +885,14 @@ fn whole_prompt_and_generation(
          the same tokens both ways: {same}",
         recomputed / cached
     );
-    ch.record("generation ms with the cache", cached);
-    ch.record("generation ms recomputing", recomputed);
+    ch.record_time("generation ms with the cache", cached);
+    ch.record_time("generation ms recomputing", recomputed);
     ch.record("generation: tokens generated", new as f64);
     ch.record(
         "generation: same tokens with and without the cache",
         f64::from(u8::from(same)),
     );
-    ch.finding(format!(
+    ch.timed_finding(format!(
         "A prompt of {n} tokens goes in {:.1}x faster in one pass than token by token; generating {new} tokens is \
          {:.1}x faster with the cache.",
         one_by_one / prefill,

@@ -43,7 +43,8 @@ pub const PROGRAM: Program = Program {
 #[command(
     name = "ch06",
     allow_negative_numbers = true,
-    about = "Chapter 6: dialogue, summarisation, translation and code generation, learned and scored"
+    about = "Chapter 6: dialogue, summarisation, translation and code generation, learned and scored",
+    mut_arg("steps", |a| a.help(format!("Base training steps per application, scaled by each one's length [default: {}; {} with --full; {} with --quick]", DEFAULT.steps, FULL.steps, QUICK.steps)))
 )]
 pub struct Args {
     #[command(flatten)]
@@ -62,9 +63,14 @@ pub struct Args {
     /// With --chat: the dialogue model saved by an earlier `--chat --save FILE`.
     #[arg(long, value_name = "FILE", requires = "chat", conflicts_with = "save")]
     pub load: Option<PathBuf>,
-    /// With --chat: keep the model trained for the chat in FILE.
+    /// With --chat: keep the model trained for the chat in FILE (the weights
+    /// of its best validation; see --save-last).
     #[arg(long, value_name = "FILE", requires = "chat")]
     pub save: Option<PathBuf>,
+    /// With --save: keep the weights of the last step, even if an earlier
+    /// validation was better.
+    #[arg(long, requires = "save")]
+    pub save_last: bool,
 }
 
 fn parse_task(s: &str) -> Result<App, String> {
@@ -836,9 +842,24 @@ fn train_chat_model(
     let mut cfg = TrainConfig::new(steps, size.batch, context, 3e-3);
     cfg.seed = seed;
     cfg.label = "dialogue model".into();
+    // --save keeps (and the chat uses) the best validation's weights.
+    cfg.keep_best = args.save.is_some() && !args.save_last;
     let mut lm = new_transformer(tok.vocab_size(), size.width, context, seed);
     let end = end_id(tok).ok_or("the chat's alphabet lacks END")?;
     let hist = train_answers(&mut lm, &mut AdamW::nanogpt(3e-3), (&train, &val), end, &cfg)?;
+    let (last_step, last) = hist.val.last().copied().unwrap_or((steps, f64::NAN));
+    let kept = match &hist.best {
+        Some(best) if best.step != last_step => {
+            best.restore(&mut lm)?;
+            format!(
+                "the weights of step {}, the best validation (error {:.3}; the last step's was {last:.3}, \
+                 --save-last keeps those)",
+                best.step, best.val
+            )
+        }
+        _ if args.save_last => format!("the weights of the last step, {last_step}, as --save-last asks"),
+        _ => format!("the weights of the last step, {last_step}, which is also the best"),
+    };
     let right = forced_right(&lm, &val, end);
     println!(
         "Trained in {:.0} s: {:.0} % of {} held-out questions right.\n",
@@ -849,7 +870,7 @@ fn train_chat_model(
     if let Some(path) = &args.save {
         lm.save(path, tok)?;
         println!(
-            "Saved to {} (chat with it again: ch06 --chat --load {0}).\n",
+            "Saved {kept} to {} (chat with it again: ch06 --chat --load {0}).\n",
             path.display()
         );
     }

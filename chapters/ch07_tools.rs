@@ -39,7 +39,8 @@ pub const PROGRAM: Program = Program {
 #[command(
     name = "ch07",
     allow_negative_numbers = true,
-    about = "Chapter 7: the gradient checker, the profiler, the roofline, and a model handed to PyTorch and back"
+    about = "Chapter 7: the gradient checker, the profiler, the roofline, and a model handed to PyTorch and back",
+    mut_arg("steps", |a| a.help("Not used by ch07: its profile and round trip have fixed sizes"))
 )]
 pub struct Args {
     #[command(flatten)]
@@ -117,10 +118,14 @@ pub fn run(args: Args) -> ChapterResult {
         (size.batch * (context + 1) + 1, context + 2),
         "the profiled model reads windows of 129 characters",
     )?;
-    let step = profiler(&mut ch, &mut tr, &data, &size)?;
-    roofline(&mut ch, &mut tr, &size, &step)?;
+    // The profile and the roofline are timings: their tables go to
+    // measured.txt, written with --timings only (see Chapter::timed_figure).
+    let mut timed = Transcript::default();
+    let step = profiler(&mut ch, &mut timed, &data, &size)?;
+    roofline(&mut ch, &mut timed, &size, &step)?;
     interoperability(&mut ch, &mut tr, &data, &size, python)?;
     ch.write_transcript("tables.txt", &tr)?;
+    ch.write_timed_transcript("measured.txt", &timed)?;
     ch.finish()
 }
 
@@ -471,14 +476,14 @@ fn profiler(
         "share of the step's thread time (%)",
     );
     let (labels, values): (Vec<String>, Vec<f64>) = groups.into_iter().unzip();
-    ch.bars("profile.svg", &fig, &labels, &values)?;
+    ch.timed_bars("profile.svg", &fig, &labels, &values)?;
     let speed = StepSpeed {
         tokens_per_second: (batch * context) as f64 / plain,
         flops_per_token: flops_per_token(&config),
         threads,
     };
-    ch.record("profile: step milliseconds", 1e3 * plain);
-    ch.record("profile: matrix products' share", {
+    ch.record_time("profile: step milliseconds", 1e3 * plain);
+    ch.record_time("profile: matrix products' share", {
         rows.iter()
             .filter(|(k, _)| k.contains("matmul"))
             .map(|(_, e)| e.total_secs())
@@ -486,7 +491,7 @@ fn profiler(
             / steps
             / total
     });
-    ch.record("training step: tokens per second", speed.tokens_per_second);
+    ch.record_time("training step: tokens per second", speed.tokens_per_second);
     Ok(speed)
 }
 
@@ -640,22 +645,22 @@ fn roofline(
             step.threads
         ));
         drawn.push(Series::reference(&format!("FMA peak, 1 core: {p:.0}"), p));
-        ch.finding(format!(
+        ch.timed_finding(format!(
             "a training step of the §5 model runs at {:.0} % of the FMA peak ({achieved:.0} GFLOP/s on {} thread(s)); the kernel alone reaches {:.0} % at {big_n}³",
             100.0 * per_thread / p,
             step.threads,
             100.0 * big_g / p
         ));
-        ch.record("fma peak GFLOP/s per core", p);
-        ch.record("training step: MFU", per_thread / p);
+        ch.record_time("fma peak GFLOP/s per core", p);
+        ch.record_time("training step: MFU", per_thread / p);
     }
     tr.end("mfu");
     drawn.push(Series::reference(
         &format!("training step, per thread: {per_thread:.0}"),
         per_thread,
     ));
-    ch.lines("roofline.svg", &fig, &drawn)?;
-    ch.record("training step: GFLOP/s", achieved);
+    ch.timed_lines("roofline.svg", &fig, &drawn)?;
+    ch.record_time("training step: GFLOP/s", achieved);
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! `cargo run --release --example checkpoint -- [PATH] [PROMPT]`: trains a small
+//! `cargo run --release --example checkpoint -- [PATH] [PROMPT] [--steps N]`: trains a small
 //! §5 Transformer for a few seconds on the built-in corpus, saves it as a
 //! safetensors checkpoint (default `target/checkpoint/lm.safetensors`), loads it
 //! back, and prints the logits of the character after PROMPT.
@@ -9,6 +9,7 @@
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use shortmem::Module;
+use shortmem::chapter::CheckpointArgs;
 use shortmem::checkpoint::Checkpointed;
 use shortmem::data::{Corpus, Dataset};
 use shortmem::models::{TransformerConfig, TransformerLM};
@@ -17,13 +18,14 @@ use shortmem::sample::argmax;
 use shortmem::train::{TrainConfig, train};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let path = args
-        .next()
-        .unwrap_or_else(|| "target/checkpoint/lm.safetensors".to_string());
-    let prompt = args.next().unwrap_or_else(|| "Tom went to the".to_string());
+    let args = CheckpointArgs::parse_from_words(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    let (path, prompt) = (args.path, args.prompt);
 
     let data = Dataset::from_text(&Corpus::generate(0, 200_000).text);
+    // A prompt character the corpus lacks is refused before training.
+    data.tokenizer
+        .encode(&prompt)
+        .map_err(|e| format!("the prompt has {e}"))?;
     let config = TransformerConfig {
         vocab_size: data.vocab_size(),
         embed_dim: 32,
@@ -34,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         causal: true,
     };
     let mut model = TransformerLM::new(config, &mut StdRng::seed_from_u64(0));
-    let mut cfg = TrainConfig::new(300, 16, config.context, 3e-3);
+    let mut cfg = TrainConfig::new(args.steps, 16, config.context, 3e-3);
     cfg.progress = false;
     let history = train(&mut model, &mut AdamW::nanogpt(3e-3), &data, &cfg)?;
     println!(
@@ -43,12 +45,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         history.final_val()
     );
 
-    if let Some(dir) = std::path::Path::new(&path).parent() {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     model.save(&path, &data.tokenizer)?;
     let (loaded, tokenizer) = TransformerLM::load(&path)?;
-    println!("saved and reloaded {path}");
+    println!("saved and reloaded {}", path.display());
 
     let ids = tokenizer.encode(&prompt)?;
     // Logits after the last `context` characters of the prompt.

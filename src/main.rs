@@ -13,7 +13,8 @@ use std::time::Instant;
 #[derive(Parser, Debug)]
 #[command(
     name = "shortmem",
-    about = "The shortmem tour: every chapter in order, then a summary of what each one found"
+    about = "The shortmem tour: every chapter in order, then a summary of what each one found",
+    mut_arg("steps", |a| a.help("Training steps for every chapter [default: each chapter's own: ch01 1000, ch02 800, ch03 1000, ch04 800, ch05 2000, ch06 400]"))
 )]
 struct Args {
     #[command(flatten)]
@@ -36,7 +37,8 @@ fn tour(args: Args) -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     if !args.common.quick {
         println!(
-            "(the tour takes about 13 minutes on the 2-vCPU machine of the book's measurement appendix, the sum of its chapters; --quick about 30 seconds)\n"
+            "(the tour takes about 13 minutes on the 2-vCPU machine of the book's measurement appendix, the sum of its chapters; --quick about a minute)
+"
         );
     }
     // Each chapter with its own defaults and the tour's common flags, as
@@ -52,7 +54,7 @@ fn tour(args: Args) -> Result<(), Box<dyn Error>> {
     );
     for s in &done {
         println!("\n{} · {}", s.chapter, s.title);
-        for f in &s.findings {
+        for f in s.all_findings() {
             println!("  * {f}");
         }
         if let Some(dir) = s.figures.first().and_then(|p| p.parent()) {

@@ -36,9 +36,10 @@ fn the_book_has_no_broken_reference() {
     );
 }
 
-/// Every number a page quotes from a run comes from a `summary.json` at build
-/// time (`{{#value ch05 "key" .2}}`); a page that names a key no summary holds,
-/// or a text where it formats a number, fails here, not only in `mdbook build`.
+/// Every number a page quotes from a run comes from a `summary.json` (or, for
+/// a wall-clock value, the `measured.json` beside it) at build time
+/// (`{{#value ch05 "key" .2}}`); a page that names a key no summary holds, or a
+/// text where it formats a number, fails here, not only in `mdbook build`.
 #[test]
 fn every_quoted_value_is_in_a_summary() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src");
@@ -48,16 +49,7 @@ fn every_quoted_value_is_in_a_summary() {
     for page in &pages {
         let text = fs::read_to_string(page).unwrap();
         quoted += values::directives(&text).map_or(0, |d| d.len());
-        let mut values_of = |folder: &str| -> values::Values {
-            let path = src.join("figures").join(folder).join("summary.json");
-            let json: serde_json::Value = fs::read_to_string(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))
-                .and_then(|t| serde_json::from_str(&t).map_err(|e| format!("{}: {e}", path.display())))?;
-            json["values"]
-                .as_object()
-                .cloned()
-                .ok_or_else(|| format!("{}: no values", path.display()))
-        };
+        let mut values_of = |folder: &str| values::folder_values(&src.join("figures").join(folder));
         if let Err(found) = values::expand(&text, &mut values_of) {
             let name = page.strip_prefix(&src).unwrap().display().to_string();
             problems.extend(found.into_iter().map(|p| format!("{name}: {p}")));

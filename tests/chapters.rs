@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// A fresh folder for one test's output (each test its own `name`: the tests run
+/// in parallel, and two sharing one would overwrite each other's files).
 fn out_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("shortmem-chapter-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -76,8 +78,30 @@ fn help_lists_the_common_flags() {
         .unwrap();
     assert!(run.status.success());
     let help = String::from_utf8_lossy(&run.stdout);
-    for flag in ["--quick", "--steps", "--seed", "--threads", "--corpus", "--out"] {
+    for flag in [
+        "--quick",
+        "--steps",
+        "--seed",
+        "--threads",
+        "--corpus",
+        "--out",
+        "--timings",
+    ] {
         assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    // Each chapter that trains gives its own --steps default.
+    for bin in [
+        env!("CARGO_BIN_EXE_ch01"),
+        env!("CARGO_BIN_EXE_ch02"),
+        env!("CARGO_BIN_EXE_ch03"),
+        env!("CARGO_BIN_EXE_ch04"),
+        env!("CARGO_BIN_EXE_ch05"),
+        env!("CARGO_BIN_EXE_ch06"),
+    ] {
+        let run = Command::new(bin).arg("--help").output().unwrap();
+        let help = String::from_utf8_lossy(&run.stdout);
+        let steps = help.lines().find(|l| l.contains("--steps")).unwrap_or("");
+        assert!(steps.contains("[default: "), "{bin}: {steps}");
     }
 }
 
@@ -93,7 +117,7 @@ fn the_tour_runs_quick() {
 
 #[test]
 fn ch05_quick_trains_saves_and_samples_a_saved_model() {
-    let out = out_dir("ch05");
+    let out = out_dir("ch05-save");
     let model = out.join("model.safetensors");
     let run = Command::new(env!("CARGO_BIN_EXE_ch05"))
         .args(["--quick", "--train-only", "--out"])
@@ -108,9 +132,26 @@ fn ch05_quick_trains_saves_and_samples_a_saved_model() {
         stdout.contains("max |Δlogit| 0"),
         "the saved copy computes the same logits:\n{stdout}"
     );
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    assert!(summary["values"]["tokens/s"].as_f64().unwrap() > 0.0);
+    assert!(
+        stdout.contains("   saved the weights "),
+        "it says which weights it saved:\n{stdout}"
+    );
+    // The speed is a timing: in timings.json, not in summary.json.
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join(name)).unwrap()).unwrap()
+    };
+    assert!(read("timings.json")["values"]["tokens/s"].as_f64().unwrap() > 0.0);
+    assert!(read("summary.json")["values"].get("tokens/s").is_none());
+    // Training flags given with --load are named as unused.
+    let run = Command::new(env!("CARGO_BIN_EXE_ch05"))
+        .arg("--load")
+        .arg(&model)
+        .args(["--layers", "2", "--lr", "0.01", "--tokens", "5"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("--layers, --lr are not used"), "{err}");
     // Sampling the saved model: the prompt comes back, then new characters.
     let run = Command::new(env!("CARGO_BIN_EXE_ch05"))
         .arg("--load")
@@ -195,15 +236,21 @@ fn ch02_to_ch05_quick_runs_write_their_figures() {
 }
 
 #[test]
-fn runs_on_your_own_corpus_write_beside_the_books_figures() {
+fn runs_on_your_own_corpus_write_under_target() {
     use shortmem::chapter::{CommonArgs, output_dir};
-    let book = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/figures/ch05");
-    assert_eq!(output_dir("ch05", &CommonArgs::default()), book);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert_eq!(
+        output_dir("ch05", &CommonArgs::default()),
+        root.join("book/src/figures/ch05")
+    );
     let mine = CommonArgs {
         corpus: Some("/data/my_novel.txt".into()),
         ..CommonArgs::default()
     };
-    assert_eq!(output_dir("ch05", &mine), book.join("my_novel"));
+    assert_eq!(
+        output_dir("ch05", &mine),
+        root.join("target/shortmem/ch05/my_novel")
+    );
     let explicit = CommonArgs {
         out: Some("/tmp/x".into()),
         ..mine.clone()
@@ -578,6 +625,10 @@ fn ch06_chat_answers_each_question_names_unknown_words_and_reloads() {
     assert_eq!(trained.len(), 5, "three answers and two messages:\n{out}");
     assert!(trained[1].contains("unknown word \"flew\""), "{out}");
     assert!(trained[4].contains("Where is <person>?"), "{out}");
+    assert!(
+        out.contains("Saved the weights of "),
+        "it says which weights it saved:\n{out}"
+    );
     // The saved model answers the same conversation the same way.
     let (out, loaded) = chat(&["--chat", "--load", model.to_str().unwrap()]);
     assert_eq!(loaded, trained, "{out}");
@@ -608,9 +659,10 @@ fn the_95_percent_interval_uses_students_t_by_hand() {
 #[test]
 fn ch07_quick_checks_profiles_and_says_when_pytorch_is_missing() {
     let out = out_dir("ch07");
-    // A Python that does not exist: the PyTorch part is skipped with the command to run it.
+    // A Python that does not exist: the PyTorch part is skipped with the command
+    // to run it. (--timings: the profile and the roofline are drawn too.)
     let run = Command::new(env!("CARGO_BIN_EXE_ch07"))
-        .args(["--quick", "--python", "/nonexistent/python", "--out"])
+        .args(["--quick", "--timings", "--python", "/nonexistent/python", "--out"])
         .arg(&out)
         .output()
         .unwrap();
@@ -632,16 +684,96 @@ fn ch07_quick_checks_profiles_and_says_when_pytorch_is_missing() {
         (wrong - 0.5).abs() < 1e-6,
         "x against 2x is 50 % off, got {wrong}"
     );
-    let share = v["profile: matrix products' share"].as_f64().unwrap();
+    // The profile is a timing: in measured.json, with its tables and figures.
+    let measured: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("measured.json")).unwrap()).unwrap();
+    let share = measured["values"]["profile: matrix products' share"]
+        .as_f64()
+        .unwrap();
     assert!(share > 0.0 && share < 1.0);
-    for f in ["profile.svg", "roofline.svg", "tables.txt"] {
+    assert!(v.get("profile: matrix products' share").is_none());
+    for f in ["profile.svg", "roofline.svg", "tables.txt", "measured.txt"] {
         assert!(out.join(f).exists(), "{f} missing");
     }
-    let tables = std::fs::read_to_string(out.join("tables.txt")).unwrap();
-    for anchor in ["gradcheck", "profile", "roofline", "model-shapes"] {
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+    let has = |text: &str, anchor: &str| text.contains(&format!("ANCHOR: {anchor}\n"));
+    assert!(has(&read("tables.txt"), "gradcheck"), "no gradcheck table");
+    for anchor in ["profile", "roofline", "model-shapes", "mfu"] {
+        assert!(has(&read("measured.txt"), anchor), "no {anchor} table");
+    }
+}
+
+/// A rerun at the same seed writes the same summary.json and figures, byte for
+/// byte; the wall-clock values go to timings.json; `--timings` puts them in
+/// measured.json instead, with the figures that draw them.
+#[test]
+fn a_rerun_changes_no_kept_file_and_timings_are_kept_apart() {
+    let ch05 = env!("CARGO_BIN_EXE_ch05");
+    let run = |out: &std::path::Path, extra: &[&str]| {
+        let run = Command::new(ch05)
+            .args(["--quick", "--threads", "2", "--out"])
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    };
+    let (first, second) = (out_dir("rerun-1"), out_dir("rerun-2"));
+    run(&first, &[]);
+    run(&second, &[]);
+    let read = |dir: &std::path::Path, name: &str| std::fs::read(dir.join(name)).unwrap();
+    let json = |dir: &std::path::Path, name: &str| -> serde_json::Value {
+        serde_json::from_slice(&read(dir, name)).unwrap()
+    };
+    let summary = json(&first, "summary.json");
+    for figure in summary["figures"].as_array().unwrap() {
+        let name = figure.as_str().unwrap();
         assert!(
-            tables.contains(&format!("ANCHOR: {anchor}\n")),
-            "no {anchor} table"
+            read(&first, name) == read(&second, name),
+            "{name} differs between two runs"
         );
     }
+    assert!(read(&first, "summary.json") == read(&second, "summary.json"));
+    let timings = json(&first, "timings.json");
+    assert!(timings["values"]["cache ms/token at end"].as_f64().unwrap() > 0.0);
+    assert!(summary["values"].get("cache ms/token at end").is_none());
+    assert!(!first.join("measured.json").exists() && !first.join("kv_cache.svg").exists());
+    // --timings: measured.json and the timing figure, summary.json the same.
+    let measured = out_dir("rerun-timings");
+    run(&measured, &["--timings"]);
+    assert!(read(&measured, "summary.json") == read(&first, "summary.json"));
+    let m = json(&measured, "measured.json");
+    assert!(m["values"]["tokens/s"].as_f64().unwrap() > 0.0);
+    assert_eq!(m["figures"][0], "kv_cache.svg");
+    assert!(m["command"].as_str().unwrap().ends_with("--timings"));
+    assert!(measured.join("kv_cache.svg").exists());
+    assert!(!measured.join("timings.json").exists());
+}
+
+/// The checkpoint example's command line: defaults, its two words, `--steps`,
+/// and `--help` or a folder as PATH, which train nothing.
+#[test]
+fn the_checkpoint_examples_arguments_are_parsed_not_taken_as_a_path() {
+    use shortmem::chapter::CheckpointArgs;
+    let parse = |words: &[&str]| {
+        CheckpointArgs::parse_from_words(std::iter::once("checkpoint").chain(words.iter().copied()))
+    };
+    let default = parse(&[]).unwrap();
+    assert_eq!(default.path, PathBuf::from("target/checkpoint/lm.safetensors"));
+    assert_eq!((default.prompt.as_str(), default.steps), ("Tom went to the", 300));
+    let given = parse(&["m.safetensors", "Mia put", "--steps", "20"]).unwrap();
+    assert_eq!(given.path, PathBuf::from("m.safetensors"));
+    assert_eq!((given.prompt.as_str(), given.steps), ("Mia put", 20));
+    assert_eq!(
+        parse(&["--help"]).unwrap_err().kind(),
+        clap::error::ErrorKind::DisplayHelp
+    );
+    assert_eq!(
+        parse(&["--hlep"]).unwrap_err().kind(),
+        clap::error::ErrorKind::UnknownArgument
+    );
+    assert!(parse(&["--steps", "0"]).is_err());
+    let folder = std::env::temp_dir();
+    let err = parse(&[folder.to_str().unwrap()]).unwrap_err().to_string();
+    assert!(err.contains("is a folder"), "{err}");
 }

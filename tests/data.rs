@@ -297,3 +297,27 @@ fn repeats_that_cannot_fit_say_why() {
     assert!(Repeats::new(5, 40, 3, 8).unwrap_err().contains("vocabulary"));
     assert!(Repeats::new(20, 40, 1, 8).unwrap_err().contains("shortest"));
 }
+
+/// A sample's default prompt starts at a line, else at a word, and does not end
+/// in the middle of a word.
+#[test]
+fn the_opening_starts_at_a_line_or_word_and_ends_between_words() {
+    use shortmem::data::opening;
+    // Cut mid-word, with a line break soon after: the next line.
+    assert_eq!(
+        opening("en waved to Ada.\nThere was a dog called Max.", 40),
+        "There was a dog called Max."
+    );
+    // no line break: after the first space; 13 characters end mid-word, so the
+    // last whole word is kept with its space.
+    assert_eq!(opening("ood night, Mia said to the cat", 13), "night, Mia ");
+    // Ending at the end of a word is kept whole.
+    assert_eq!(opening("xx Mia put it", 10), "Mia put it");
+    // Blank lines are skipped; non-ASCII counts in characters.
+    assert_eq!(opening("ün\n\nZoë ging nach Hause", 7), "Zoë ");
+    // Nothing to cut at: the text's start.
+    assert_eq!(opening("abcdefgh", 4), "abcd");
+    assert_eq!(opening("", 40), "");
+    // A single long word after the boundary stays, cut (nothing better).
+    assert_eq!(opening("a abcdefghij", 4), "abcd");
+}

@@ -273,3 +273,102 @@ fn training_twice_is_bit_identical_and_shards_agree_closely() {
         );
     }
 }
+
+/// The overfitting warning fires on a hand-made run whose validation loss
+/// falls, then rises for three validations past its lowest point while the
+/// training loss still falls; not on one that levels off, wobbles within 1 %,
+/// has just started rising, or diverges (both losses rising).
+#[test]
+fn overfitting_is_a_validation_loss_risen_for_a_while() {
+    use shortmem::train::{Overfitting, overfitting};
+    // Validations every 100 steps; the training loss of every step.
+    let curve =
+        |v: &[f64]| -> Vec<(usize, f64)> { v.iter().enumerate().map(|(i, &l)| (100 * (i + 1), l)).collect() };
+    let falling: Vec<(usize, f64)> = (0..500).map(|s| (s, 5.0 - 0.005 * s as f64)).collect();
+    let rising: Vec<(usize, f64)> = (0..500).map(|s| (s, 1.0 + 0.01 * s as f64)).collect();
+    // The seed text's own run: lowest at step 200, then up.
+    let risen = curve(&[4.5, 3.86, 3.87, 3.89, 3.92]);
+    assert_eq!(
+        overfitting(&risen, &falling, 3),
+        Some(Overfitting {
+            best_step: 200,
+            best: 3.86,
+            last_step: 500,
+            last: 3.92,
+            since: 3
+        })
+    );
+    // The same validations with a training loss that rises too: divergence.
+    assert_eq!(overfitting(&risen, &rising, 3), None);
+    // Two validations past the lowest are not yet "a while".
+    assert_eq!(overfitting(&curve(&[4.5, 3.86, 3.90, 3.95]), &falling, 3), None);
+    // Levelled off, within 1 % of the best.
+    assert_eq!(
+        overfitting(&curve(&[4.5, 3.86, 3.87, 3.88, 3.89]), &falling, 3),
+        None
+    );
+    // Still falling.
+    assert_eq!(overfitting(&curve(&[4.5, 4.0, 3.9, 3.8, 3.7]), &falling, 3), None);
+    // A NaN validation is skipped as a best; no validation, no warning.
+    let nan_first = curve(&[f64::NAN, 3.0, 3.2, 3.3, 3.4]);
+    assert_eq!(
+        overfitting(&nan_first, &falling, 3).map(|o| o.best_step),
+        Some(200)
+    );
+    assert_eq!(overfitting(&[], &falling, 3), None);
+}
+
+/// With `keep_best`, training keeps the weights of its lowest validation loss,
+/// and they put back into a fresh model give that loss again.
+#[test]
+fn keep_best_keeps_the_weights_of_the_lowest_validation() {
+    let data = Dataset::from_text(&cyclic_text());
+    let mut model = Bigram::new(data.vocab_size(), &mut StdRng::seed_from_u64(0));
+    let mut cfg = TrainConfig::new(60, 8, 16, 0.1);
+    cfg.progress = false;
+    cfg.eval_every = 10;
+    cfg.keep_best = true;
+    let mut opt = AdamW::nanogpt(0.1);
+    let history = train(&mut model, &mut opt, &data, &cfg).unwrap();
+    let best = history.best.as_ref().expect("a snapshot");
+    let lowest = history.val.iter().map(|v| v.1).fold(f64::INFINITY, f64::min);
+    assert_eq!(best.val, lowest);
+    assert!(history.val.contains(&(best.step, best.val)));
+    let mut fresh = Bigram::new(data.vocab_size(), &mut StdRng::seed_from_u64(7));
+    best.restore(&mut fresh).unwrap();
+    assert_eq!(evaluate(&fresh, &data, Split::Val, &cfg), best.val);
+    // Without keep_best nothing is kept.
+    cfg.keep_best = false;
+    let history = train(&mut model, &mut opt, &data, &cfg).unwrap();
+    assert!(history.best.is_none());
+    // A model of another shape is refused by name.
+    let mut other = Bigram::new(data.vocab_size() + 1, &mut StdRng::seed_from_u64(0));
+    assert!(best.restore(&mut other).unwrap_err().contains("in the model"));
+}
+
+/// The plain progress line names the step, both losses, the speed and the
+/// time left at the pace so far.
+#[test]
+fn the_plain_progress_line_says_step_losses_speed_and_time_left() {
+    use shortmem::train::{History, duration, plain_line};
+    let history = History {
+        train: vec![(0, 2.0), (1, 1.5)],
+        val: vec![(2, 1.75)],
+        seconds: 4.0,
+        tokens: 1000,
+        ..History::default()
+    };
+    // 50 of 200 steps in 20 s: 150 more at 0.4 s each.
+    assert_eq!(
+        plain_line("transformer", 50, 200, &history, 20.0),
+        "   transformer: step 50/200, loss 1.750, validation loss 1.750, 250 tokens/s, about 1 min 00 s left"
+    );
+    let early = History {
+        val: vec![],
+        ..history
+    };
+    assert!(plain_line("rnn", 1, 10, &early, 1.0).contains("validation loss not yet"));
+    assert_eq!(duration(45.4), "45 s");
+    assert_eq!(duration(200.0), "3 min 20 s");
+    assert_eq!(duration(3900.0), "1 h 05 min");
+}

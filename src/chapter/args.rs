@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 /// Flags every chapter accepts.
 #[derive(Args, Clone, Debug, Default)]
 pub struct CommonArgs {
-    /// Smoke run with tiny settings (≤ 20 s); the tests use it. Figures go to a
-    /// temporary folder unless --out is given.
+    /// Smoke run with tiny settings (seconds for one chapter, about a minute for
+    /// the tour); the tests use it. Figures go to a temporary folder unless
+    /// --out is given.
     #[arg(long)]
     pub quick: bool,
     /// Training steps (each chapter has its own default).
@@ -22,29 +23,34 @@ pub struct CommonArgs {
     /// Train on this UTF-8 text file instead of the built-in corpus.
     #[arg(long, value_name = "FILE")]
     pub corpus: Option<PathBuf>,
-    /// Where figures and summary.json go (default: book/src/figures/chNN/, or
-    /// book/src/figures/chNN/<corpus name>/ with --corpus).
+    /// Where figures and summary.json go (default: book/src/figures/chNN/;
+    /// with --corpus, target/shortmem/chNN/<corpus name>/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Record the wall-clock values (tokens/s, ms per token) in measured.json,
+    /// which the book quotes, and redraw the figures that show them; without
+    /// it they go to timings.json (ignored by git) and those figures are left as
+    /// they are.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// Where a chapter writes its figures: `--out DIR` if given; a temporary folder
 /// for `--quick`; `book/src/figures/chNN/` for the book's own runs; and, so that
-/// a run on your own text never overwrites the book's figures,
-/// `book/src/figures/chNN/<corpus file name>/` with `--corpus`.
+/// a run on your own text neither overwrites the book's figures nor adds files
+/// to the repository, `target/shortmem/chNN/<corpus file name>/` with
+/// `--corpus` (the book's own runs on other texts give `--out`).
 pub fn output_dir(id: &str, args: &CommonArgs) -> PathBuf {
-    let figures = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("book/src/figures")
-        .join(id);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     match (&args.out, args.quick, &args.corpus) {
         (Some(dir), _, _) => dir.clone(),
         (None, true, _) => std::env::temp_dir().join(format!("shortmem-quick-{id}")),
-        (None, false, Some(corpus)) => figures.join(
+        (None, false, Some(corpus)) => root.join("target/shortmem").join(id).join(
             corpus
                 .file_stem()
                 .map_or("corpus".into(), |s| s.to_string_lossy().into_owned()),
         ),
-        (None, false, None) => figures,
+        (None, false, None) => root.join("book/src/figures").join(id),
     }
 }
 
@@ -68,6 +74,9 @@ impl CommonArgs {
         }
         if let Some(out) = &self.out {
             words.extend(["--out".into(), out.join(id).display().to_string()]);
+        }
+        if self.timings {
+            words.push("--timings".into());
         }
         words
     }
@@ -148,4 +157,45 @@ pub fn check_memory(flags: &str, bytes: f64) -> Result<(), String> {
         bytes / (1u64 << 30) as f64,
         available as f64 / (1u64 << 30) as f64
     ))
+}
+
+/// The command line of `cargo run --release --example checkpoint`: where the
+/// checkpoint goes and which prompt's logits are printed (parsed here, in the
+/// library, so that the tests can check it).
+#[derive(clap::Parser, Clone, Debug, PartialEq)]
+#[command(
+    name = "checkpoint",
+    about = "Trains a small §5 Transformer for a few seconds, saves it as a safetensors checkpoint, loads it \
+             back and prints the logits of the character after PROMPT (python tools/load_in_pytorch.py PATH \
+             PROMPT prints the same from PyTorch)"
+)]
+pub struct CheckpointArgs {
+    /// The checkpoint file to write (its folder is made if need be).
+    #[arg(default_value = "target/checkpoint/lm.safetensors", value_name = "PATH")]
+    pub path: PathBuf,
+    /// The text whose next character's logits are printed.
+    #[arg(default_value = "Tom went to the", value_parser = non_empty)]
+    pub prompt: String,
+    /// Training steps.
+    #[arg(long, default_value_t = 300, value_parser = positive_usize)]
+    pub steps: usize,
+}
+
+impl CheckpointArgs {
+    /// Parses `words` (the program's name first): `--help` and bad flags are
+    /// clap's errors (which print the help or the usage), and a `PATH` that is
+    /// a folder is refused before any training.
+    pub fn parse_from_words<I, T>(words: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, Parser};
+        let args = Self::try_parse_from(words)?;
+        if args.path.is_dir() {
+            let message = format!("PATH {} is a folder: give a file name", args.path.display());
+            return Err(usage_error(Self::command(), message));
+        }
+        Ok(args)
+    }
 }

@@ -10,10 +10,10 @@ mod args;
 mod summary;
 
 pub use args::{
-    CommonArgs, available_memory, check_memory, decay_rate, non_empty, non_negative_f64, output_dir,
-    positive_f64, positive_usize, usage_error,
+    CheckpointArgs, CommonArgs, available_memory, check_memory, decay_rate, non_empty, non_negative_f64,
+    output_dir, positive_f64, positive_usize, usage_error,
 };
-pub use summary::{Summary, Transcript};
+pub use summary::{Summary, Timings, Transcript};
 
 use crate::data::{self, Corpus, Dataset};
 use crate::plot::{self, Figure, PlotError, Series};
@@ -156,8 +156,24 @@ impl Chapter {
         self.summary.finding(text);
     }
 
+    /// Records a wall-clock value: in `timings.json`, or with `--timings` in
+    /// `measured.json` (never in `summary.json`, which a rerun must not change).
+    pub fn record_time(&mut self, key: &str, value: impl Into<serde_json::Value>) {
+        self.summary.record_time(key, value);
+    }
+
+    /// Records a sentence that quotes a wall-clock value (kept with the timings).
+    pub fn timed_finding(&mut self, text: impl Into<String>) {
+        self.summary.timed_finding(text);
+    }
+
+    /// Whether this run records its timings for the book (`--timings`).
+    pub fn records_timings(&self) -> bool {
+        self.args.timings
+    }
+
     /// Records a training run: its final validation loss and speed, as
-    /// `{key} val nats/char` and `{key} tokens/s`, and prints them.
+    /// `{key} val nats/char` and `{key} tokens/s` (a timing), and prints them.
     pub fn record_training(&mut self, key: &str, history: &History, steps: usize) {
         println!(
             "   {key}: validation loss {:.3} nats/char after {steps} steps, {:.0} tokens/s",
@@ -165,7 +181,7 @@ impl Chapter {
             history.tokens_per_second()
         );
         self.record(&format!("{key} val nats/char"), history.final_val());
-        self.record(&format!("{key} tokens/s"), history.tokens_per_second());
+        self.record_time(&format!("{key} tokens/s"), history.tokens_per_second());
     }
 
     /// Path of an output file in the output folder (created now, at the first
@@ -182,6 +198,49 @@ impl Chapter {
     /// A figure's frame, captioned with the command that makes it.
     pub fn frame(&self, title: &str, x_label: &str, y_label: &str) -> Figure {
         Figure::new(title, x_label, y_label, &self.caption())
+    }
+
+    /// Path of a figure that draws timings, or `None` unless `--timings` asks
+    /// for it: such a figure shows the measurement in `measured.json`, so it is
+    /// redrawn only when that is.
+    pub fn timed_figure(&mut self, name: &str) -> Option<PathBuf> {
+        if !self.args.timings {
+            return None;
+        }
+        let _ = std::fs::create_dir_all(&self.out);
+        let p = self.out.join(name);
+        self.summary.timings.figures.push(p.clone());
+        Some(p)
+    }
+
+    /// Draws line series that show timings as `name`, with `--timings` only.
+    pub fn timed_lines(&mut self, name: &str, fig: &Figure, series: &[Series]) -> Result<(), PlotError> {
+        match self.timed_figure(name) {
+            Some(path) => plot::lines(path, fig, series),
+            None => Ok(()),
+        }
+    }
+
+    /// Draws bars that show timings as `name`, with `--timings` only.
+    pub fn timed_bars(
+        &mut self,
+        name: &str,
+        fig: &Figure,
+        labels: &[String],
+        values: &[f64],
+    ) -> Result<(), PlotError> {
+        match self.timed_figure(name) {
+            Some(path) => plot::bars(path, fig, labels, values),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes a transcript of timings as `name`, with `--timings` only.
+    pub fn write_timed_transcript(&mut self, name: &str, transcript: &Transcript) -> std::io::Result<()> {
+        match self.timed_figure(name) {
+            Some(path) => std::fs::write(path, &transcript.text),
+            None => Ok(()),
+        }
     }
 
     /// A frame for a figure that shows timings: the caption names the machine too.
@@ -229,7 +288,16 @@ impl Chapter {
 
     /// The caption for a figure that shows timings: the command and the machine.
     pub fn caption_timed(&self) -> String {
-        format!("made by: {}  ·  on {}", self.command, machine())
+        format!("made by: {}  ·  on {}", self.timed_command(), machine())
+    }
+
+    /// The command that records this run's timings (`--timings` added).
+    pub fn timed_command(&self) -> String {
+        if self.command.contains(" -- ") {
+            format!("{} --timings", self.command)
+        } else {
+            format!("{} -- --timings", self.command)
+        }
     }
 
     /// The text to train on: `--corpus FILE` if given, else the built-in corpus
@@ -246,7 +314,7 @@ impl Chapter {
             None => {
                 let bytes = if self.args.quick { 200_000 } else { 1_000_000 };
                 let corpus = Corpus::generate(self.args.seed, bytes);
-                Ok(("built-in corpus".into(), corpus.text.clone(), Some(corpus)))
+                Ok((BUILT_IN.into(), corpus.text.clone(), Some(corpus)))
             }
         }
     }
@@ -279,19 +347,39 @@ impl Chapter {
         ))
     }
 
-    /// Prints the summary table and writes summary.json; returns the summary.
+    /// Prints the findings and writes `summary.json`, and the timings to
+    /// `timings.json` (or `measured.json` with `--timings`); returns the summary.
     pub fn finish(mut self) -> ChapterResult {
         self.summary.record("command", self.command.clone());
+        let timings =
+            (!self.summary.timings.is_empty()).then_some(TIMINGS_FILE[usize::from(self.args.timings)]);
         self.summary.print();
         std::fs::create_dir_all(&self.out)
             .map_err(|e| format!("cannot create output folder {}: {e}", self.out.display()))?;
-        let path = self.out.join("summary.json");
-        std::fs::write(&path, self.summary.to_json())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        println!("\n   figures and summary.json in {}", self.out.display());
+        let write = |name: &str, text: String| {
+            let path = self.out.join(name);
+            std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        };
+        write("summary.json", self.summary.to_json())?;
+        if let Some(file) = timings {
+            write(file, self.summary.timings_json(&self.timed_command(), &machine()))?;
+        }
+        let n = self.summary.values.len() + self.summary.timings.values.len() - 1;
+        println!(
+            "\n   figures and {n} values ({}) in {}",
+            match timings {
+                Some(file) => format!("summary.json, {file}"),
+                None => "summary.json".to_string(),
+            },
+            self.out.display()
+        );
         Ok(self.summary)
     }
 }
+
+/// Where a run's wall-clock values go: `timings.json` (ignored by git), or
+/// `measured.json` with `--timings` (kept, and quoted by the book).
+pub const TIMINGS_FILE: [&str; 2] = ["timings.json", "measured.json"];
 
 /// Checks, before any work and without creating anything, that `dir` is a
 /// folder or could be made one, for writing `what` in it: its nearest existing
@@ -330,6 +418,19 @@ pub fn check_writable(dir: &std::path::Path, what: &str) -> Result<(), String> {
     }
     unreachable!("the loop returns")
 }
+
+/// The corpus named by `name` (as [`Chapter::text`] gives it) in a sentence
+/// or a title: "the built-in corpus", but a file by its name alone ("zh.txt").
+pub fn the_corpus(name: &str) -> String {
+    if name == BUILT_IN {
+        format!("the {name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// The name of the built-in corpus.
+const BUILT_IN: &str = "built-in corpus";
 
 /// The mean of `xs` and their sample standard deviation (0 for fewer than
 /// two values): how a result over several seeds is reported.

@@ -327,3 +327,33 @@ impl Windows {
         }
     }
 }
+
+/// The opening of `text` a sample starts from: at most `chars` characters,
+/// beginning at a line (after the first line break among the first `4 · chars`
+/// characters) or, failing that, a word (after the first space), and ending
+/// before a word cut in two. A text cut at an arbitrary place, as the
+/// validation split is, would otherwise start the sample mid-word.
+pub fn opening(text: &str, chars: usize) -> &str {
+    let head: Vec<(usize, char)> = text.char_indices().take(4 * chars.max(1)).collect();
+    let after = |found: Option<usize>| {
+        found.and_then(|i| {
+            head[i..]
+                .iter()
+                .find(|(_, c)| !c.is_whitespace())
+                .map(|&(at, _)| at)
+        })
+    };
+    let start = after(head.iter().position(|&(_, c)| c == '\n'))
+        .or_else(|| after(head.iter().position(|&(_, c)| c.is_whitespace())))
+        .unwrap_or(0);
+    let rest = &text[start..];
+    let end = rest.char_indices().nth(chars).map_or(rest.len(), |(at, _)| at);
+    let cut = &rest[..end];
+    let mid_word = rest[end..].chars().next().is_some_and(|c| !c.is_whitespace())
+        && cut.chars().last().is_some_and(|c| !c.is_whitespace());
+    match cut.rfind(char::is_whitespace) {
+        // Keep the space: the model goes on with a new word.
+        Some(space) if mid_word => &cut[..space + cut[space..].chars().next().map_or(0, char::len_utf8)],
+        _ => cut,
+    }
+}

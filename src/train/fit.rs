@@ -1,6 +1,7 @@
 //! The training loop itself, for any model, objective and optimizer.
 
-use super::{History, TrainConfig, TrainError, progress, shards};
+use super::progress::Progress;
+use super::{History, PATIENCE, Snapshot, TrainConfig, TrainError, overfitting, shards};
 use crate::autograd::{Graph, Module, Var, profile};
 use crate::data::Batch;
 use crate::models::State;
@@ -14,7 +15,8 @@ use std::time::Instant;
 /// `loss` and back-propagates; the shards' gradients, weighted by their share of
 /// the batch, add up to the gradient of the whole batch's mean loss. Then the
 /// gradient is clipped and `opt` updates the parameters, at the schedule's
-/// learning rate. `validate` runs every `cfg.eval_every` steps.
+/// learning rate. `validate` runs every `cfg.eval_every` steps; once the
+/// validation loss has risen for [`PATIENCE`] validations a warning says so.
 pub fn fit<M, S, O, B, L, V>(
     model: &mut M,
     opt: &mut O,
@@ -33,7 +35,8 @@ where
 {
     let mut history = History::default();
     let mut state = S::default();
-    let bar = progress::bar(cfg);
+    let mut progress = Progress::start(cfg);
+    let mut warned = false;
     for step in 0..cfg.steps {
         let started = Instant::now();
         opt.set_lr(cfg.schedule.lr(step));
@@ -74,11 +77,26 @@ where
         history.tokens += batch.batch * batch.time;
         history.train.push((step, loss_value));
         if (step + 1) % cfg.eval_every == 0 || step + 1 == cfg.steps {
-            history.val.push((step + 1, validate(model)));
+            let val = validate(model);
+            history.val.push((step + 1, val));
+            let best = history.best.as_ref().map_or(f64::INFINITY, |b| b.val);
+            if cfg.keep_best && val < best {
+                history.best = Some(Snapshot::of(model, step + 1, val));
+            }
+            let found = overfitting(&history.val, &history.train, PATIENCE);
+            if let Some(o) = found.filter(|_| cfg.warn_overfitting && !warned) {
+                warned = true;
+                progress.warn(&format!(
+                    "   warning: {}: the validation loss has risen for {} validations, from {:.3} at step {} to {:.3} \
+                     at step {}, while the training loss still falls: the model is learning its training text by \
+                     heart (a small text for this model: a larger one, or about {} steps, would do better)",
+                    cfg.label, o.since, o.best, o.best_step, o.last, o.last_step, o.best_step
+                ));
+            }
         }
-        progress::update(&bar, step, &history);
+        progress.update(step, &history);
     }
-    bar.finish_and_clear();
+    progress.finish();
     Ok(history)
 }
 // ANCHOR_END: training_step

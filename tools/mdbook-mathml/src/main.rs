@@ -89,7 +89,8 @@ fn run() -> Result<(), String> {
     out.flush().map_err(|e| format!("writing stdout: {e}"))
 }
 
-/// The `values` of each `figures/…/summary.json`, read once.
+/// The values of each figures folder (its `summary.json` and `measured.json`),
+/// read once.
 struct Summaries {
     figures: PathBuf,
     read: HashMap<String, Result<Map<String, Value>, String>>,
@@ -97,18 +98,10 @@ struct Summaries {
 
 impl Summaries {
     fn values(&mut self, folder: &str) -> Result<Map<String, Value>, String> {
-        let path = self.figures.join(folder).join("summary.json");
+        let dir = self.figures.join(folder);
         self.read
             .entry(folder.to_string())
-            .or_insert_with(|| {
-                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                let json: Value =
-                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-                match json.get("values") {
-                    Some(Value::Object(values)) => Ok(values.clone()),
-                    _ => Err(format!("{}: no \"values\" object", path.display())),
-                }
-            })
+            .or_insert_with(|| values::folder_values(&dir))
             .clone()
     }
 }

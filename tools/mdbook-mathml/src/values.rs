@@ -3,7 +3,10 @@
 //! quotes a run by hand and a rerun cannot leave the prose behind.
 //!
 //! * `FIGURES` is a folder under `src/figures/` (`ch05`, `ch05/tinyshakespeare`),
-//!   whose `summary.json` holds a `values` object;
+//!   whose `summary.json` holds a `values` object: the values a rerun at the
+//!   same seed gives again bit for bit; and whose `measured.json`, if there is
+//!   one, holds the wall-clock values (tokens/s, ms per token) of the run made
+//!   with `--timings`, quoted the same way (see [`folder_values`]);
 //! * `"KEY"` is one of its keys, in double quotes; `"A" / "B"` is their ratio;
 //! * an optional format follows: `.N` (N decimals), `,.N` (N decimals, thousands
 //!   separated by commas), `%.N` (times 100, N decimals: a percentage without its
@@ -157,6 +160,39 @@ fn thousands(fixed: &str) -> String {
 /// A summary's `values`, or why they could not be read.
 pub type Values = Result<Map<String, Value>, String>;
 
+/// The values a page can quote from the folder `dir`: the `values` of its
+/// `summary.json` and, if the folder has one, of its `measured.json` (a key
+/// both hold is an error: the page could not say which it means).
+pub fn folder_values(dir: &std::path::Path) -> Values {
+    let read = |name: &str| -> Result<Option<Map<String, Value>>, String> {
+        let path = dir.join(name);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if name == MEASURED && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let json: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        match json.get("values") {
+            Some(Value::Object(values)) => Ok(Some(values.clone())),
+            _ => Err(format!("{}: no \"values\" object", path.display())),
+        }
+    };
+    let mut values = read("summary.json")?.unwrap_or_default();
+    for (key, value) in read(MEASURED)?.unwrap_or_default() {
+        if values.contains_key(&key) {
+            return Err(format!(
+                "{}: \"{key}\" is in both summary.json and {MEASURED}",
+                dir.display()
+            ));
+        }
+        values.insert(key, value);
+    }
+    Ok(values)
+}
+
+/// The file of a folder's committed wall-clock values.
+const MEASURED: &str = "measured.json";
+
 /// `page` with every directive replaced, `values_of` giving a figures folder's
 /// `values`; or every problem found (not only the first).
 pub fn expand(page: &str, values_of: &mut dyn FnMut(&str) -> Values) -> Result<String, Vec<String>> {
@@ -215,6 +251,35 @@ mod tests {
         );
         assert_eq!(thousands("-1234567.25"), "-1,234,567.25");
         assert_eq!(thousands("999"), "999");
+    }
+
+    /// A folder's values are its summary's and its measurement's; a folder
+    /// without a measurement has its summary's only; a key in both is refused.
+    #[test]
+    fn a_folder_quotes_its_summary_and_its_measurement() {
+        let dir = std::env::temp_dir().join(format!("mdbook-mathml-values-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+        write(
+            "summary.json",
+            r#"{"values": {"loss": 0.5, "sample": "In the box"}}"#,
+        );
+        let only = folder_values(&dir).unwrap();
+        assert_eq!(only.len(), 2);
+        write(
+            "measured.json",
+            r#"{"machine": "x", "values": {"tokens/s": 1234.5}}"#,
+        );
+        let both = folder_values(&dir).unwrap();
+        assert_eq!(both["loss"], 0.5);
+        assert_eq!(both["tokens/s"], 1234.5);
+        assert_eq!(both.len(), 3);
+        write("measured.json", r#"{"values": {"loss": 0.7}}"#);
+        assert!(folder_values(&dir).unwrap_err().contains("\"loss\" is in both"));
+        std::fs::remove_file(dir.join("summary.json")).unwrap();
+        assert!(folder_values(&dir).unwrap_err().contains("summary.json"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
