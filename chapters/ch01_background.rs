@@ -331,6 +331,7 @@ fn conclude(ch: &mut Chapter, name: &str, data: &Dataset, curves: &[Curve], bigr
     ch.record("nats/char at best k", main.witten_bell[best_k]);
     ch.record("bits/char at best k", main.witten_bell[best_k] / 2f64.ln());
     ch.record(&format!("add-one nats/char at k={max_k}"), main.add_one[max_k]);
+    ch.record("best k (add-one)", argmin(&main.add_one));
     ch.record("count bigram val nats/char", counted);
     ch.finding(format!(
         "On {}, more context keeps helping with Witten-Bell ({:.2} nats/char at k=0, {:.2} at k={best_k}), \
@@ -348,6 +349,15 @@ fn conclude(ch: &mut Chapter, name: &str, data: &Dataset, curves: &[Curve], bigr
         ch.record(
             &format!("Tiny Shakespeare add-one nats/char at k={max_k}"),
             c.add_one[max_k],
+        );
+        ch.record("Tiny Shakespeare best k (add-one)", argmin(&c.add_one));
+        ch.record(
+            &format!("Tiny Shakespeare nats/char at k={max_k}"),
+            c.witten_bell[max_k],
+        );
+        ch.record(
+            &format!("Tiny Shakespeare training-text nats/char at k={max_k}"),
+            c.train_wb[max_k],
         );
         ch.finding(format!(
             "On Tiny Shakespeare even Witten-Bell stops improving at k={best} ({:.2} nats/char) and reaches {:.2} at \

@@ -473,20 +473,26 @@ fn attention_map(ch: &mut Chapter, lm: &TransformerLM, tok: &CharTokenizer) -> R
         "   attention of the last position in head {head}: {}",
         described.join(", ")
     );
-    // How much of that last row goes to the fact, the first "blue bag".
+    // How much of that last row goes to the fact, the first "blue bag", and
+    // to which of its letters most.
     let fact = story.find("blue bag").expect("the story states its fact");
-    let on_fact: f64 = values[n - 1][fact..fact + "blue bag".len()].iter().sum();
+    let span = fact..fact + "blue bag".len();
+    let on_fact: f64 = values[n - 1][span.clone()].iter().sum();
+    let most = span
+        .max_by(|&a, &b| values[n - 1][a].total_cmp(&values[n - 1][b]))
+        .expect("the fact has letters");
+    let letter = story[most..].chars().next().unwrap_or('?');
     println!(
-        "   weight of the last position on the fact \"blue bag\" {} characters back: {on_fact:.2} ({:.2} on its \"b\")",
+        "   weight of the last position on the fact \"blue bag\" {} characters back: {on_fact:.2}, {:.2} of it on its {letter:?}",
         n - 1 - fact,
-        values[n - 1][fact]
+        values[n - 1][most]
     );
     ch.record("attention map: weight of the answer on the fact", on_fact);
     ch.record(
-        "attention map: weight of the answer on the fact's first letter",
-        values[n - 1][fact],
+        "attention map: letter of the fact it reads most",
+        String::from(letter),
     );
-    ch.record("attention map: head", head as f64);
+    ch.record("attention map: weight on that letter", values[n - 1][most]);
     let next = tok.char(argmax(&lm.next_logits(&ids))).unwrap_or('?');
     println!("   the model continues {story:?} with {next:?}\n");
     ch.record("attention map: next character predicted", String::from(next));
