@@ -37,7 +37,7 @@ fn tour(args: Args) -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     if !args.common.quick {
         println!(
-            "(the tour takes about 13 minutes on the 2-vCPU machine of the book's measurement appendix, the sum of its chapters; --quick about a minute)
+            "(the tour takes about 10 minutes on the 2-vCPU machine of the book's measurement appendix, the sum of its chapters; --quick about a minute)
 "
         );
     }
