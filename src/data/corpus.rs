@@ -9,9 +9,10 @@
 //! earlier), so chapters can measure memory directly: the loss on answer
 //! characters.
 //!
-//! Every answer starts 9 to 64 characters after the latest mention that fixes
-//! it: past the reach of an 8-gram, inside the 64-character window the chapters'
-//! models read. The stories are short and have no filler sentences, because a
+//! Every answer starts more than 8 characters after the end of the latest
+//! mention that fixes it, past the reach of an 8-gram, and at most 65 after
+//! that mention's start, inside (or, in rare two-object stories, one character
+//! past) the 64-character window the chapters' models read. The stories are short and have no filler sentences, because a
 //! small Transformer learns to look an answer up only when the fact and the
 //! question often fall in the same window: with the longer stories of earlier
 //! versions (fillers, facts 50 to 100 characters back) it did not learn it
