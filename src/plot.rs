@@ -621,14 +621,7 @@ pub fn bars(
             .x_desc(&fig.y_label)
             .y_desc(&fig.x_label)
             .y_labels(n.min(40))
-            .y_label_formatter(&|y| {
-                let i = y.round();
-                if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
-                    names[names.len() - 1 - i as usize].clone()
-                } else {
-                    String::new()
-                }
-            })
+            .y_label_formatter(&|&y| bar_label(&names, y, true))
             .disable_y_mesh()
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
@@ -656,14 +649,7 @@ pub fn bars(
         .x_desc(&fig.x_label)
         .y_desc(&fig.y_label)
         .x_labels(n.min(40))
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
-                names[i as usize].clone()
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|&x| bar_label(&names, x, false))
         .disable_x_mesh()
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
@@ -922,4 +908,15 @@ fn attention_panel<DB: DrawingBackend>(
             .map(|&(q, k)| Rectangle::new([(k as f64, q as f64), (k as f64 + 1.0, q as f64 + 1.0)], mark)),
     )?;
     Ok(())
+}
+
+/// The name of the bar at axis position `at` (bar i sits at i, or, counted
+/// from the top, at n − 1 − i), or nothing between bars.
+fn bar_label(names: &[String], at: f64, from_top: bool) -> String {
+    let i = at.round();
+    if (at - i).abs() > 1e-6 || i < 0.0 || i as usize >= names.len() {
+        return String::new();
+    }
+    let i = i as usize;
+    names[if from_top { names.len() - 1 - i } else { i }].clone()
 }
