@@ -94,7 +94,10 @@ pub fn run(args: Args) -> ChapterResult {
     if let Some(corpus) = &corpus {
         story_answers(&mut ch, &data, corpus, &curves[0])?;
     }
-    conclude(&mut ch, &name, &data, &curves, bigram.final_val());
+    conclude(&mut ch, &name, &data, &curves[0], bigram.final_val());
+    if let Some(shakespeare) = curves.get(1) {
+        real_text(&ch, &curves[0], shakespeare, &bigram)?;
+    }
     ch.finish()
 }
 
@@ -194,6 +197,38 @@ fn more_context(ch: &Chapter, name: &str, data: &Dataset, max_k: usize, shakespe
     curves
 }
 
+/// § Real text, when Tiny Shakespeare is next to the course: its n-gram
+/// curves beside the corpus's, in `tinyshakespeare/` (a summary and figure of
+/// their own, so that a run without the file leaves the main ones as they are).
+fn real_text(ch: &Chapter, main: &Curve, c: &Curve, bigram: &History) -> Result<(), Box<dyn Error>> {
+    let mut part = ch.part("tinyshakespeare", "Why memory matters: Tiny Shakespeare");
+    let max_k = c.max_k();
+    ngram_figure(&mut part, &[main, c], &main.name, bigram)?;
+    let best = c.best_k();
+    part.record("best k", best);
+    part.record("nats/char at best k", c.witten_bell[best]);
+    part.record(
+        &format!("add-one nats/char at k={max_k}"),
+        c.add_one[max_k],
+    );
+    part.record("best k (add-one)", argmin(&c.add_one));
+    part.record(
+        &format!("nats/char at k={max_k}"),
+        c.witten_bell[max_k],
+    );
+    part.record(
+        &format!("training-text nats/char at k={max_k}"),
+        c.train_wb[max_k],
+    );
+    part.finding(format!(
+        "On Tiny Shakespeare even Witten-Bell stops improving at k={best} ({:.2} nats/char) and reaches {:.2} at \
+         k={max_k}, while on its own training text it keeps falling to {:.2}: long contexts are memorised, not learned.",
+        c.witten_bell[best], c.witten_bell[max_k], c.train_wb[max_k]
+    ));
+    part.finish()?;
+    Ok(())
+}
+
 /// § A neural bigram, trained with the common trainer, learns the counts.
 fn neural_bigram(ch: &mut Chapter, data: &Dataset, steps: usize) -> Result<History, Box<dyn Error>> {
     ch.section("a neural bigram");
@@ -213,13 +248,30 @@ fn neural_bigram(ch: &mut Chapter, data: &Dataset, steps: usize) -> Result<Histo
     Ok(history)
 }
 
-/// The figures of the first two sections: loss against k, and the bigram's training.
+/// The figures of the first two sections: loss against k on the text the run
+/// read, and the bigram's training.
 fn draw_context(
     ch: &mut Chapter,
     curves: &[Curve],
     name: &str,
     bigram: &History,
 ) -> Result<(), Box<dyn Error>> {
+    ngram_figure(ch, &[&curves[0]], name, bigram)?;
+    let y = "cross-entropy (nats per character)";
+    let counted = curves[0].witten_bell[1.min(curves[0].max_k())];
+    let fig = ch.frame("Neural bigram: training and validation loss", "step", y);
+    let series = [
+        Series::line("train (moving mean of 25 steps)", plot::smooth(&bigram.train, 25)),
+        Series::line("validation", bigram.val_points()).with_mark(Mark::LinePoints),
+        Series::reference("count-based bigram (k = 1, Witten-Bell)", counted),
+    ];
+    ch.lines("bigram_loss.svg", &fig, &series)?;
+    Ok(())
+}
+
+/// `ngram_vs_context.svg`: the n-gram curves of `curves` against k, one colour
+/// per text, and the neural bigram's point on the first.
+fn ngram_figure(ch: &mut Chapter, curves: &[&Curve], name: &str, bigram: &History) -> Result<(), Box<dyn Error>> {
     let mut series = Vec::new();
     // One colour per corpus: solid Witten-Bell, dashed add-one, dots on the training text.
     for (i, c) in curves.iter().enumerate() {
@@ -253,14 +305,6 @@ fn draw_context(
         .frame("Held-out cross-entropy of character n-gram models", x, y)
         .legend(Legend::Outside);
     ch.lines("ngram_vs_context.svg", &fig, &series)?;
-    let counted = curves[0].witten_bell[1.min(curves[0].max_k())];
-    let fig = ch.frame("Neural bigram: training and validation loss", "step", y);
-    let series = [
-        Series::line("train (moving mean of 25 steps)", plot::smooth(&bigram.train, 25)),
-        Series::line("validation", bigram.val_points()).with_mark(Mark::LinePoints),
-        Series::reference("count-based bigram (k = 1, Witten-Bell)", counted),
-    ];
-    ch.lines("bigram_loss.svg", &fig, &series)?;
     Ok(())
 }
 
@@ -320,8 +364,7 @@ fn story_answers(
 }
 
 /// The numbers the sections found, and what they mean.
-fn conclude(ch: &mut Chapter, name: &str, data: &Dataset, curves: &[Curve], bigram_val: f64) {
-    let main = &curves[0];
+fn conclude(ch: &mut Chapter, name: &str, data: &Dataset, main: &Curve, bigram_val: f64) {
     let (max_k, best_k) = (main.max_k(), main.best_k());
     let counted = main.witten_bell[1.min(max_k)];
     ch.record("corpus", name);
@@ -342,29 +385,6 @@ fn conclude(ch: &mut Chapter, name: &str, data: &Dataset, curves: &[Curve], bigr
         argmin(&main.add_one),
         main.add_one[max_k]
     ));
-    if let Some(c) = curves.get(1) {
-        let best = c.best_k();
-        ch.record("Tiny Shakespeare best k", best);
-        ch.record("Tiny Shakespeare nats/char at best k", c.witten_bell[best]);
-        ch.record(
-            &format!("Tiny Shakespeare add-one nats/char at k={max_k}"),
-            c.add_one[max_k],
-        );
-        ch.record("Tiny Shakespeare best k (add-one)", argmin(&c.add_one));
-        ch.record(
-            &format!("Tiny Shakespeare nats/char at k={max_k}"),
-            c.witten_bell[max_k],
-        );
-        ch.record(
-            &format!("Tiny Shakespeare training-text nats/char at k={max_k}"),
-            c.train_wb[max_k],
-        );
-        ch.finding(format!(
-            "On Tiny Shakespeare even Witten-Bell stops improving at k={best} ({:.2} nats/char) and reaches {:.2} at \
-             k={max_k}, while on its own training text it keeps falling to {:.2}: long contexts are memorised, not learned.",
-            c.witten_bell[best], c.witten_bell[max_k], c.train_wb[max_k]
-        ));
-    }
     ch.finding(format!(
         "The neural bigram learns the counts by gradient descent: {bigram_val:.3} vs {counted:.3} nats/char for the counted bigram."
     ));

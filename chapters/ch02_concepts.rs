@@ -21,7 +21,7 @@ use shortmem::autograd::Graph;
 use shortmem::chapter::{
     Chapter, ChapterResult, CommonArgs, Program, Transcript, mean_sd, output_dir, sizes, the_corpus,
 };
-use shortmem::data::{CharTokenizer, Corpus, Dataset, Repeats, windows};
+use shortmem::data::{AnswerKind, CharTokenizer, Corpus, Dataset, Repeats, windows};
 use shortmem::models::{
     Activation, AttentionOnly, LanguageModel, NGram, Rnn, Smoothing, TransformerConfig, TransformerLM,
 };
@@ -334,6 +334,10 @@ fn induction_heads(ch: &mut Chapter, size: &Sizes) -> Result<AttentionOnly, Box<
         );
         let key = if layers == 1 { "1-layer" } else { "2-layer" };
         ch.record(&format!("induction: {key} loss on the repeat"), r);
+        ch.record(
+            &format!("induction: {key} loss on the repeat as a number of equally likely tokens"),
+            r.exp(),
+        );
         ch.record(&format!("induction: {key} in-context score"), sc);
         if size.induction_seeds > 1 {
             ch.record(
@@ -367,7 +371,7 @@ fn induction_heads(ch: &mut Chapter, size: &Sizes) -> Result<AttentionOnly, Box<
         )
         .legend(Legend::Outside);
     ch.lines("induction_loss.svg", &fig, &series)?;
-    phase_change(ch, &training)?;
+    phase_change(ch, &training, bound)?;
     let model = two_layer.ok_or("induction: no 2-layer model was trained")?;
     induction_map(ch, &model, &shown)?;
     Ok(model)
@@ -384,8 +388,32 @@ pub const INDUCTION_HEADS: usize = 4;
 type TrainingCurve = (usize, usize, Vec<(f64, f64)>);
 
 /// The loss on the copy during training, one curve per model and seed: the
-/// 2-layer model's falls suddenly, once its two heads have formed.
-fn phase_change(ch: &mut Chapter, training: &[TrainingCurve]) -> Result<(), Box<dyn Error>> {
+/// 2-layer model's falls suddenly, once its two heads have formed. Records
+/// when: the first evaluation at which a 2-layer run beats `bound` (knowing
+/// only that one of the block's other tokens comes next), at the earliest and
+/// the latest seed, and the loss at the evaluation before it.
+fn phase_change(ch: &mut Chapter, training: &[TrainingCurve], bound: f64) -> Result<(), Box<dyn Error>> {
+    let drops: Vec<(f64, f64)> = training
+        .iter()
+        .filter(|c| c.0 == 2)
+        .filter_map(|(_, _, points)| {
+            let i = points.iter().position(|&(_, loss)| loss < bound)?;
+            Some((points[i].0, points[i.saturating_sub(1)].1))
+        })
+        .collect();
+    if !drops.is_empty() {
+        let first = drops.iter().map(|d| d.0).fold(f64::INFINITY, f64::min);
+        let last = drops.iter().map(|d| d.0).fold(0.0, f64::max);
+        let before = drops.iter().map(|d| d.1).sum::<f64>() / drops.len() as f64;
+        println!(
+            "   the 2-layer loss on the copy first beats that guess at step {first} to {last} ({} of {} seeds); the evaluation before, it was {before:.2}",
+            drops.len(),
+            training.iter().filter(|c| c.0 == 2).count()
+        );
+        ch.record("induction: 2-layer step of the drop, earliest seed", first as usize);
+        ch.record("induction: 2-layer step of the drop, latest seed", last as usize);
+        ch.record("induction: 2-layer loss on the copy just before the drop", before);
+    }
     let series: Vec<Series> = training
         .iter()
         .map(|(layers, seed, points)| {
@@ -508,8 +536,6 @@ fn induction_map(ch: &mut Chapter, model: &AttentionOnly, task: &Repeats) -> Res
     Ok(())
 }
 
-/// How many corpus stories the attention explorer shows.
-const EXPLORER_STORIES: usize = 3;
 /// The explorer's induction prompt: a block of this many random tokens, its
 /// copy, and a few fresh tokens, `EXPLORER_REPEAT_LEN` in all.
 const EXPLORER_BLOCK: usize = 14;
@@ -532,7 +558,7 @@ struct ExplorerPrompt {
 }
 
 /// A stretch of the corpus that ends in an answer, and where the story said
-/// it first (byte positions in the corpus, which is ASCII).
+/// it last before (byte positions in the corpus, which is ASCII).
 struct StoryWindow {
     start: usize,
     answer: Range<usize>,
@@ -554,7 +580,7 @@ fn attention_explorer(
 ) -> Result<(), Box<dyn Error>> {
     ch.section("the attention explorer's data");
     let mut prompts = match corpus {
-        Some(c) => story_windows(c, EXPLORER_STORIES)
+        Some(c) => story_windows(c)
             .iter()
             .enumerate()
             .map(|(i, w)| story_prompt(gpt, &data.tokenizer, &c.text, w, i + 1))
@@ -570,7 +596,22 @@ fn attention_explorer(
                 h + 1
             )
         });
-        println!("   {} ({} tokens){best}", p.title, p.tokens.len());
+        let mention = best_head_on_mention(p).map_or(String::new(), |(l, h, w)| {
+            format!(
+                "; at the answer's first letter, layer {}, head {} puts {w:.2} on the earlier mention",
+                l + 1,
+                h + 1
+            )
+        });
+        println!("   {} ({} tokens){best}{mention}", p.title, p.tokens.len());
+    }
+    for (i, p) in prompts.iter().enumerate() {
+        if let Some((_, _, w)) = best_head_on_mention(p) {
+            ch.record(
+                &format!("explorer: prompt {}, the best head's weight on the earlier mention", i + 1),
+                w,
+            );
+        }
     }
     let cfg = &gpt.config;
     let (layers, heads) = (
@@ -597,17 +638,26 @@ fn attention_explorer(
     write_explorer(ch, &models, &prompts)
 }
 
-/// Up to `count` held-out stories of the corpus, each cut to the last
-/// [`CONTEXT`] characters up to one of its answers (from a story's or a word's
-/// start), in which the answer was stated earlier, word for word: one of each
-/// kind (told apart by the six characters before the answer).
-fn story_windows(corpus: &Corpus, count: usize) -> Vec<StoryWindow> {
+/// The kinds of answer the explorer's stories show, one story each: a
+/// container (someone hid something), a place (someone went or said where),
+/// an object (a list repeated back).
+const EXPLORER_KINDS: [AnswerKind; 3] = [AnswerKind::Container, AnswerKind::Place, AnswerKind::Object];
+
+/// Held-out stories of the corpus, one for each of [`EXPLORER_KINDS`], each
+/// cut to the last [`CONTEXT`] characters up to one of its answers (from a
+/// story's or a word's start), in which the answer was stated earlier, word
+/// for word.
+fn story_windows(corpus: &Corpus) -> Vec<StoryWindow> {
     let text = &corpus.text;
     let held_out = text.len() - text.len() / 10;
-    let (mut found, mut cues) = (Vec::new(), Vec::new());
+    let mut found: Vec<(AnswerKind, StoryWindow)> = Vec::new();
     for r in &corpus.answers {
-        if found.len() == count {
+        if found.len() == EXPLORER_KINDS.len() {
             break;
+        }
+        let kind = AnswerKind::of(&text[r.clone()]);
+        if !EXPLORER_KINDS.contains(&kind) || found.iter().any(|(k, _)| *k == kind) {
+            continue;
         }
         if r.start < held_out + CONTEXT || r.len() < 3 {
             continue;
@@ -616,18 +666,18 @@ fn story_windows(corpus: &Corpus, count: usize) -> Vec<StoryWindow> {
         let Some(earlier) = earlier_word(text, start..r.start, &text[r.clone()]) else {
             continue;
         };
-        let cue = &text[r.start - 6..r.start];
-        if cues.contains(&cue) {
-            continue;
-        }
-        cues.push(cue);
-        found.push(StoryWindow {
-            start,
-            answer: r.clone(),
-            earlier,
-        });
+        found.push((
+            kind,
+            StoryWindow {
+                start,
+                answer: r.clone(),
+                earlier,
+            },
+        ));
     }
-    found
+    // In the order of EXPLORER_KINDS, whatever order the corpus had them in.
+    found.sort_by_key(|(k, _)| EXPLORER_KINDS.iter().position(|e| e == k));
+    found.into_iter().map(|(_, w)| w).collect()
 }
 
 /// The last place in `text[within]` where `words` stands as whole words (not
@@ -658,7 +708,7 @@ fn window_start(text: &str, from: usize, before: usize) -> usize {
 
 /// The corpus Transformer on one story window: at each query just before an
 /// answer character, the right earlier token is the same character of the
-/// answer's first mention.
+/// answer's latest earlier mention.
 fn story_prompt(
     gpt: &TransformerLM,
     tok: &CharTokenizer,
@@ -670,15 +720,15 @@ fn story_prompt(
     let answer = &text[w.answer.clone()];
     let ids = tok.encode(piece)?;
     let mut answers = vec![None; ids.len()];
-    let (at, first) = (w.answer.start - w.start, w.earlier - w.start);
+    let (at, earlier) = (w.answer.start - w.start, w.earlier - w.start);
     for k in 0..answer.len() {
-        answers[at - 1 + k] = Some(first + k);
+        answers[at - 1 + k] = Some(earlier + k);
     }
     Ok(ExplorerPrompt {
         title: format!("Story {number}: the answer is {answer}"),
         model: "corpus",
         note: format!(
-            "The story says \"{answer}\" at position {first} and ends by saying it again. At the positions just before each of its letters, a head that looks back at the first mention can copy the next letter from there."
+            "The story says \"{answer}\" at position {earlier} and ends by saying it again. At the positions just before each of its letters, a head that looks back at that earlier mention can copy the next letter from there."
         ),
         tokens: piece.chars().map(CharTokenizer::display_char).collect(),
         weights: corpus_weights(gpt, &ids),
@@ -799,6 +849,29 @@ fn best_head_on_answers(p: &ExplorerPrompt) -> Option<(usize, usize, f64)> {
         .iter()
         .enumerate()
         .flat_map(|(l, heads)| heads.iter().enumerate().map(move |(h, rows)| (l, h, mean(rows))))
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+}
+
+/// In a story, at the query just before the answer's first letter: the head
+/// (layer, head) with the most weight on the whole earlier mention of the
+/// answer (the letters its right earlier tokens point into), and that weight.
+/// `None` for a prompt whose marked positions do not form one answer.
+fn best_head_on_mention(p: &ExplorerPrompt) -> Option<(usize, usize, f64)> {
+    if p.model != "corpus" {
+        return None;
+    }
+    let q = p.answers.iter().position(Option::is_some)?;
+    let len = p.answers[q..].iter().take_while(|a| a.is_some()).count();
+    let first = p.answers[q]?;
+    p.weights
+        .iter()
+        .enumerate()
+        .flat_map(|(l, heads)| {
+            heads.iter().enumerate().map(move |(h, rows)| {
+                let on: u32 = rows[q][first..first + len].iter().sum();
+                (l, h, on as f64 / 1000.0)
+            })
+        })
         .max_by(|a, b| a.2.total_cmp(&b.2))
 }
 

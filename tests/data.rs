@@ -325,3 +325,24 @@ fn the_opening_starts_at_a_line_or_word_and_ends_between_words() {
     // A single long word after the boundary stays, cut (nothing better).
     assert_eq!(opening("a abcdefghij", 4), "abcd");
 }
+
+#[test]
+fn each_answer_kind_is_told_from_its_words_and_every_generated_answer_has_one() {
+    use shortmem::data::AnswerKind;
+    assert_eq!(AnswerKind::of("blue bag"), AnswerKind::Container);
+    assert_eq!(AnswerKind::of("garden"), AnswerKind::Place);
+    assert_eq!(AnswerKind::of("lamp"), AnswerKind::Object);
+    assert_eq!(AnswerKind::of("Kai"), AnswerKind::Name);
+    assert_eq!(AnswerKind::of("owl"), AnswerKind::Animal);
+    assert_eq!(AnswerKind::of("blue"), AnswerKind::Other);
+    let corpus = Corpus::generate(3, 20_000);
+    let mut seen = Vec::new();
+    for r in &corpus.answers {
+        let kind = AnswerKind::of(&corpus.text[r.clone()]);
+        assert_ne!(kind, AnswerKind::Other, "answer {:?}", &corpus.text[r.clone()]);
+        if !seen.contains(&kind) {
+            seen.push(kind);
+        }
+    }
+    assert_eq!(seen.len(), 5, "every kind appears in 20 kB of stories: {seen:?}");
+}

@@ -5,12 +5,18 @@ with `cargo run --release --bin ch05 -- --corpus FILE --train-only`: the §5 mod
 decay to 1e-4, AdamW betas (0.9, 0.99), weight decay 0.1 on matrices, clipping
 at 1.0), last 10 % of the text held out.
 
-    cd tools && python torch_shakespeare.py ../../shared/data/tinyshakespeare.txt [THREADS]
+    cd tools && python torch_shakespeare.py ../../shared/data/tinyshakespeare.txt [THREADS] [--out DIR]
 
 Prints the validation loss (mean over 20 random held-out batches) and the
-seconds spent in training steps.
+seconds spent in training steps. With `--out DIR` it also writes them where the
+book reads run values: the loss to DIR/summary.json, the wall-clock values to
+DIR/measured.json (the book's run writes to
+book/src/figures/ch05/pytorch-shakespeare).
 """
+import json
 import math
+import os
+import platform
 import sys
 import time
 
@@ -19,8 +25,18 @@ import torch.nn.functional as F
 
 from seed_model import TransformerLM
 
-path = sys.argv[1]
-torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 2)
+args = sys.argv[1:]
+out = None
+if "--out" in args:
+    i = args.index("--out")
+    if i + 1 >= len(args):
+        sys.exit("--out needs a folder")
+    out = args[i + 1]
+    del args[i : i + 2]
+if not args:
+    sys.exit("usage: torch_shakespeare.py TEXT [THREADS] [--out DIR]")
+path = args[0]
+torch.set_num_threads(int(args[1]) if len(args) > 1 else 2)
 torch.manual_seed(0)
 text = open(path, encoding="utf-8").read()
 alphabet = sorted(set(text))
@@ -73,3 +89,25 @@ print(
     f"torch {torch.__version__}, {torch.get_num_threads()} threads: validation loss {sum(losses) / len(losses):.4f} "
     f"after {steps} steps, {seconds:.1f} s of training, {steps * batch * context / seconds:.0f} tokens/s"
 )
+if out is not None:
+    val_loss = sum(losses) / len(losses)
+    command = "$PYTHON tools/torch_shakespeare.py tinyshakespeare.txt " + str(torch.get_num_threads())
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    machine = f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    os.makedirs(out, exist_ok=True)
+
+    def write(name, values):
+        doc = {"chapter": "ch05", "command": command, "figures": [], "findings": [], "values": values}
+        if name == "measured.json":
+            doc["machine"] = machine
+        with open(os.path.join(out, name), "w") as f:
+            f.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+    write("summary.json", {"command": command, "final val loss": val_loss, "steps": steps})
+    write("measured.json", {"machine": machine, "training seconds": seconds, "tokens/s": steps * batch * context / seconds})
+    print(f"wrote {out}/summary.json and measured.json")

@@ -131,6 +131,22 @@ impl Chapter {
         })
     }
 
+    /// A part of this run whose figures and summary go to a folder of their
+    /// own, `<out>/<folder>`: results that only some machines can make (they
+    /// need a file from outside the course), kept apart so that a run without
+    /// it leaves the main summary and figures as they are. Its `finish` writes
+    /// the part's summary; the main one knows nothing of it.
+    pub fn part(&self, folder: &str, title: &'static str) -> Chapter {
+        Chapter {
+            id: self.id,
+            title,
+            args: self.args.clone(),
+            command: self.command.clone(),
+            out: self.out.join(folder),
+            summary: Summary::new(self.id, title),
+        }
+    }
+
     /// The chapter's seed (`--seed`).
     pub fn seed(&self) -> u64 {
         self.args.seed

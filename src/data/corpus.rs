@@ -48,6 +48,41 @@ const ANIMALS: &[&str] = &["cat", "dog", "fox", "owl", "goat", "duck", "horse", 
 const ADJECTIVES: &[&str] = &[
     "little", "clever", "sleepy", "brave", "grey", "happy", "quiet", "curious",
 ];
+/// What an answer of the built-in corpus names, told from its words: the
+/// stories draw each kind from a list of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerKind {
+    /// Where something was put ("blue bag").
+    Container,
+    /// Where someone went or said something is ("garden").
+    Place,
+    /// A thing on a list ("lamp").
+    Object,
+    /// A pet's name ("Kai").
+    Name,
+    /// A pet's kind ("owl").
+    Animal,
+    /// Words from none of the lists (not written by the generator).
+    Other,
+}
+
+impl AnswerKind {
+    /// The kind of the answer `words`.
+    pub fn of(words: &str) -> AnswerKind {
+        let lists = [
+            (CONTAINERS, AnswerKind::Container),
+            (PLACES, AnswerKind::Place),
+            (OBJECTS, AnswerKind::Object),
+            (NAMES, AnswerKind::Name),
+            (ANIMALS, AnswerKind::Animal),
+        ];
+        lists
+            .iter()
+            .find(|(list, _)| list.contains(&words))
+            .map_or(AnswerKind::Other, |&(_, kind)| kind)
+    }
+}
+
 /// The generated text and where its answers are.
 #[derive(Clone, Debug)]
 pub struct Corpus {

@@ -10,7 +10,7 @@ mod mqar;
 mod recall;
 mod tokenizer;
 
-pub use corpus::Corpus;
+pub use corpus::{AnswerKind, Corpus};
 pub use induction::{RepeatBatch, Repeats};
 pub use mqar::{Mqar, MqarBatch, MqarSequence, MqarSplits};
 pub use recall::RecallTask;
