@@ -207,15 +207,9 @@ fn real_text(ch: &Chapter, main: &Curve, c: &Curve, bigram: &History) -> Result<
     let best = c.best_k();
     part.record("best k", best);
     part.record("nats/char at best k", c.witten_bell[best]);
-    part.record(
-        &format!("add-one nats/char at k={max_k}"),
-        c.add_one[max_k],
-    );
+    part.record(&format!("add-one nats/char at k={max_k}"), c.add_one[max_k]);
     part.record("best k (add-one)", argmin(&c.add_one));
-    part.record(
-        &format!("nats/char at k={max_k}"),
-        c.witten_bell[max_k],
-    );
+    part.record(&format!("nats/char at k={max_k}"), c.witten_bell[max_k]);
     part.record(
         &format!("training-text nats/char at k={max_k}"),
         c.train_wb[max_k],
@@ -271,7 +265,12 @@ fn draw_context(
 
 /// `ngram_vs_context.svg`: the n-gram curves of `curves` against k, one colour
 /// per text, and the neural bigram's point on the first.
-fn ngram_figure(ch: &mut Chapter, curves: &[&Curve], name: &str, bigram: &History) -> Result<(), Box<dyn Error>> {
+fn ngram_figure(
+    ch: &mut Chapter,
+    curves: &[&Curve],
+    name: &str,
+    bigram: &History,
+) -> Result<(), Box<dyn Error>> {
     let mut series = Vec::new();
     // One colour per corpus: solid Witten-Bell, dashed add-one, dots on the training text.
     for (i, c) in curves.iter().enumerate() {

@@ -410,7 +410,10 @@ fn phase_change(ch: &mut Chapter, training: &[TrainingCurve], bound: f64) -> Res
             drops.len(),
             training.iter().filter(|c| c.0 == 2).count()
         );
-        ch.record("induction: 2-layer step of the drop, earliest seed", first as usize);
+        ch.record(
+            "induction: 2-layer step of the drop, earliest seed",
+            first as usize,
+        );
         ch.record("induction: 2-layer step of the drop, latest seed", last as usize);
         ch.record("induction: 2-layer loss on the copy just before the drop", before);
     }
@@ -608,7 +611,10 @@ fn attention_explorer(
     for (i, p) in prompts.iter().enumerate() {
         if let Some((_, _, w)) = best_head_on_mention(p) {
             ch.record(
-                &format!("explorer: prompt {}, the best head's weight on the earlier mention", i + 1),
+                &format!(
+                    "explorer: prompt {}, the best head's weight on the earlier mention",
+                    i + 1
+                ),
                 w,
             );
         }

@@ -450,11 +450,11 @@ fn profiler(
     let mut groups: Vec<(String, f64)> = Vec::new();
     for (kind, share) in bars {
         let group = match kind.split(' ').next().unwrap_or("") {
-            "matmul" | "matmul_t" | "t_matmul" | "t_matmul_t" => kind.clone(),
+            _ if profile::is_product(&kind) => kind.clone(),
             "attention" => "attention (fused)".to_string(),
             "layer_norm" => "layer norm".to_string(),
             "softmax" | "log_softmax" | "cross_entropy" => "softmax and cross-entropy".to_string(),
-            "elementwise" => "elementwise (bias, ReLU, residual)".to_string(),
+            "elementwise" => "elementwise (residual adds)".to_string(),
             "optimizer" => "optimizer step".to_string(),
             _ => {
                 if kind.starts_with("sum of the shards") {
@@ -485,7 +485,7 @@ fn profiler(
     ch.record_time("profile: step milliseconds", 1e3 * plain);
     ch.record_time("profile: matrix products' share", {
         rows.iter()
-            .filter(|(k, _)| k.contains("matmul"))
+            .filter(|(k, _)| profile::is_product(k))
             .map(|(_, e)| e.total_secs())
             .sum::<f64>()
             / steps

@@ -102,3 +102,55 @@ fn mixing_graphs_is_refused() {
     let b = g2.input(Tensor::ones([1]));
     let _ = b + a;
 }
+
+/// Gradients are written by the first contribution to reach a node and added
+/// by the later ones (the kernels' β = 0, then 1). A weight shared by a batch
+/// of products (one gradient summed over the entries) and used twice, and an
+/// input used twice in one op, against sums written out as plain loops.
+#[test]
+fn first_gradient_written_then_added_matches_plain_sums() {
+    let (b, k, m, n) = (3, 4, 5, 2);
+    let xv: Vec<f64> = (0..b * k * m).map(|i| (i as f64 * 0.37).sin()).collect();
+    let wv: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.91).cos()).collect();
+    let cv: Vec<f64> = (0..b * m * n).map(|i| 1.0 + i as f64 * 0.1).collect();
+    let g = Graph::new();
+    let x = g.input(Tensor::from_vec([b, k, m], xv.clone()));
+    let w = g.input(Tensor::from_vec([k, n], wv.clone()));
+    let c = g.constant(Tensor::from_vec([b, m, n], cv.clone()));
+    // L = Σ c ⊙ (xᵀw) + Σ 2·c ⊙ (xᵀw) (w and x each reach two products) + Σ x ⊙ x.
+    let y1 = x.t_matmul(w) * c;
+    let y2 = x.t_matmul(w).scale(2.0) * c;
+    let loss = y1.sum() + y2.sum() + (x * x).sum();
+    let grads = loss.backward();
+    // dL/dw[p][j] = 3 Σ_b Σ_i x_b[p][i] c_b[i][j];  dL/dx_b[p][i] = 3 Σ_j w[p][j] c_b[i][j] + 2 x_b[p][i].
+    let gw = grads.wrt(w).expect("w has a gradient").data().to_vec();
+    for p in 0..k {
+        for j in 0..n {
+            let want: f64 = (0..b)
+                .flat_map(|bi| (0..m).map(move |i| (bi, i)))
+                .map(|(bi, i)| 3.0 * xv[(bi * k + p) * m + i] * cv[(bi * m + i) * n + j])
+                .sum();
+            assert!(
+                (gw[p * n + j] - want).abs() < 1e-12,
+                "dw[{p}][{j}]: {} against {want}",
+                gw[p * n + j]
+            );
+        }
+    }
+    let gx = grads.wrt(x).expect("x has a gradient").data().to_vec();
+    for bi in 0..b {
+        for p in 0..k {
+            for i in 0..m {
+                let want = (0..n)
+                    .map(|j| 3.0 * wv[p * n + j] * cv[(bi * m + i) * n + j])
+                    .sum::<f64>()
+                    + 2.0 * xv[(bi * k + p) * m + i];
+                let got = gx[(bi * k + p) * m + i];
+                assert!(
+                    (got - want).abs() < 1e-12,
+                    "dx[{bi}][{p}][{i}]: {got} against {want}"
+                );
+            }
+        }
+    }
+}

@@ -197,6 +197,28 @@ fn matmul_all_forms() {
 }
 
 #[test]
+fn linear_op_with_bias_and_relu() {
+    for seed in 0..3 {
+        let d = rand_shape(4, seed + 90); // b, m, k, n
+        let (b, m, k, n) = (d[0], d[1], d[2], d[3]);
+        let (x, w, bias) = (
+            rand(&[b, m, k], seed),
+            rand(&[n, k], seed + 1),
+            rand(&[n], seed + 2),
+        );
+        check([x.clone(), w.clone(), bias.clone()], |_g, v| {
+            v[0].linear(v[1], Some(v[2]), false)
+        });
+        // Random pre-activations land within the finite difference of the kink
+        // with negligible probability.
+        check([x.clone(), w.clone(), bias], |_g, v| {
+            v[0].linear(v[1], Some(v[2]), true)
+        });
+        check([x, w], |_g, v| v[0].linear(v[1], None, true));
+    }
+}
+
+#[test]
 fn softmax_family() {
     for seed in 0..3 {
         let s = rand_shape(3, seed + 50);

@@ -105,3 +105,38 @@ fn module_counts_and_finds_parameters() {
     assert_eq!(ff.param_named("ff.2.bias").unwrap().value.dims(), &[4]);
     assert!(ff.param_named("ff.1.weight").is_none());
 }
+
+/// The fused `linear` op against the ops it replaces, bit for bit, forward and
+/// backward: `x.matmul_t(w) + b`, with and without the bias, with and without
+/// the ReLU, at a depth (k = 300) that takes the kernels two K blocks; x is
+/// also used by another op, so its gradient adds to one written before.
+#[test]
+fn linear_op_equals_matmul_plus_bias_plus_relu_bit_for_bit() {
+    let (rows, k, out) = (70, 300, 37);
+    let val = |n: usize, s: f32| -> Vec<f32> { (0..n).map(|i| (i as f32 * s).sin() * 0.7).collect() };
+    let (xv, wv, bv) = (val(rows * k, 0.37), val(out * k, 0.91), val(out, 1.3));
+    for (bias, relu) in [(true, true), (true, false), (false, true), (false, false)] {
+        let run = |fused: bool| {
+            let g = shortmem::Graph::new();
+            let x = g.input(Tensor::from_vec([2, rows / 2, k], xv.clone()));
+            let w = g.input(Tensor::from_vec([out, k], wv.clone()));
+            let b = g.input(Tensor::from_vec([out], bv.clone()));
+            let y = if fused {
+                x.linear(w, bias.then_some(b), relu)
+            } else {
+                let z = x.matmul_t(w);
+                let z = if bias { z + b } else { z };
+                if relu { z.relu() } else { z }
+            };
+            let loss = (y * y).sum() + x.sum();
+            let grads = loss.backward();
+            let data = |v| grads.wrt(v).map(|t: &Tensor<f32>| t.data().to_vec());
+            (y.value().data().to_vec(), data(x), data(w), data(b))
+        };
+        let (fused, plain) = (run(true), run(false));
+        assert!(fused.0 == plain.0, "bias {bias}, relu {relu}: forward differs");
+        assert!(fused.1 == plain.1, "bias {bias}, relu {relu}: dx differs");
+        assert!(fused.2 == plain.2, "bias {bias}, relu {relu}: dw differs");
+        assert!(fused.3 == plain.3, "bias {bias}, relu {relu}: db differs");
+    }
+}

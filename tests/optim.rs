@@ -183,3 +183,65 @@ fn warmup_cosine_schedule() {
     }
     assert_eq!(Schedule::Constant(0.3).lr(12345), 0.3);
 }
+
+/// AdamW over parameters large enough to be updated on two threads: the
+/// slabs each thread takes must give the same bits as one thread, and both
+/// the update rule written out (matrices decay, the vector does not).
+#[test]
+fn adamw_on_two_threads_equals_one_thread_and_the_rule_written_out() {
+    let sizes: [&[usize]; 3] = [&[250, 200], &[7], &[401, 100]];
+    let start = |k: usize, i: usize| ((i * 7919 + k * 104_729) % 2001) as f64 / 1000.0 - 1.0;
+    let gradient =
+        |k: usize, i: usize, step: usize| ((i * 31 + k * 17 + step * 13) % 997) as f64 / 500.0 - 1.0;
+    let run = |threads: usize| -> Vec<Vec<f64>> {
+        let mut params: Vec<Param<f64>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(k, dims)| {
+                let n: usize = dims.iter().product();
+                Param::new(
+                    format!("p{k}"),
+                    Tensor::from_vec(*dims, (0..n).map(|i| start(k, i)).collect()),
+                )
+            })
+            .collect();
+        let mut opt = AdamW::new(0.01)
+            .betas(0.9, 0.99)
+            .weight_decay(0.1, DecayFilter::MatricesOnly);
+        shortmem::threads::with_threads(threads, || {
+            for step in 0..3 {
+                for (k, p) in params.iter_mut().enumerate() {
+                    let n = p.numel();
+                    p.grad = Some(Tensor::from_vec(
+                        p.value.shape(),
+                        (0..n).map(|i| gradient(k, i, step)).collect(),
+                    ));
+                }
+                let mut refs: Vec<&mut Param<f64>> = params.iter_mut().collect();
+                opt.step(&mut refs);
+            }
+        });
+        params.iter().map(|p| p.value.data().to_vec()).collect()
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(one, two, "two threads changed the update");
+    // The rule, element by element, for each parameter.
+    for (k, got) in one.iter().enumerate() {
+        let wd = if sizes[k].len() >= 2 { 0.1 } else { 0.0 };
+        for (i, &g) in got.iter().enumerate() {
+            let (mut w, mut m, mut v) = (start(k, i), 0.0, 0.0);
+            for t in 1..=3 {
+                let grad = gradient(k, i, t as usize - 1);
+                w -= 0.01 * wd * w;
+                m = 0.9 * m + 0.1 * grad;
+                v = 0.99 * v + 0.01 * grad * grad;
+                let (m_hat, v_hat) = (m / (1.0 - 0.9f64.powi(t)), v / (1.0 - 0.99f64.powi(t)));
+                w -= 0.01 * m_hat / (v_hat.sqrt() + 1e-8);
+            }
+            assert!(
+                (g - w).abs() < 1e-12,
+                "parameter {k}, element {i}: got {g}, want {w}"
+            );
+        }
+    }
+}

@@ -31,7 +31,7 @@ pub use init::{Converted, Dist, Init};
 pub use param::{Module, Param, ParamId};
 
 use crate::ops::lanes::add_into;
-use crate::tensor::{Float, Shape, Tensor};
+use crate::tensor::{Float, Shape, Tensor, scratch};
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::time::Instant;
@@ -184,7 +184,7 @@ impl<E: Float> Graph<E> {
             let nodes = self.nodes.borrow();
             let label = self.last_push.get().map(|_| match kind {
                 // Products are told apart by the shapes of their operands.
-                "matmul" | "matmul_t" | "t_matmul" | "t_matmul_t" => {
+                "matmul" | "matmul_t" | "t_matmul" | "t_matmul_t" | "linear" | "linear + relu" => {
                     let shapes: Vec<String> = inputs
                         .iter()
                         .map(|v| nodes[v.id].value.shape().to_string())
@@ -331,6 +331,23 @@ impl<E: Float> Grads<E> {
                 .get_or_insert_with(|| Tensor::zeros(shape))
                 .data_mut(),
         )
+    }
+
+    /// The gradient buffer of node `id` and the β to write into it with:
+    /// `E::ZERO` for the first contribution, whose buffer holds unspecified
+    /// (stale) values that the closure must overwrite, every one of them, and
+    /// `E::ONE` for a later one, which adds. A product then writes its
+    /// gradient with β = 0 the first time, as the kernels allow, instead of
+    /// zero-filling the buffer and reading the zeros back. `None` if the node
+    /// needs no gradient.
+    pub fn slot_beta(&mut self, id: usize) -> Option<(&mut [E], E)> {
+        if !self.needs[id] {
+            return None;
+        }
+        let shape = self.shapes[id];
+        let first = self.slots[id].is_none();
+        let buf = self.slots[id].get_or_insert_with(|| Tensor::from_vec(shape, scratch(shape.numel())));
+        Some((buf.data_mut(), if first { E::ZERO } else { E::ONE }))
     }
 
     /// Adds `g` (same number of elements) into the gradient of node `id`.

@@ -11,7 +11,8 @@
 //! * **outside the tape:** sections timed with [`time`] (the optimizer, the
 //!   sum of the shards' gradients, clipping).
 //!
-//! Matrix products are told apart by shape (`matmul [2048, 128]·[128, 512]`),
+//! Matrix products (and the `Linear` layers, see [`is_product`]) are told apart
+//! by shape (`matmul [2048, 128]·[128, 512]`),
 //! the rest by kind. Times are summed over threads: with two shards training
 //! in parallel, the table holds thread-seconds, about twice the wall time.
 
@@ -43,6 +44,15 @@ impl Entry {
 pub enum Phase {
     Forward,
     Backward,
+}
+
+/// Whether a profiled kind is a matrix product: the products and the `Linear`
+/// layers (a product with its bias, and ReLU, in one op), each labelled with
+/// its operands' shapes.
+pub fn is_product(kind: &str) -> bool {
+    ["matmul ", "matmul_t ", "t_matmul ", "t_matmul_t ", "linear "]
+        .iter()
+        .any(|p| kind.starts_with(p))
 }
 
 /// Is the profiler recording?
@@ -114,7 +124,7 @@ pub fn table(rows: &[(String, Entry)], steps: usize, min_share: f64) -> Vec<Stri
     let ms = |s: f64| 1e3 * s / steps;
     let mut lines = vec![format!(
         "{:<44} {:>6} {:>10} {:>10} {:>7}",
-        "op kind (matmul: operand shapes)", "calls", "fwd ms", "bwd ms", "share"
+        "op kind (products: operand shapes)", "calls", "fwd ms", "bwd ms", "share"
     )];
     for (kind, e) in rows {
         let share = e.total_secs() / total;

@@ -127,7 +127,7 @@ pub(super) fn pack_b(
             for (panel, chunk) in src.chunks(nr).enumerate() {
                 let out = &mut dst[panel * nr * kc + p * nr..][..nr];
                 if chunk.len() == nr {
-                    out.copy_from_slice(chunk);
+                    copy_panel_row(nr, out, chunk);
                 } else {
                     out[..chunk.len()].copy_from_slice(chunk);
                     out[chunk.len()..].fill(0.0);
@@ -146,7 +146,7 @@ pub(super) fn pack_b(
             for (p, out_row) in out.chunks_exact_mut(nr).enumerate() {
                 let src = &b.data[(rows.start + p) * b.rs + j0..];
                 if live == nr {
-                    out_row.copy_from_slice(&src[..nr]);
+                    copy_panel_row(nr, out_row, src);
                 } else {
                     out_row[..live].copy_from_slice(&src[..live]);
                     out_row[live..].fill(0.0);
@@ -171,6 +171,28 @@ pub(super) fn pack_b(
                 out_row[live..].fill(0.0);
             }
         }
+    }
+}
+
+/// `out[..nr] = src[..nr]` for one row of a B panel. The kernels' widths get
+/// a copy of a length known at compile time, a few vector moves; a length
+/// known only at run time would be a call to `memcpy` for every 32 or 64 bytes.
+#[inline(always)]
+fn copy_panel_row(nr: usize, out: &mut [f32], src: &[f32]) {
+    #[inline(always)]
+    fn fixed<const N: usize>(out: &mut [f32], src: &[f32]) {
+        let (out, src): (&mut [f32; N], &[f32; N]) = (
+            (&mut out[..N]).try_into().expect("N values"),
+            src[..N].try_into().expect("N values"),
+        );
+        *out = *src;
+    }
+    match nr {
+        8 => fixed::<8>(out, src),
+        12 => fixed::<12>(out, src),
+        16 => fixed::<16>(out, src),
+        32 => fixed::<32>(out, src),
+        _ => out[..nr].copy_from_slice(&src[..nr]),
     }
 }
 

@@ -107,7 +107,11 @@ impl<E: Float> MultiheadAttention<E> {
         causal: bool,
     ) -> (Var<'g, E>, Tensor<E>) {
         // One product for all three projections: [Q K V], `[B, T, 3D]`.
-        let qkv = x.matmul_t(g.param(&self.in_proj_weight)) + g.param(&self.in_proj_bias);
+        let qkv = x.linear(
+            g.param(&self.in_proj_weight),
+            Some(g.param(&self.in_proj_bias)),
+            false,
+        );
         let (heads, weights) = qkv.attention_with_weights(self.num_heads, causal);
         (self.out_proj.forward(g, heads), weights)
     }

@@ -22,6 +22,6 @@ impl<E: Float> FeedForward<E> {
 
     /// y = ReLU(x·W₁ᵀ + b₁)·W₂ᵀ + b₂.
     pub fn forward<'g>(&self, g: &'g Graph<E>, x: Var<'g, E>) -> Var<'g, E> {
-        self.l2.forward(g, self.l1.forward(g, x).relu())
+        self.l2.forward(g, self.l1.forward_relu(g, x))
     }
 }

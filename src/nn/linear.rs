@@ -40,12 +40,21 @@ impl<E: Float> Linear<E> {
         self.weight.value.dims()[0]
     }
 
-    /// `x: [.., in]` → `[.., out]`: y = x·Wᵀ + b.
+    /// `x: [.., in]` → `[.., out]`: y = x·Wᵀ + b (one op, [`Var::linear`]).
     pub fn forward<'g>(&self, g: &'g Graph<E>, x: Var<'g, E>) -> Var<'g, E> {
-        let y = x.matmul_t(g.param(&self.weight));
-        match &self.bias {
-            Some(b) => y + g.param(b),
-            None => y,
-        }
+        x.linear(
+            g.param(&self.weight),
+            self.bias.as_ref().map(|b| g.param(b)),
+            false,
+        )
+    }
+
+    /// ReLU(x·Wᵀ + b), the bias and the ReLU applied in the product's one op.
+    pub fn forward_relu<'g>(&self, g: &'g Graph<E>, x: Var<'g, E>) -> Var<'g, E> {
+        x.linear(
+            g.param(&self.weight),
+            self.bias.as_ref().map(|b| g.param(b)),
+            true,
+        )
     }
 }

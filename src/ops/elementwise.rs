@@ -67,11 +67,28 @@ impl<'g, E: Float> Var<'g, E> {
             &[self, rhs],
             Box::new(move |dy, grads| {
                 let (ad, bd, dy) = (a.data(), b.data(), dy.data());
-                if let Some(ga) = grads.slot(ia) {
-                    for_each_broadcast(n, na, nb, |i, ja, jb| ga[ja] += dy[i] * da(ad[ja], bd[jb]));
+                // An operand of the output's size is written on its first
+                // gradient (β = 0) and added to later; a repeated one sums over
+                // its repeats, so it starts from zeros.
+                if let Some((ga, beta)) = grads.slot_beta(ia) {
+                    if beta == E::ZERO && na == n {
+                        for_each_broadcast(n, na, nb, |i, ja, jb| ga[ja] = dy[i] * da(ad[ja], bd[jb]));
+                    } else {
+                        if beta == E::ZERO {
+                            ga.fill(E::ZERO);
+                        }
+                        for_each_broadcast(n, na, nb, |i, ja, jb| ga[ja] += dy[i] * da(ad[ja], bd[jb]));
+                    }
                 }
-                if let Some(gb) = grads.slot(ib) {
-                    for_each_broadcast(n, na, nb, |i, ja, jb| gb[jb] += dy[i] * db(ad[ja], bd[jb]));
+                if let Some((gb, beta)) = grads.slot_beta(ib) {
+                    if beta == E::ZERO && nb == n {
+                        for_each_broadcast(n, na, nb, |i, ja, jb| gb[jb] = dy[i] * db(ad[ja], bd[jb]));
+                    } else {
+                        if beta == E::ZERO {
+                            gb.fill(E::ZERO);
+                        }
+                        for_each_broadcast(n, na, nb, |i, ja, jb| gb[jb] += dy[i] * db(ad[ja], bd[jb]));
+                    }
                 }
             }),
         )
@@ -91,9 +108,12 @@ impl<'g, E: Float> Var<'g, E> {
             y,
             &[self],
             Box::new(move |dy, grads| {
-                if let Some(gx) = grads.slot(ix) {
-                    for (((g, &d), &x), &y) in gx.iter_mut().zip(dy.data()).zip(x.data()).zip(yv.data()) {
-                        *g += d * df(x, y);
+                if let Some((gx, beta)) = grads.slot_beta(ix) {
+                    let each = gx.iter_mut().zip(dy.data()).zip(x.data()).zip(yv.data());
+                    if beta == E::ZERO {
+                        each.for_each(|(((g, &d), &x), &y)| *g = d * df(x, y));
+                    } else {
+                        each.for_each(|(((g, &d), &x), &y)| *g += d * df(x, y));
                     }
                 }
             }),

@@ -113,31 +113,32 @@ impl Product {
         );
     }
 
-    /// dA += dC·op(B)ᵀ (stored as A is: transposed when `ta`).
-    fn grad_a<E: Float>(&self, dc: &[E], b: &[E], da: &mut [E]) {
+    /// dA = dC·op(B)ᵀ + beta·dA (stored as A is: transposed when `ta`).
+    fn grad_a<E: Float>(&self, dc: &[E], b: &[E], da: &mut [E], beta: E) {
         let [sa, sb, sc] = self.stored();
         let (count, rows) = self.runs();
         let (m, n, k) = (self.m, self.n, self.k);
         if self.ta {
             // A is stored [k, m]: dAᵀ = op(B)·dCᵀ.
-            gemm(count, [k, m, n], (b, sb), (dc, sc.t()), (da, sa.out()), E::ONE);
+            gemm(count, [k, m, n], (b, sb), (dc, sc.t()), (da, sa.out()), beta);
         } else {
-            gemm(count, [rows, k, n], (dc, sc), (b, sb.t()), (da, sa.out()), E::ONE);
+            gemm(count, [rows, k, n], (dc, sc), (b, sb.t()), (da, sa.out()), beta);
         }
     }
 
-    /// dB += op(A)ᵀ·dC (stored as B is: transposed when `tb`), summed over the
-    /// batch when B is shared: in one product over the stacked rows, or, entry
-    /// after entry, into one B (stride 0).
-    fn grad_b<E: Float>(&self, a: &[E], dc: &[E], db: &mut [E]) {
+    /// dB = op(A)ᵀ·dC + beta·dB (stored as B is: transposed when `tb`), summed
+    /// over the batch when B is shared: in one product over the stacked rows,
+    /// or, entry after entry, into one B (stride 0; every entry after the
+    /// first adds).
+    fn grad_b<E: Float>(&self, a: &[E], dc: &[E], db: &mut [E], beta: E) {
         let [sa, sb, sc] = self.stored();
         let (count, rows) = self.runs();
         let (n, k) = (self.n, self.k);
         if self.tb {
             // B is stored [n, k]: dBᵀ = dCᵀ·op(A).
-            gemm(count, [n, k, rows], (dc, sc.t()), (a, sa), (db, sb.out()), E::ONE);
+            gemm(count, [n, k, rows], (dc, sc.t()), (a, sa), (db, sb.out()), beta);
         } else {
-            gemm(count, [k, n, rows], (a, sa.t()), (dc, sc), (db, sb.out()), E::ONE);
+            gemm(count, [k, n, rows], (a, sa.t()), (dc, sc), (db, sb.out()), beta);
         }
     }
 }
@@ -187,13 +188,24 @@ fn gemm<E: Float>(
         beta,
         ..Gemm::new(m, n, k)
     };
-    let entries = Batched {
+    let entries = |count| Batched {
         count,
         stride_a: sx.stride,
         stride_b: sy.stride,
         stride_c: stride_out,
     };
-    E::gemm_batched(&product, &entries, x, y, out);
+    if stride_out == 0 && count > 1 && beta != E::ONE {
+        // Every entry into one `out` (a shared B's gradient, summed over the
+        // batch): β applies to the first entry only, and the others add to it.
+        E::gemm_batched(&product, &entries(1), x, y, out);
+        let rest = Gemm {
+            beta: E::ONE,
+            ..product
+        };
+        E::gemm_batched(&rest, &entries(count - 1), &x[sx.stride..], &y[sy.stride..], out);
+    } else {
+        E::gemm_batched(&product, &entries(count), x, y, out);
+    }
 }
 
 impl<'g, E: Float> Var<'g, E> {
@@ -231,13 +243,98 @@ impl<'g, E: Float> Var<'g, E> {
             Tensor::from_vec(shape, c),
             &[self, rhs],
             Box::new(move |dc, grads| {
-                if let Some(da) = grads.slot(ia) {
-                    p.grad_a(dc.data(), b.data(), da);
+                // The first gradient to reach an operand is written (β = 0),
+                // a later one added (β = 1).
+                if let Some((da, beta)) = grads.slot_beta(ia) {
+                    p.grad_a(dc.data(), b.data(), da, beta);
                 }
-                if let Some(db) = grads.slot(ib) {
-                    p.grad_b(a.data(), dc.data(), db);
+                if let Some((db, beta)) = grads.slot_beta(ib) {
+                    p.grad_b(a.data(), dc.data(), db, beta);
                 }
             }),
         )
     }
+}
+
+impl<'g, E: Float> Var<'g, E> {
+    // ANCHOR: linear_op
+    /// A `Linear` layer in one op: y = x·Wᵀ + b, and ReLU(x·Wᵀ + b) when
+    /// `relu` (the first half of the feed-forward). `x: [.., in]`, `w: [out,
+    /// in]`, `b: [out]`. The bias and the ReLU are applied in one pass over
+    /// the product's output, and the backward pass hands dY straight to the
+    /// product, so neither needs a node, a buffer or a gradient of its own.
+    /// Equal, bit for bit, to `(x.matmul_t(w) + b).relu()` built from the
+    /// separate ops (a test holds them to it).
+    ///
+    /// Backward: dZ = dY ⊙ [y > 0] (dY itself without the ReLU),
+    /// dX = dZ·W, dW = dZᵀ·X, db = Σ_rows dZ.
+    pub fn linear(self, w: Var<'g, E>, b: Option<Var<'g, E>>, relu: bool) -> Var<'g, E> {
+        let (x, wv) = (self.value(), w.value());
+        let (p, shape) = Product::new(x.shape(), wv.shape(), false, true);
+        assert!(p.b_shared, "linear: the weight {} must be one matrix", wv.shape());
+        let bv = b.map(|b| b.value());
+        if let Some(bv) = &bv {
+            assert!(
+                bv.dims() == [p.n],
+                "linear: bias {} for a weight {} (expected [{}])",
+                bv.shape(),
+                wv.shape(),
+                p.n
+            );
+        }
+        let mut y = scratch(shape.numel());
+        p.forward(x.data(), wv.data(), &mut y, E::ZERO);
+        // The epilogue: + b, then max(·, 0), one row at a time.
+        let n = p.n.max(1);
+        for row in y.chunks_mut(n) {
+            if let Some(bv) = &bv {
+                row.iter_mut().zip(bv.data()).for_each(|(v, &b)| *v += b);
+            }
+            if relu {
+                row.iter_mut()
+                    .for_each(|v| *v = if *v > E::ZERO { *v } else { E::ZERO });
+            }
+        }
+        let y = Tensor::from_vec(shape, y);
+        let yv = y.clone();
+        let (ix, iw, ib) = (self.id, w.id, b.map(|b| b.id));
+        let mut inputs = vec![self, w];
+        inputs.extend(b);
+        self.g.op(
+            if relu { "linear + relu" } else { "linear" },
+            y,
+            &inputs,
+            Box::new(move |dy, grads| {
+                // dZ: dY through the ReLU (the derivative 1 where y > 0, else 0).
+                let masked;
+                let dz: &[E] = if relu {
+                    let mut d = scratch(dy.numel());
+                    for ((d, &g), &y) in d.iter_mut().zip(dy.data()).zip(yv.data()) {
+                        *d = g * if y > E::ZERO { E::ONE } else { E::ZERO };
+                    }
+                    masked = Tensor::from_vec(dy.shape(), d);
+                    masked.data()
+                } else {
+                    dy.data()
+                };
+                if let Some(ib) = ib
+                    && let Some((db, beta)) = grads.slot_beta(ib)
+                {
+                    if beta == E::ZERO {
+                        db.fill(E::ZERO);
+                    }
+                    for row in dz.chunks(n) {
+                        db.iter_mut().zip(row).for_each(|(s, &g)| *s += g);
+                    }
+                }
+                if let Some((dx, beta)) = grads.slot_beta(ix) {
+                    p.grad_a(dz, wv.data(), dx, beta);
+                }
+                if let Some((dw, beta)) = grads.slot_beta(iw) {
+                    p.grad_b(x.data(), dz, dw, beta);
+                }
+            }),
+        )
+    }
+    // ANCHOR_END: linear_op
 }

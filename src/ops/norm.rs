@@ -71,7 +71,7 @@ impl<'g, E: Float> Var<'g, E> {
                         add_into(gb, dr);
                     }
                 }
-                if let Some(gx) = grads.slot(ix) {
+                if let Some((gx, beta)) = grads.slot_beta(ix) {
                     let w = w.data();
                     for (r, ((dr, hr), gr)) in
                         dy.chunks(d).zip(xhat.chunks(d)).zip(gx.chunks_mut(d)).enumerate()
@@ -79,8 +79,12 @@ impl<'g, E: Float> Var<'g, E> {
                         let (dr, hr, w) = (&dr[..d], &hr[..d], &w[..d]);
                         let mean_g = dot_lanes(dr, w) * inv_d;
                         let mean_gh = sum_by_lanes(d, |i| dr[i] * w[i] * hr[i]) * inv_d;
-                        for i in 0..d {
-                            gr[i] += rstd[r] * (dr[i] * w[i] - mean_g - hr[i] * mean_gh);
+                        // Written on the first gradient to reach x (β = 0), added after.
+                        let dx = |i: usize| rstd[r] * (dr[i] * w[i] - mean_g - hr[i] * mean_gh);
+                        if beta == E::ZERO {
+                            (0..d).for_each(|i| gr[i] = dx(i));
+                        } else {
+                            (0..d).for_each(|i| gr[i] += dx(i));
                         }
                     }
                 }

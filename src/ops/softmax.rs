@@ -130,10 +130,13 @@ impl<'g, E: Float> Var<'g, E> {
             &[self],
             Box::new(move |dy, grads| {
                 let scale = dy.item() * inv_n;
-                if let Some(gz) = grads.slot(iz) {
+                if let Some((gz, beta)) = grads.slot_beta(iz) {
                     for ((g, p), &t) in gz.chunks_mut(v).zip(probs.data().chunks(v)).zip(&targets) {
-                        for (g, &p) in g.iter_mut().zip(p) {
-                            *g += p * scale;
+                        // Written on the first gradient to reach z (β = 0), added after.
+                        if beta == E::ZERO {
+                            g.iter_mut().zip(p).for_each(|(g, &p)| *g = p * scale);
+                        } else {
+                            g.iter_mut().zip(p).for_each(|(g, &p)| *g += p * scale);
                         }
                         g[t] -= scale;
                     }

@@ -2,6 +2,7 @@ use super::Optimizer;
 use crate::autograd::{Param, ParamId};
 use crate::tensor::Float;
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// Which parameters weight decay applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,41 +39,165 @@ struct AdamCore<E: Float> {
     state: HashMap<ParamId, Moments<E>>,
 }
 
+/// The numbers of one step, shared by every element it updates.
+#[derive(Clone, Copy)]
+struct StepConsts<E> {
+    /// lr / (1 − β₁ᵗ).
+    step_size: E,
+    beta2: E,
+    one_minus_beta1: E,
+    one_minus_beta2: E,
+    eps: E,
+    /// 1 / √(1 − β₂ᵗ).
+    inv_bc2: E,
+}
+
+/// The part of one parameter that one thread updates: weights, gradient and
+/// both moments, with what weight decay does to them.
+struct Slab<'a, E> {
+    w: &'a mut [E],
+    g: &'a [E],
+    m: &'a mut [E],
+    v: &'a mut [E],
+    /// AdamW's decoupled decay: θ ← θ·shrink first (1 when it does not apply).
+    shrink: E,
+    /// Adam's L2 penalty: g ← g + λθ (`None` when it does not apply).
+    l2: Option<E>,
+}
+
+impl<E: Float> Slab<'_, E> {
+    /// The update of the type's doc, element by element.
+    fn update(self, c: StepConsts<E>) {
+        let elements = self
+            .w
+            .iter_mut()
+            .zip(self.g)
+            .zip(self.m.iter_mut())
+            .zip(self.v.iter_mut());
+        for (((w, &g), m), v) in elements {
+            let g = match self.l2 {
+                Some(wd) => g + wd * *w,
+                None => g,
+            };
+            *m = *m + c.one_minus_beta1 * (g - *m);
+            *v = c.beta2 * *v + c.one_minus_beta2 * g * g;
+            *w = *w * self.shrink - c.step_size * *m / (v.sqrt() * c.inv_bc2 + c.eps);
+        }
+    }
+
+    /// Cuts the slab at element `at`.
+    fn split_at(self, at: usize) -> (Self, Self) {
+        let (w0, w1) = self.w.split_at_mut(at);
+        let (g0, g1) = self.g.split_at(at);
+        let (m0, m1) = self.m.split_at_mut(at);
+        let (v0, v1) = self.v.split_at_mut(at);
+        let (shrink, l2) = (self.shrink, self.l2);
+        (
+            Slab {
+                w: w0,
+                g: g0,
+                m: m0,
+                v: v0,
+                shrink,
+                l2,
+            },
+            Slab {
+                w: w1,
+                g: g1,
+                m: m1,
+                v: v1,
+                shrink,
+                l2,
+            },
+        )
+    }
+}
+
+/// Below this many elements in all, the update stays on one thread: waking a
+/// worker would cost more than it saves.
+const PARALLEL_MIN: usize = 1 << 16;
+
+/// Deals `slabs` out to `shares` groups of about equal size, cutting a slab
+/// where a group fills up.
+fn deal<E: Float>(slabs: Vec<Slab<'_, E>>, shares: usize) -> Vec<Vec<Slab<'_, E>>> {
+    let total: usize = slabs.iter().map(|s| s.w.len()).sum();
+    let per = total.div_ceil(shares.max(1)).max(1);
+    let mut groups: Vec<Vec<Slab<E>>> = vec![Vec::new()];
+    let mut room = per;
+    for mut slab in slabs {
+        while slab.w.len() > room {
+            let (head, tail) = slab.split_at(room);
+            groups.last_mut().expect("a group").push(head);
+            groups.push(Vec::new());
+            room = per;
+            slab = tail;
+        }
+        room -= slab.w.len();
+        groups.last_mut().expect("a group").push(slab);
+    }
+    groups
+}
+
 impl<E: Float> AdamCore<E> {
+    /// One step for every parameter with a gradient: the weights and moments
+    /// of all of them are cut into one slab per thread, updated side by side.
     fn step(&mut self, params: &mut [&mut Param<E>]) {
         self.t += 1;
-        let bc1 = 1.0 - self.beta1.powi(self.t);
-        let bc2_sqrt = (1.0 - self.beta2.powi(self.t)).sqrt();
-        let step_size = E::from_f64(self.lr / bc1);
-        let b2 = E::from_f64(self.beta2);
-        let (one_b1, one_b2) = (E::from_f64(1.0 - self.beta1), E::from_f64(1.0 - self.beta2));
-        let (eps, inv_bc2) = (E::from_f64(self.eps), E::from_f64(1.0 / bc2_sqrt));
-        for p in params.iter_mut() {
-            let Some(grad) = p.grad.as_ref() else { continue };
-            let decays = self.weight_decay != 0.0 && (self.filter == DecayFilter::All || p.value.rank() >= 2);
-            let wd = E::from_f64(self.weight_decay);
-            let n = p.numel();
-            let st = self.state.entry(p.id()).or_insert_with(|| Moments {
-                m: vec![E::ZERO; n],
-                v: vec![E::ZERO; n],
-            });
-            let w = p.value.data_mut();
-            if decays && self.decoupled {
-                let shrink = E::from_f64(1.0 - self.lr * self.weight_decay);
-                w.iter_mut().for_each(|x| *x *= shrink);
-            }
-            for i in 0..n {
-                let mut g = grad.data()[i];
-                if decays && !self.decoupled {
-                    g += wd * w[i];
-                }
-                let m = st.m[i];
-                st.m[i] = m + one_b1 * (g - m);
-                st.v[i] = b2 * st.v[i] + one_b2 * g * g;
-                let denom = st.v[i].sqrt() * inv_bc2 + eps;
-                w[i] -= step_size * st.m[i] / denom;
+        let consts = StepConsts {
+            step_size: E::from_f64(self.lr / (1.0 - self.beta1.powi(self.t))),
+            beta2: E::from_f64(self.beta2),
+            one_minus_beta1: E::from_f64(1.0 - self.beta1),
+            one_minus_beta2: E::from_f64(1.0 - self.beta2),
+            eps: E::from_f64(self.eps),
+            inv_bc2: E::from_f64(1.0 / (1.0 - self.beta2.powi(self.t)).sqrt()),
+        };
+        for p in params.iter() {
+            if p.grad.is_some() {
+                let n = p.numel();
+                self.state.entry(p.id()).or_insert_with(|| Moments {
+                    m: vec![E::ZERO; n],
+                    v: vec![E::ZERO; n],
+                });
             }
         }
+        let mut slabs = Vec::with_capacity(params.len());
+        let mut states: HashMap<ParamId, &mut Moments<E>> =
+            self.state.iter_mut().map(|(id, m)| (*id, m)).collect();
+        for p in params.iter_mut() {
+            let id = p.id();
+            let decays = self.weight_decay != 0.0 && (self.filter == DecayFilter::All || p.value.rank() >= 2);
+            let Param { value, grad, .. } = &mut **p;
+            let (Some(grad), Some(st)) = (grad.as_ref(), states.remove(&id)) else {
+                continue;
+            };
+            slabs.push(Slab {
+                w: value.data_mut(),
+                g: grad.data(),
+                m: &mut st.m,
+                v: &mut st.v,
+                shrink: E::from_f64(if decays && self.decoupled {
+                    1.0 - self.lr * self.weight_decay
+                } else {
+                    1.0
+                }),
+                l2: (decays && !self.decoupled).then(|| E::from_f64(self.weight_decay)),
+            });
+        }
+        let total: usize = slabs.iter().map(|s| s.w.len()).sum();
+        let threads = if total >= PARALLEL_MIN {
+            crate::threads::threads()
+        } else {
+            1
+        };
+        if threads == 1 {
+            slabs.into_iter().for_each(|s| s.update(consts));
+            return;
+        }
+        let groups: Vec<Mutex<Vec<Slab<E>>>> = deal(slabs, threads).into_iter().map(Mutex::new).collect();
+        crate::threads::run_shares(groups.len(), threads, |i| {
+            let group = std::mem::take(&mut *groups[i].lock().unwrap_or_else(|e| e.into_inner()));
+            group.into_iter().for_each(|s| s.update(consts));
+        });
     }
 }
 
