@@ -383,13 +383,6 @@ struct StepSpeed {
     threads: usize,
 }
 
-/// FLOPs of one training token (forward and backward): 6·N for the N weights
-/// of the matrix products, plus 6·L·T·D for attention's QKᵀ and A·V.
-fn flops_per_token(c: &TransformerConfig) -> f64 {
-    let (d, f, l, t, v) = (c.embed_dim, c.ff_dim, c.num_layers, c.context, c.vocab_size);
-    let n = l * (4 * d * d + 2 * d * f) + d * v;
-    6.0 * n as f64 + 6.0 * (l * t * d) as f64
-}
 
 /// § Where one training step of the §5 model spends its time.
 fn profiler(
@@ -479,7 +472,7 @@ fn profiler(
     ch.timed_bars("profile.svg", &fig, &labels, &values)?;
     let speed = StepSpeed {
         tokens_per_second: (batch * context) as f64 / plain,
-        flops_per_token: flops_per_token(&config),
+        flops_per_token: config.training_flops_per_token(),
         threads,
     };
     ch.record_time("profile: step milliseconds", 1e3 * plain);

@@ -10,7 +10,10 @@
 //!     cargo run --release --example train_speed -- 1 rnn      # the §4.1 RNN (tools/torch_rnn_speed.py)
 //!
 //! Each configuration runs 3 warm-up steps, then reports the median of the
-//! timed steps (the machine must be otherwise idle). With `--profile`, the
+//! timed steps (the machine must be otherwise idle) and the model FLOPs
+//! utilisation: tokens/s × FLOPs per token
+//! ([`TransformerConfig::training_flops_per_token`]) over the FMA peak of the
+//! cores in use, measured at start-up. With `--profile`, the
 //! timed steps run under the profiler ([`shortmem::autograd::profile`]) and
 //! its table follows, per step.
 
@@ -36,10 +39,16 @@ fn main() {
         ("small", 96, 128, 4, 512, 4, 128, 16, 15),
         ("medium", 256, 256, 8, 1024, 6, 256, 8, 6),
     ];
-    println!("threads: {threads}, kernel: {}", shortmem::kernels::selected());
+    let kernel = shortmem::kernels::selected();
+    // MFU: the model's FLOPs per second over the FMA peak of the cores in use.
+    let peak = shortmem::kernels::fma_peak_gflops(kernel).map(|p| p * threads as f64);
     println!(
-        "{:<8} {:>12} {:>12} {:>14}",
-        "config", "params", "ms/step", "tokens/s"
+        "threads: {threads}, kernel: {kernel}, FMA peak {}",
+        peak.map_or("unknown".to_string(), |p| format!("{p:.1} GFLOP/s"))
+    );
+    println!(
+        "{:<8} {:>12} {:>12} {:>14} {:>8}",
+        "config", "params", "ms/step", "tokens/s", "MFU"
     );
     if only.as_deref() == Some("rnn") {
         rnn(profiling);
@@ -59,7 +68,8 @@ fn main() {
             causal: true,
         };
         let mut model = TransformerLM::<f32>::new(config, &mut StdRng::seed_from_u64(0));
-        time_training(name, &mut model, (vocab, batch, context), steps, profiling);
+        let flops = peak.map(|p| (config.training_flops_per_token(), p));
+        time_training(name, &mut model, (vocab, batch, context), steps, profiling, flops);
     }
 }
 
@@ -68,18 +78,20 @@ fn main() {
 fn rnn(profiling: bool) {
     let (vocab, hidden, time, batch, steps) = (64, 128, 64, 16, 40);
     let mut model = Rnn::<f32>::new(vocab, hidden, Activation::Tanh, &mut StdRng::seed_from_u64(0));
-    time_training("rnn", &mut model, (vocab, batch, time), steps, profiling);
+    time_training("rnn", &mut model, (vocab, batch, time), steps, profiling, None);
 }
 
 /// Trains `model` for 3 warm-up and `steps` timed steps on random tokens
 /// (`vocab`, `batch` sequences of `time`), then prints its row of the table
-/// (and, when profiling, where the time went).
+/// (and, when profiling, where the time went). `flops`: the model's FLOPs per
+/// training token and the peak GFLOP/s of the threads, for its MFU.
 fn time_training<M: LanguageModel + Module<f32> + Sync>(
     name: &str,
     model: &mut M,
     (vocab, batch, time): (usize, usize, usize),
     steps: usize,
     profiling: bool,
+    flops: Option<(f64, f64)>,
 ) {
     let mut rng = StdRng::seed_from_u64(0);
     let mut cfg = TrainConfig::new(steps + 3, batch, time, 1e-3);
@@ -109,11 +121,15 @@ fn time_training<M: LanguageModel + Module<f32> + Sync>(
     )
     .expect("random tokens train without trouble");
     let median = history.median_step_seconds(3);
+    let tokens_per_second = (batch * time) as f64 / median;
+    let mfu = flops.map_or("—".to_string(), |(per_token, peak)| {
+        format!("{:.1}%", 100.0 * tokens_per_second * per_token / 1e9 / peak)
+    });
     println!(
-        "{name:<8} {:>12} {:>12.2} {:>14.0}",
+        "{name:<8} {:>12} {:>12.2} {:>14.0} {mfu:>8}",
         model.num_params(),
         median * 1e3,
-        (batch * time) as f64 / median
+        tokens_per_second
     );
     if profiling {
         // (The 3 warm-up steps are in the totals too: steps + 3 in all.)

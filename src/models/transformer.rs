@@ -59,6 +59,19 @@ impl TransformerConfig {
     }
 }
 
+impl TransformerConfig {
+    /// FLOPs of one training token (forward and backward): 6·N for the N
+    /// weights of the matrix products (every block's attention and
+    /// feed-forward matrices and the output layer; not the embedding lookup),
+    /// plus 6·L·T·D for causal attention's QKᵀ and A·V. The numerator of the
+    /// model FLOPs utilisation (MFU).
+    pub fn training_flops_per_token(&self) -> f64 {
+        let (d, f, l, t, v) = (self.embed_dim, self.ff_dim, self.num_layers, self.context, self.vocab_size);
+        let n = l * (4 * d * d + 2 * d * f) + d * v;
+        6.0 * n as f64 + 6.0 * (l * t * d) as f64
+    }
+}
+
 crate::module! {
     /// `nn.MultiheadAttention(embed_dim, num_heads)` for self-attention: one packed
     /// input projection for Q, K and V, then the heads, then `out_proj`.
