@@ -383,7 +383,6 @@ struct StepSpeed {
     threads: usize,
 }
 
-
 /// § Where one training step of the §5 model spends its time.
 fn profiler(
     ch: &mut Chapter,
@@ -646,6 +645,10 @@ fn roofline(
         ));
         ch.record_time("fma peak GFLOP/s per core", p);
         ch.record_time("training step: MFU", per_thread / p);
+        ch.record_time(
+            &format!("kernel at {big_n}³, 1 thread: share of the FMA peak"),
+            big_g / p,
+        );
     }
     tr.end("mfu");
     drawn.push(Series::reference(

@@ -282,7 +282,15 @@ pub fn lines(path: impl AsRef<Path>, fig: &Figure, series: &[Series]) -> Result<
     let path = path.as_ref();
     let ty = |y: f64| if fig.log_y { y.max(1e-300).log10() } else { y };
     let tx = |x: f64| if fig.log2_x { x.log2() } else { x };
-    // Every point, and the ends of its error bar, must fit in the frame.
+    // Every point, and the ends of its error bar, must fit in the frame, and
+    // so must the height of a reference line (whose point, at x = 0, has no
+    // place on a log axis).
+    let heights: Vec<f64> = series
+        .iter()
+        .filter(|s| s.mark == Mark::Reference)
+        .filter_map(|s| s.points.first().map(|p| ty(p.1)))
+        .filter(|y| y.is_finite())
+        .collect();
     let finite: Vec<(f64, f64)> = series
         .iter()
         .flat_map(|s| {
@@ -299,8 +307,16 @@ pub fn lines(path: impl AsRef<Path>, fig: &Figure, series: &[Series]) -> Result<
     }
     let x_lo = finite.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
     let x_hi = finite.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-    let y_lo = finite.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-    let y_hi = finite.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let y_lo = finite
+        .iter()
+        .map(|p| p.1)
+        .chain(heights.iter().copied())
+        .fold(f64::INFINITY, f64::min);
+    let y_hi = finite
+        .iter()
+        .map(|p| p.1)
+        .chain(heights.iter().copied())
+        .fold(f64::NEG_INFINITY, f64::max);
     let (x_lo, x_hi) = if x_lo == x_hi {
         (x_lo - 1.0, x_hi + 1.0)
     } else {
@@ -385,7 +401,8 @@ pub fn lines(path: impl AsRef<Path>, fig: &Figure, series: &[Series]) -> Result<
         }
         let drawn = match s.mark {
             Mark::Reference => {
-                let y = pts.first().map_or(0.0, |p| p.1);
+                // Its height, whatever the x axis (x = 0 has no place on a log axis).
+                let y = s.points.first().map_or(f64::NAN, |p| ty(p.1));
                 chart.draw_series(DashedLineSeries::new(vec![(x_lo, y), (x_hi, y)], 8, 5, style))
             }
             Mark::Dashed => chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style)),

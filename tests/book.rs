@@ -40,6 +40,50 @@ fn the_book_has_no_broken_reference() {
 /// a wall-clock value, the `measured.json` beside it) at build time
 /// (`{{#value ch05 "key" .2}}`); a page that names a key no summary holds, or a
 /// text where it formats a number, fails here, not only in `mdbook build`.
+/// The README is not built by mdBook, so its headline numbers are typed; each
+/// is followed by the directive it stands for, in an HTML comment that GitHub
+/// does not show (`1.77 <!-- {{#value ch05/tinyshakespeare "final val loss" .2}} -->`).
+/// This test expands each directive and fails when the number before it
+/// differs: a rerun that moves a headline number breaks `cargo test` until
+/// the README says it (`python3 tools/refresh_readme.py` rewrites them).
+#[test]
+fn the_readme_quotes_its_numbers_from_the_summaries() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    let src = root.join("book/src");
+    let found = values::directives(&readme).expect("the README's directives parse");
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for d in &found {
+        let text = &readme[d.span.clone()];
+        let before = readme[..d.span.start].trim_end();
+        if before.ends_with('`') {
+            continue; // the syntax shown as an example, in a code span
+        }
+        let Some(comment) = before.strip_suffix("<!--") else {
+            problems.push(format!("line {}: {text} is not inside an HTML comment", d.line));
+            continue;
+        };
+        let want = values::folder_values(&src.join("figures").join(&d.figures))
+            .and_then(|v| values::resolve(d, &v))
+            .unwrap_or_else(|e| panic!("README line {}: {e}", d.line));
+        checked += 1;
+        let typed = comment
+            .trim_end()
+            .rsplit(char::is_whitespace)
+            .next()
+            .unwrap_or("");
+        if typed != want {
+            problems.push(format!(
+                "line {}: the README says {typed}, the summary gives {want} ({text})",
+                d.line
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(checked > 0, "the README quotes no number from a summary");
+}
+
 #[test]
 fn every_quoted_value_is_in_a_summary() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src");

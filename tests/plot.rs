@@ -298,3 +298,27 @@ fn the_books_figures_keep_their_text_readable_at_the_column_width() {
     }
     assert!(checked > 0, "no figures found");
 }
+
+/// On a log₂ x axis (the roofline) a reference line has no x = 0 to stand at:
+/// it is drawn at its height, and the frame reaches up to it. (It used to be
+/// drawn along the bottom of the frame, at 0.)
+#[test]
+fn a_reference_line_on_a_log2_axis_stands_at_its_height() {
+    let path = out("log2_reference.svg");
+    let fig = Figure::new("Kernels", "n", "GFLOP/s", "made by: test").log2_x();
+    let series = [
+        Series::line("kernel", vec![(1.0, 10.0), (2.0, 20.0), (8.0, 30.0)]),
+        Series::reference("peak", 100.0),
+    ];
+    plot::lines(&path, &fig, &series).unwrap();
+    let labels = texts(&read(&path));
+    // The x ticks stop at 8, so a tick of 100 or more is on the y axis.
+    let highest = labels
+        .iter()
+        .filter_map(|t| t.parse::<f64>().ok())
+        .fold(0.0, f64::max);
+    assert!(
+        highest >= 100.0,
+        "the y axis stops below the reference line at 100: {labels:?}"
+    );
+}

@@ -66,7 +66,13 @@ impl TransformerConfig {
     /// plus 6·L·T·D for causal attention's QKᵀ and A·V. The numerator of the
     /// model FLOPs utilisation (MFU).
     pub fn training_flops_per_token(&self) -> f64 {
-        let (d, f, l, t, v) = (self.embed_dim, self.ff_dim, self.num_layers, self.context, self.vocab_size);
+        let (d, f, l, t, v) = (
+            self.embed_dim,
+            self.ff_dim,
+            self.num_layers,
+            self.context,
+            self.vocab_size,
+        );
         let n = l * (4 * d * d + 2 * d * f) + d * v;
         6.0 * n as f64 + 6.0 * (l * t * d) as f64
     }
