@@ -591,7 +591,7 @@ fn attention_explorer(
         None => text_prompts(gpt, data)?,
     };
     prompts.push(induction_prompt(induction, ch.seed())?);
-    for p in &prompts {
+    for (i, p) in prompts.iter().enumerate() {
         let best = best_head_on_answers(p).map_or(String::new(), |(l, h, w)| {
             format!(
                 "; layer {}, head {} puts {w:.2} on the right earlier token",
@@ -599,7 +599,15 @@ fn attention_explorer(
                 h + 1
             )
         });
-        let mention = best_head_on_mention(p).map_or(String::new(), |(l, h, w)| {
+        let mention = best_head_on_mention(p);
+        if let Some((_, _, w)) = mention {
+            let key = format!(
+                "explorer: prompt {}, the best head's weight on the earlier mention",
+                i + 1
+            );
+            ch.record(&key, w);
+        }
+        let mention = mention.map_or(String::new(), |(l, h, w)| {
             format!(
                 "; at the answer's first letter, layer {}, head {} puts {w:.2} on the earlier mention",
                 l + 1,
@@ -607,17 +615,6 @@ fn attention_explorer(
             )
         });
         println!("   {} ({} tokens){best}{mention}", p.title, p.tokens.len());
-    }
-    for (i, p) in prompts.iter().enumerate() {
-        if let Some((_, _, w)) = best_head_on_mention(p) {
-            ch.record(
-                &format!(
-                    "explorer: prompt {}, the best head's weight on the earlier mention",
-                    i + 1
-                ),
-                w,
-            );
-        }
     }
     let cfg = &gpt.config;
     let (layers, heads) = (
@@ -851,11 +848,7 @@ fn best_head_on_answers(p: &ExplorerPrompt) -> Option<(usize, usize, f64)> {
             .sum::<f64>()
             / asked.len() as f64
     };
-    p.weights
-        .iter()
-        .enumerate()
-        .flat_map(|(l, heads)| heads.iter().enumerate().map(move |(h, rows)| (l, h, mean(rows))))
-        .max_by(|a, b| a.2.total_cmp(&b.2))
+    best_head(p, mean)
 }
 
 /// In a story, at the query just before the answer's first letter: the head
@@ -869,15 +862,19 @@ fn best_head_on_mention(p: &ExplorerPrompt) -> Option<(usize, usize, f64)> {
     let q = p.answers.iter().position(Option::is_some)?;
     let len = p.answers[q..].iter().take_while(|a| a.is_some()).count();
     let first = p.answers[q]?;
+    best_head(p, |rows| {
+        rows[q][first..first + len].iter().sum::<u32>() as f64 / 1000.0
+    })
+}
+
+/// The head (layer, head) of `p` whose weights `[query][key]` score highest,
+/// and its score.
+fn best_head(p: &ExplorerPrompt, score: impl Fn(&[Vec<u32>]) -> f64) -> Option<(usize, usize, f64)> {
     p.weights
         .iter()
         .enumerate()
-        .flat_map(|(l, heads)| {
-            heads.iter().enumerate().map(move |(h, rows)| {
-                let on: u32 = rows[q][first..first + len].iter().sum();
-                (l, h, on as f64 / 1000.0)
-            })
-        })
+        .flat_map(|(l, heads)| heads.iter().enumerate().map(move |(h, rows)| (l, h, rows)))
+        .map(|(l, h, rows)| (l, h, score(rows)))
         .max_by(|a, b| a.2.total_cmp(&b.2))
 }
 

@@ -338,7 +338,8 @@ fn two_threads_equal_one_thread() {
 }
 
 /// The batched form against one `sgemm_with` per entry, with distinct, shared
-/// (stride 0) and padded operands, and accumulation into one C (stride_c = 0).
+/// (stride 0) and padded operands, and sums into one C (stride_c = 0, β
+/// applied with the first entry only).
 #[test]
 fn batched_matches_one_product_per_entry() {
     let mut rng = StdRng::seed_from_u64(7);
@@ -356,7 +357,7 @@ fn batched_matches_one_product_per_entry() {
                 for sb in [br * ldb, 0] {
                     let a = uniform(&mut rng, (batch - 1) * sa + ar * lda);
                     let b = uniform(&mut rng, (batch - 1) * sb + br * ldb);
-                    for (beta, stride_c) in [(0.0, sc), (0.5, sc), (1.0, 0)] {
+                    for (beta, stride_c) in [(0.0, sc), (0.5, sc), (1.0, 0), (0.0, 0), (0.5, 0)] {
                         let c0 = uniform(&mut rng, (batch - 1) * stride_c + m * ldc);
                         let p = Gemm {
                             m,
@@ -381,7 +382,13 @@ fn batched_matches_one_product_per_entry() {
                         let mut want = c0.clone();
                         for i in 0..batch {
                             let c_i = &mut want[i * stride_c..];
-                            kernels::sgemm_with(kernel, 1, &p, &a[i * sa..], &b[i * sb..], c_i);
+                            // Summed into one C, β applies with the first entry only.
+                            let p_i = if stride_c == 0 && i > 0 {
+                                Gemm { beta: 1.0, ..p }
+                            } else {
+                                p
+                            };
+                            kernels::sgemm_with(kernel, 1, &p_i, &a[i * sa..], &b[i * sb..], c_i);
                         }
                         for (idx, (x, y)) in got.iter().zip(&want).enumerate() {
                             assert!(

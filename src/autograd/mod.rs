@@ -184,7 +184,7 @@ impl<E: Float> Graph<E> {
             let nodes = self.nodes.borrow();
             let label = self.last_push.get().map(|_| match kind {
                 // Products are told apart by the shapes of their operands.
-                "matmul" | "matmul_t" | "t_matmul" | "t_matmul_t" | "linear" | "linear + relu" => {
+                _ if profile::PRODUCT_KINDS.contains(&kind) => {
                     let shapes: Vec<String> = inputs
                         .iter()
                         .map(|v| nodes[v.id].value.shape().to_string())

@@ -50,10 +50,19 @@ pub enum Phase {
 /// layers (a product with its bias, and ReLU, in one op), each labelled with
 /// its operands' shapes.
 pub fn is_product(kind: &str) -> bool {
-    ["matmul ", "matmul_t ", "t_matmul ", "t_matmul_t ", "linear "]
-        .iter()
-        .any(|p| kind.starts_with(p))
+    let op = kind.split(" [").next().unwrap_or(kind);
+    PRODUCT_KINDS.contains(&op)
 }
+
+/// The op kinds that are matrix products, labelled with their operands' shapes.
+pub const PRODUCT_KINDS: [&str; 6] = [
+    "matmul",
+    "matmul_t",
+    "t_matmul",
+    "t_matmul_t",
+    "linear",
+    "linear + relu",
+];
 
 /// Is the profiler recording?
 pub fn enabled() -> bool {

@@ -149,9 +149,10 @@ impl<T> Gemm<T> {
 /// `count` independent products of one [`Gemm`] shape: entry `i` reads A at
 /// `a[i·stride_a..]`, B at `b[i·stride_b..]` and writes C at `c[i·stride_c..]`.
 ///
-/// A stride of 0 reuses one matrix for every entry; `stride_c = 0` accumulates
-/// every product into one C, in order (use β = 1). Otherwise the entries of C
-/// must not overlap.
+/// A stride of 0 reuses one matrix for every entry; `stride_c = 0` sums every
+/// product into one C, in order: C = β·C + Σᵢ α·op(Aᵢ)·op(Bᵢ), β applied once
+/// (with the first entry; the later ones add), so β = 0 writes the sum without
+/// reading C. Otherwise the entries of C must not overlap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Batched {
     pub count: usize,

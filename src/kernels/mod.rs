@@ -358,7 +358,7 @@ fn check_batched_args<T>(name: &str, p: &Gemm<T>, batch: &Batched, lens: (usize,
     let c_extent = extent(m, n, ldc).unwrap_or(usize::MAX);
     assert!(
         stride_c == 0 || stride_c >= c_extent || count == 1,
-        "{name}: stride_c = {stride_c} is smaller than the {c_extent} elements of one C ({m}×{n} with ldc = {ldc}), so entries would overlap (stride_c = 0 accumulates into one C)"
+        "{name}: stride_c = {stride_c} is smaller than the {c_extent} elements of one C ({m}×{n} with ldc = {ldc}), so entries would overlap (stride_c = 0 sums into one C)"
     );
 }
 
@@ -440,9 +440,11 @@ pub fn sgemm_batched_with(
         stride_c,
     } = *batch;
     let c_base = driver::SharedPtr(c.as_mut_ptr());
+    // Summed into one C (stride 0), only the first entry applies β.
+    let adding = Gemm { beta: 1.0, ..*p };
     let entry = |i: usize| {
         problem(
-            p,
+            if stride_c == 0 && i > 0 { &adding } else { p },
             // Entry i ≤ last starts at i·stride, no later than the last entry, whose
             // operands were checked to fit (without overflow). An operand past the
             // end of its slice has no elements (k = 0): it gets an empty slice.
@@ -477,7 +479,7 @@ pub fn sgemm_batched_with(
         });
     } else {
         for i in 0..count {
-            // SAFETY: as above, one entry at a time (stride_c = 0 accumulates
+            // SAFETY: as above, one entry at a time (stride_c = 0 sums
             // into one C, sequentially).
             unsafe { run(kernel, threads, &entry(i)) };
         }
@@ -514,9 +516,11 @@ pub fn dgemm_batched(p: &Gemm<f64>, batch: &Batched, a: &[f64], b: &[f64], c: &m
     if p.m == 0 || p.n == 0 {
         return;
     }
+    // Summed into one C (stride 0), only the first entry applies β.
+    let adding = Gemm { beta: 1.0, ..*p };
     for i in 0..batch.count {
         gemm_reference(
-            p,
+            if batch.stride_c == 0 && i > 0 { &adding } else { p },
             // (An operand with no elements, k = 0, may have no room at all.)
             operand(a, i, batch.stride_a),
             operand(b, i, batch.stride_b),

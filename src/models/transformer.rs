@@ -57,9 +57,7 @@ impl TransformerConfig {
         }
         Ok(())
     }
-}
 
-impl TransformerConfig {
     /// FLOPs of one training token (forward and backward): 6·N for the N
     /// weights of the matrix products (every block's attention and
     /// feed-forward matrices and the output layer; not the embedding lookup),
@@ -125,14 +123,19 @@ impl<E: Float> MultiheadAttention<E> {
         x: Var<'g, E>,
         causal: bool,
     ) -> (Var<'g, E>, Tensor<E>) {
-        // One product for all three projections: [Q K V], `[B, T, 3D]`.
-        let qkv = x.linear(
+        let qkv = self.in_proj(g, x);
+        let (heads, weights) = qkv.attention_with_weights(self.num_heads, causal);
+        (self.out_proj.forward(g, heads), weights)
+    }
+
+    /// [Q K V] = x·W_inᵀ + b_in, `[.., 3D]`: one product for all three
+    /// projections (the training pass and the cached prefill share it).
+    pub fn in_proj<'g>(&self, g: &'g Graph<E>, x: Var<'g, E>) -> Var<'g, E> {
+        x.linear(
             g.param(&self.in_proj_weight),
             Some(g.param(&self.in_proj_bias)),
             false,
-        );
-        let (heads, weights) = qkv.attention_with_weights(self.num_heads, causal);
-        (self.out_proj.forward(g, heads), weights)
+        )
     }
     // ANCHOR_END: mha_forward
 }
@@ -358,7 +361,7 @@ impl TransformerLM<f32> {
         let mut x = self.embed.forward(&g, tokens, [1, n]) + g.constant(pe);
         for (l, block) in self.blocks.iter().enumerate() {
             let att = &block.attention;
-            let qkv = (x.matmul_t(g.param(&att.in_proj_weight)) + g.param(&att.in_proj_bias)).value();
+            let qkv = att.in_proj(&g, x).value();
             let qkv = qkv.data();
             // Append these positions' keys and values.
             for row in qkv.chunks(3 * dm) {

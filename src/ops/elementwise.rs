@@ -42,6 +42,29 @@ fn for_each_broadcast(n: usize, na: usize, nb: usize, mut f: impl FnMut(usize, u
     }
 }
 
+/// One operand's part of a binary op's backward pass: `g[own(ia, ib)]` gets
+/// `term(i, ia, ib)` for every output element `i`. On the operand's first
+/// gradient (β = 0) an operand of the output's size is written, one term per
+/// element; a repeated one (a broadcast bias) sums its repeats from zeros.
+/// Later gradients add.
+#[inline(always)]
+fn operand_grad<E: Float>(
+    g: &mut [E],
+    beta: E,
+    (n, na, nb): (usize, usize, usize),
+    own: impl Fn(usize, usize) -> usize,
+    term: impl Fn(usize, usize, usize) -> E,
+) {
+    if beta == E::ZERO && g.len() == n {
+        for_each_broadcast(n, na, nb, |i, ja, jb| g[own(ja, jb)] = term(i, ja, jb));
+    } else {
+        if beta == E::ZERO {
+            g.fill(E::ZERO);
+        }
+        for_each_broadcast(n, na, nb, |i, ja, jb| g[own(ja, jb)] += term(i, ja, jb));
+    }
+}
+
 impl<'g, E: Float> Var<'g, E> {
     /// A binary elementwise op `y = f(a, b)` with broadcasting. `da(a, b)` and
     /// `db(a, b)` are the partial derivatives ∂y/∂a and ∂y/∂b; the backward pass
@@ -67,28 +90,23 @@ impl<'g, E: Float> Var<'g, E> {
             &[self, rhs],
             Box::new(move |dy, grads| {
                 let (ad, bd, dy) = (a.data(), b.data(), dy.data());
-                // An operand of the output's size is written on its first
-                // gradient (β = 0) and added to later; a repeated one sums over
-                // its repeats, so it starts from zeros.
                 if let Some((ga, beta)) = grads.slot_beta(ia) {
-                    if beta == E::ZERO && na == n {
-                        for_each_broadcast(n, na, nb, |i, ja, jb| ga[ja] = dy[i] * da(ad[ja], bd[jb]));
-                    } else {
-                        if beta == E::ZERO {
-                            ga.fill(E::ZERO);
-                        }
-                        for_each_broadcast(n, na, nb, |i, ja, jb| ga[ja] += dy[i] * da(ad[ja], bd[jb]));
-                    }
+                    operand_grad(
+                        ga,
+                        beta,
+                        (n, na, nb),
+                        |ja, _| ja,
+                        |i, ja, jb| dy[i] * da(ad[ja], bd[jb]),
+                    );
                 }
                 if let Some((gb, beta)) = grads.slot_beta(ib) {
-                    if beta == E::ZERO && nb == n {
-                        for_each_broadcast(n, na, nb, |i, ja, jb| gb[jb] = dy[i] * db(ad[ja], bd[jb]));
-                    } else {
-                        if beta == E::ZERO {
-                            gb.fill(E::ZERO);
-                        }
-                        for_each_broadcast(n, na, nb, |i, ja, jb| gb[jb] += dy[i] * db(ad[ja], bd[jb]));
-                    }
+                    operand_grad(
+                        gb,
+                        beta,
+                        (n, na, nb),
+                        |_, jb| jb,
+                        |i, ja, jb| dy[i] * db(ad[ja], bd[jb]),
+                    );
                 }
             }),
         )

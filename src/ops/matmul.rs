@@ -4,6 +4,7 @@
 
 use crate::autograd::Var;
 use crate::kernels::{Batched, Gemm};
+use crate::ops::lanes::add_into;
 use crate::tensor::{Float, Shape, Tensor, scratch};
 
 /// Where the operands of a (batched) product sit and what it computes:
@@ -188,24 +189,13 @@ fn gemm<E: Float>(
         beta,
         ..Gemm::new(m, n, k)
     };
-    let entries = |count| Batched {
+    let entries = Batched {
         count,
         stride_a: sx.stride,
         stride_b: sy.stride,
         stride_c: stride_out,
     };
-    if stride_out == 0 && count > 1 && beta != E::ONE {
-        // Every entry into one `out` (a shared B's gradient, summed over the
-        // batch): β applies to the first entry only, and the others add to it.
-        E::gemm_batched(&product, &entries(1), x, y, out);
-        let rest = Gemm {
-            beta: E::ONE,
-            ..product
-        };
-        E::gemm_batched(&rest, &entries(count - 1), &x[sx.stride..], &y[sy.stride..], out);
-    } else {
-        E::gemm_batched(&product, &entries(count), x, y, out);
-    }
+    E::gemm_batched(&product, &entries, x, y, out);
 }
 
 impl<'g, E: Float> Var<'g, E> {
@@ -296,7 +286,8 @@ impl<'g, E: Float> Var<'g, E> {
             }
         }
         let y = Tensor::from_vec(shape, y);
-        let yv = y.clone();
+        // The backward pass reads y only to mask dY with the ReLU.
+        let yv = relu.then(|| y.clone());
         let (ix, iw, ib) = (self.id, w.id, b.map(|b| b.id));
         let mut inputs = vec![self, w];
         inputs.extend(b);
@@ -307,25 +298,25 @@ impl<'g, E: Float> Var<'g, E> {
             Box::new(move |dy, grads| {
                 // dZ: dY through the ReLU (the derivative 1 where y > 0, else 0).
                 let masked;
-                let dz: &[E] = if relu {
-                    let mut d = scratch(dy.numel());
-                    for ((d, &g), &y) in d.iter_mut().zip(dy.data()).zip(yv.data()) {
-                        *d = g * if y > E::ZERO { E::ONE } else { E::ZERO };
+                let dz: &[E] = match &yv {
+                    Some(yv) => {
+                        let mut d = scratch(dy.numel());
+                        for ((d, &g), &y) in d.iter_mut().zip(dy.data()).zip(yv.data()) {
+                            *d = g * if y > E::ZERO { E::ONE } else { E::ZERO };
+                        }
+                        masked = Tensor::from_vec(dy.shape(), d);
+                        masked.data()
                     }
-                    masked = Tensor::from_vec(dy.shape(), d);
-                    masked.data()
-                } else {
-                    dy.data()
+                    None => dy.data(),
                 };
+                // db: the rows of dZ summed, from zeros on the first gradient.
                 if let Some(ib) = ib
                     && let Some((db, beta)) = grads.slot_beta(ib)
                 {
                     if beta == E::ZERO {
                         db.fill(E::ZERO);
                     }
-                    for row in dz.chunks(n) {
-                        db.iter_mut().zip(row).for_each(|(s, &g)| *s += g);
-                    }
+                    dz.chunks(n).for_each(|row| add_into(db, row));
                 }
                 if let Some((dx, beta)) = grads.slot_beta(ix) {
                     p.grad_a(dz, wv.data(), dx, beta);

@@ -151,38 +151,41 @@ impl<E: Float> AdamCore<E> {
             eps: E::from_f64(self.eps),
             inv_bc2: E::from_f64(1.0 / (1.0 - self.beta2.powi(self.t)).sqrt()),
         };
-        for p in params.iter() {
-            if p.grad.is_some() {
+        // The moments of every parameter with a gradient, taken out of the
+        // map for the step (so that each slab can borrow its own) and put back.
+        let mut moments: Vec<(ParamId, Moments<E>)> = params
+            .iter()
+            .filter(|p| p.grad.is_some())
+            .map(|p| {
                 let n = p.numel();
-                self.state.entry(p.id()).or_insert_with(|| Moments {
+                let st = self.state.remove(&p.id()).unwrap_or_else(|| Moments {
                     m: vec![E::ZERO; n],
                     v: vec![E::ZERO; n],
                 });
-            }
-        }
-        let mut slabs = Vec::with_capacity(params.len());
-        let mut states: HashMap<ParamId, &mut Moments<E>> =
-            self.state.iter_mut().map(|(id, m)| (*id, m)).collect();
-        for p in params.iter_mut() {
-            let id = p.id();
-            let decays = self.weight_decay != 0.0 && (self.filter == DecayFilter::All || p.value.rank() >= 2);
-            let Param { value, grad, .. } = &mut **p;
-            let (Some(grad), Some(st)) = (grad.as_ref(), states.remove(&id)) else {
-                continue;
-            };
-            slabs.push(Slab {
-                w: value.data_mut(),
-                g: grad.data(),
-                m: &mut st.m,
-                v: &mut st.v,
-                shrink: E::from_f64(if decays && self.decoupled {
-                    1.0 - self.lr * self.weight_decay
-                } else {
-                    1.0
-                }),
-                l2: (decays && !self.decoupled).then(|| E::from_f64(self.weight_decay)),
-            });
-        }
+                (p.id(), st)
+            })
+            .collect();
+        let with_grads = params.iter_mut().filter(|p| p.grad.is_some());
+        let slabs: Vec<Slab<E>> = with_grads
+            .zip(moments.iter_mut())
+            .map(|(p, (_, st))| {
+                let decays =
+                    self.weight_decay != 0.0 && (self.filter == DecayFilter::All || p.value.rank() >= 2);
+                let Param { value, grad, .. } = &mut **p;
+                Slab {
+                    w: value.data_mut(),
+                    g: grad.as_ref().expect("only parameters with a gradient").data(),
+                    m: &mut st.m,
+                    v: &mut st.v,
+                    shrink: E::from_f64(if decays && self.decoupled {
+                        1.0 - self.lr * self.weight_decay
+                    } else {
+                        1.0
+                    }),
+                    l2: (decays && !self.decoupled).then(|| E::from_f64(self.weight_decay)),
+                }
+            })
+            .collect();
         let total: usize = slabs.iter().map(|s| s.w.len()).sum();
         let threads = if total >= PARALLEL_MIN {
             crate::threads::threads()
@@ -191,13 +194,14 @@ impl<E: Float> AdamCore<E> {
         };
         if threads == 1 {
             slabs.into_iter().for_each(|s| s.update(consts));
-            return;
+        } else {
+            let groups: Vec<Mutex<Vec<Slab<E>>>> = deal(slabs, threads).into_iter().map(Mutex::new).collect();
+            crate::threads::run_shares(groups.len(), threads, |i| {
+                let group = std::mem::take(&mut *groups[i].lock().unwrap_or_else(|e| e.into_inner()));
+                group.into_iter().for_each(|s| s.update(consts));
+            });
         }
-        let groups: Vec<Mutex<Vec<Slab<E>>>> = deal(slabs, threads).into_iter().map(Mutex::new).collect();
-        crate::threads::run_shares(groups.len(), threads, |i| {
-            let group = std::mem::take(&mut *groups[i].lock().unwrap_or_else(|e| e.into_inner()));
-            group.into_iter().for_each(|s| s.update(consts));
-        });
+        self.state.extend(moments);
     }
 }
 
