@@ -229,6 +229,15 @@ fn randomized(kernel: Kernel, seed: u64) {
             }
         }
     }
+    // A stored transposed, its stored rows just under and at 1 KiB apart: read
+    // in place, then packed (a weight's gradient dZᵀ·X), over two K blocks.
+    for lda in [255, 256, 1030] {
+        let mut case = Case::random(&mut rng, 200, 40, 300);
+        case.ta = true;
+        case.lda = lda;
+        case.a = uniform(&mut rng, 300 * lda);
+        case.check(kernel, 1);
+    }
     // k = 0 (C = beta·C) and empty products.
     for (m, n, k) in [
         (5, 7, 0),

@@ -159,6 +159,66 @@ fn clipping_by_global_norm() {
     assert!((b.grad.as_ref().unwrap().data()[0] - 4.0 * scale).abs() < 1e-12);
 }
 
+/// Gradients large enough for the norm and the clipping to run on two threads:
+/// the norm against one running sum in f64, the same bits on one thread and
+/// two, each gradient scaled by the clipping factor, and a NaN anywhere making
+/// the norm NaN (the training loop's finite check).
+#[test]
+fn clipping_on_two_threads_matches_a_plain_loop() {
+    let sizes = [70_000, 3, 50_000, 1];
+    let make = || -> Vec<Param<f32>> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let mut p = Param::new(format!("p{i}"), Tensor::<f32>::zeros([n]));
+                let g: Vec<f32> = (0..n)
+                    .map(|j| ((j * 7 + i * 13) % 101) as f32 / 50.0 - 1.0)
+                    .collect();
+                p.grad = Some(Tensor::from_vec([n], g));
+                p
+            })
+            .collect()
+    };
+    let plain = |ps: &[Param<f32>]| -> f64 {
+        let mut sum = 0.0f64;
+        for p in ps {
+            for &x in p.grad.as_ref().unwrap().data() {
+                sum += x as f64 * x as f64;
+            }
+        }
+        sum.sqrt()
+    };
+    let mut one = make();
+    let mut two = make();
+    let want = plain(&one);
+    let norm_one = shortmem::threads::with_threads(1, || {
+        let mut refs: Vec<&mut Param<f32>> = one.iter_mut().collect();
+        clip_grad_norm(&mut refs, 1.0)
+    });
+    let norm_two = shortmem::threads::with_threads(2, || {
+        let mut refs: Vec<&mut Param<f32>> = two.iter_mut().collect();
+        clip_grad_norm(&mut refs, 1.0)
+    });
+    assert!(
+        (norm_one - want).abs() <= 1e-12 * want,
+        "{norm_one} against {want}"
+    );
+    assert_eq!(norm_one.to_bits(), norm_two.to_bits());
+    let c = (1.0 / (want + 1e-6)) as f32;
+    for ((p1, p2), orig) in one.iter().zip(&two).zip(make()) {
+        let (g1, g2) = (p1.grad.as_ref().unwrap().data(), p2.grad.as_ref().unwrap().data());
+        for ((&a, &b), &g) in g1.iter().zip(g2).zip(orig.grad.as_ref().unwrap().data()) {
+            assert_eq!(a.to_bits(), b.to_bits());
+            assert_eq!(a.to_bits(), (g * c).to_bits());
+        }
+    }
+    let mut bad = make();
+    bad[2].grad.as_mut().unwrap().data_mut()[123] = f32::NAN;
+    let refs: Vec<&mut Param<f32>> = bad.iter_mut().collect();
+    assert!(grad_norm(&refs).is_nan());
+}
+
 #[test]
 fn warmup_cosine_schedule() {
     let s = Schedule::WarmupCosine {

@@ -5,7 +5,7 @@ use super::{History, PATIENCE, Snapshot, TrainConfig, TrainError, overfitting, s
 use crate::autograd::{Graph, Module, Var, profile};
 use crate::data::Batch;
 use crate::models::State;
-use crate::optim::{Optimizer, clip_grad_norm};
+use crate::optim::{Optimizer, clip_to_norm, grad_norm};
 use std::time::Instant;
 
 // ANCHOR: training_step
@@ -54,21 +54,22 @@ where
         }
         state = next_state;
         let mut params = model.params_mut();
-        let non_finite = profile::time("finite-gradient check", || {
-            params.iter().position(|p| {
-                p.grad
-                    .as_ref()
-                    .is_some_and(|g| g.data().iter().any(|x| !x.is_finite()))
-            })
-        });
-        if let Some(p) = non_finite.map(|i| &params[i]) {
-            return Err(TrainError::NonFiniteGradient {
-                step,
-                param: p.name.clone(),
-            });
+        // The global norm of the gradient, which is finite exactly when every
+        // gradient is: the finite check and the clipping's norm in one pass.
+        let norm = profile::time("gradient norm and finite check", || grad_norm(&params));
+        if !norm.is_finite() {
+            let name = params
+                .iter()
+                .find(|p| {
+                    p.grad
+                        .as_ref()
+                        .is_some_and(|g| g.data().iter().any(|x| !x.is_finite()))
+                })
+                .map_or_else(|| "(unknown)".to_string(), |p| p.name.clone());
+            return Err(TrainError::NonFiniteGradient { step, param: name });
         }
         if let Some(max_norm) = cfg.clip {
-            profile::time("gradient clipping", || clip_grad_norm(&mut params, max_norm));
+            profile::time("gradient clipping", || clip_to_norm(&mut params, norm, max_norm));
         }
         profile::time("optimizer step", || opt.step(&mut params));
         let elapsed = started.elapsed().as_secs_f64();
