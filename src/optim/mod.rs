@@ -81,8 +81,8 @@ pub fn clip_grad_norm<E: Float>(params: &mut [&mut Param<E>], max_norm: f64) -> 
 /// are scaled side by side on the threads.
 pub fn clip_to_norm<E: Float>(params: &mut [&mut Param<E>], norm: f64, max_norm: f64) {
     let coef = max_norm / (norm + 1e-6);
-    // (Written so that a NaN norm leaves the gradients alone, as PyTorch does.)
-    if !(coef < 1.0) {
+    // A NaN norm (coef NaN) leaves the gradients alone, as before.
+    if coef >= 1.0 || coef.is_nan() {
         return;
     }
     let c = E::from_f64(coef);
