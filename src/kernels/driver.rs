@@ -162,8 +162,9 @@ unsafe impl Sync for SharedPtr {}
 /// * A stored transposed (a weight's gradient dZᵀ·X): every step of k reads a
 ///   new line, a whole row of the stored matrix further on, and a sliver's
 ///   `KC` lines share a few sets once rows are 1 KiB or more apart. Packing
-///   those took a 1024-wide dZᵀ from 57 to 84 GFLOP/s, and 384- to 768-wide
-///   ones from about 78 to 85–90 (Zen 3, 2048 rows of 256).
+///   those took the product for a 1024-wide dZᵀ from 57 to 86 GFLOP/s, and
+///   for 512- to 768-wide ones from 80 to 85–90 (Zen 3; `cargo run --release
+///   --example layer_products medium`, the dW column, and `small`).
 ///
 /// Below that, and for any op(A) of at most 32 KiB (64×128), the copy costs
 /// more than it saves and the microkernel reads A in place.

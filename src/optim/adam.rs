@@ -113,10 +113,6 @@ impl<E: Float> Slab<'_, E> {
     }
 }
 
-/// Below this many elements in all, the update stays on one thread: waking a
-/// worker would cost more than it saves.
-const PARALLEL_MIN: usize = 1 << 16;
-
 /// Deals `slabs` out to `shares` groups of about equal size, cutting a slab
 /// where a group fills up.
 fn deal<E: Float>(slabs: Vec<Slab<'_, E>>, shares: usize) -> Vec<Vec<Slab<'_, E>>> {
@@ -187,11 +183,7 @@ impl<E: Float> AdamCore<E> {
             })
             .collect();
         let total: usize = slabs.iter().map(|s| s.w.len()).sum();
-        let threads = if total >= PARALLEL_MIN {
-            crate::threads::threads()
-        } else {
-            1
-        };
+        let threads = super::threads_for(total);
         if threads == 1 {
             slabs.into_iter().for_each(|s| s.update(consts));
         } else {

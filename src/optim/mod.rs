@@ -29,11 +29,12 @@ pub trait Optimizer<E: Float> {
     fn lr(&self) -> f64;
 }
 
-/// Below this many gradient values in all, the norm and the clipping stay on
-/// one thread: waking a worker would cost more than it saves.
+/// Below this many values in all, the gradient's norm, the clipping and the
+/// optimizer's update stay on one thread: waking a worker would cost more
+/// than it saves.
 const PARALLEL_MIN: usize = 1 << 16;
 
-/// The threads to spread `values` gradient values over.
+/// The threads to spread a pass over `values` gradient values over.
 fn threads_for(values: usize) -> usize {
     if values >= PARALLEL_MIN {
         crate::threads::threads()
@@ -86,14 +87,16 @@ pub fn clip_to_norm<E: Float>(params: &mut [&mut Param<E>], norm: f64, max_norm:
         return;
     }
     let c = E::from_f64(coef);
+    let values = params
+        .iter()
+        .filter_map(|p| p.grad.as_ref())
+        .map(|g| g.numel())
+        .sum();
+    // (One lock per gradient, taken once, hands each job its own slice.)
     let grads: Vec<Mutex<&mut [E]>> = params
         .iter_mut()
         .filter_map(|p| p.grad.as_mut().map(|g| Mutex::new(g.data_mut())))
         .collect();
-    let values = grads
-        .iter()
-        .map(|g| g.lock().unwrap_or_else(|e| e.into_inner()).len())
-        .sum();
     run_shares(grads.len(), threads_for(values), |i| {
         let mut g = grads[i].lock().unwrap_or_else(|e| e.into_inner());
         g.iter_mut().for_each(|x| *x *= c);
