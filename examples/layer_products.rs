@@ -13,6 +13,11 @@
 //! most of the work, with W stored as a layer stores it (so that the product
 //! reads it transposed) and stored the other way round.
 //!
+//! The third table times the feed-forward's first layer whole, y =
+//! ReLU(x·Wᵀ + b): the product followed by a second pass over y for the bias
+//! and the ReLU, against the kernels applying them to each tile of y as it is
+//! finished (`sgemm_then`).
+//!
 //! Each is timed on one thread in 15 rounds of 5 calls, and the best round is
 //! printed, in GFLOP/s and as a share of the FMA peak: on a shared VM the
 //! other rounds measure the neighbours as much as the kernel. (The training
@@ -20,7 +25,7 @@
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use shortmem::kernels::{self, Gemm, sgemm};
+use shortmem::kernels::{self, Epilogue, Gemm, sgemm, sgemm_then};
 use std::time::Instant;
 
 /// Seconds of one call of `f`: the best of 15 rounds of 5 calls, after one.
@@ -127,4 +132,31 @@ fn main() {
             g(best_secs(|| sgemm(&as_stored, &x, &w, &mut y)))
         );
     }
+    // The feed-forward's first layer with its bias and ReLU.
+    println!(
+        "\n{:<30} {:>18} {:>16}",
+        "ReLU(x·Wᵀ + b) (rows×in→out)", "then a pass over y", "in the product"
+    );
+    let x = uniform(rows * d, &mut rng);
+    let w = uniform(f * d, &mut rng);
+    let bias = uniform(f, &mut rng);
+    let mut y = vec![0.0; rows * f];
+    let forward = Gemm::new(rows, f, d).transpose_b();
+    let epilogue = Epilogue {
+        bias: Some(&bias),
+        relu: true,
+    };
+    let flops = 2.0 * (rows * d * f) as f64;
+    let g = |secs: f64| format!("{:.1}", flops / secs / 1e9);
+    let after = best_secs(|| {
+        sgemm(&forward, &x, &w, &mut y);
+        y.chunks_mut(f).for_each(|row| epilogue.apply(row, 0));
+    });
+    let inside = best_secs(|| sgemm_then(&forward, epilogue, &x, &w, &mut y));
+    println!(
+        "{:<30} {:>18} {:>16}",
+        format!("{rows}×{d}→{f}"),
+        g(after),
+        g(inside)
+    );
 }

@@ -26,12 +26,27 @@ use shortmem::optim::AdamW;
 use shortmem::train::{TrainConfig, fit};
 
 fn main() {
-    let threads: usize = std::env::args()
-        .nth(1)
-        .map_or(1, |s| s.parse().expect("threads: a number"));
+    let usage = "usage: train_speed [THREADS] [tiny|small|medium|rnn] [--profile]";
+    let threads: usize = match std::env::args().nth(1) {
+        None => 1,
+        Some(s) => match s.parse() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                eprintln!("train_speed: THREADS must be a whole number ≥ 1, got {s:?}\n{usage}");
+                std::process::exit(2);
+            }
+        },
+    };
     let words: Vec<String> = std::env::args().skip(2).collect();
     let profiling = words.iter().any(|w| w == "--profile");
     let only: Option<String> = words.into_iter().find(|w| w != "--profile");
+    if let Some(o) = only
+        .as_deref()
+        .filter(|o| !["tiny", "small", "medium", "rnn"].contains(o))
+    {
+        eprintln!("train_speed: unknown configuration {o:?} (expected tiny, small, medium or rnn)\n{usage}");
+        std::process::exit(2);
+    }
     shortmem::threads::set_threads(threads);
     // (name, vocab, dim, heads, ff, layers, context, batch, timed steps)
     let configs = [

@@ -8,7 +8,7 @@
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use shortmem::kernels::{self, Batched, Gemm, Kernel};
+use shortmem::kernels::{self, Batched, Epilogue, Gemm, Kernel};
 
 /// Sizes around the tile edges of every kernel (4, 6, 8, 12, 16, 32 wide) and the
 /// block sizes.
@@ -344,6 +344,87 @@ fn two_threads_equal_one_thread() {
             }
         }
     }
+}
+
+/// The epilogue (`sgemm_then`: + bias per column, then ReLU) against the
+/// same kernel's plain product followed by a plain loop over C, bit for bit:
+/// on every path of the loop nest (few rows, k = 0, α = 0, ragged tiles, two K
+/// blocks, several column blocks, two threads cut by rows and by columns),
+/// and C's padding columns untouched.
+#[test]
+fn the_epilogue_equals_a_plain_pass_after_the_product() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let shapes = [
+        (1, 17, 5),
+        (4, 33, 7),
+        (5, 7, 0),
+        (33, 31, 65),
+        (64, 512, 128),
+        (200, 40, 600),
+        (257, 129, 127),
+        (33, 1000, 129),
+        (7, 4200, 3),
+    ];
+    for kernel in kernels::available() {
+        for (m, n, k) in shapes {
+            for (with_bias, relu) in [(true, false), (false, true), (true, true)] {
+                for threads in [1, 2] {
+                    let mut case = Case::random(&mut rng, m, n, k);
+                    if rng.random_range(0..4) == 0 {
+                        case.alpha = 0.0;
+                    }
+                    let bias = uniform(&mut rng, n);
+                    let epilogue = Epilogue {
+                        bias: with_bias.then_some(&bias[..]),
+                        relu,
+                    };
+                    let mut want = case.c.clone();
+                    kernels::sgemm_with(kernel, threads, &case.gemm(), &case.a, &case.b, &mut want);
+                    for i in 0..m {
+                        for j in 0..n {
+                            let mut v = want[i * case.ldc + j];
+                            if with_bias {
+                                v += bias[j];
+                            }
+                            if relu {
+                                v = if v > 0.0 { v } else { 0.0 };
+                            }
+                            want[i * case.ldc + j] = v;
+                        }
+                    }
+                    let mut got = case.c.clone();
+                    kernels::sgemm_then_with(
+                        kernel,
+                        threads,
+                        &case.gemm(),
+                        epilogue,
+                        &case.a,
+                        &case.b,
+                        &mut got,
+                    );
+                    for (idx, (g, w)) in got.iter().zip(&want).enumerate() {
+                        assert!(
+                            g.to_bits() == w.to_bits(),
+                            "{kernel}, {threads} thread(s), bias {with_bias}, relu {relu}, {}: C[{}][{}] = {g}, expected {w}",
+                            case.describe(),
+                            idx / case.ldc,
+                            idx % case.ldc
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "sgemm_then: the bias has 3 values for the 2 columns of C")]
+fn a_bias_of_the_wrong_length_panics() {
+    let epilogue = Epilogue {
+        bias: Some(&[1.0, 2.0, 3.0][..]),
+        relu: false,
+    };
+    kernels::sgemm_then(&Gemm::new(2, 2, 2), epilogue, &[0.0; 4], &[0.0; 4], &mut [0.0; 4]);
 }
 
 /// The batched form against one `sgemm_with` per entry, with distinct, shared

@@ -36,6 +36,7 @@
 //! so packing B would cost as much as the product, and [`few_rows`] reads it in
 //! place, without the loop nest.
 
+use super::Epilogue;
 use super::pack::{AlignedBuf, View, pack_a, pack_b};
 use crate::threads::run_shares;
 use std::cell::RefCell;
@@ -130,6 +131,8 @@ pub(super) struct Problem<'a> {
     pub beta: f32,
     pub c: *mut f32,
     pub ldc: usize,
+    /// Applied to each tile of C once its last K block is stored.
+    pub epilogue: Epilogue<'a, f32>,
 }
 
 // SAFETY: `Problem` is shared between the threads of one product only, and each of
@@ -353,6 +356,7 @@ unsafe fn few_rows(p: &Problem) {
                 .zip(out_row)
                 .for_each(|(c, &o)| *c = p.alpha * o + p.beta * *c);
         }
+        p.epilogue.apply(c, 0);
     }
 }
 
@@ -404,6 +408,8 @@ unsafe fn macro_kernel<K: MicroKernel>(
 ) {
     let (mr_, nr_, kc) = (K::MR, K::NR, blk.kc);
     let pack_a_here = pack_a_pays(p.a, rows.len(), p.k, panels.len() * nr_, nr_);
+    // The epilogue runs on each tile as soon as the last K block has stored it.
+    let last_block = p.epilogue.is_some() && blk.pc + kc == p.k;
     for ic in rows.clone().step_by(K::MC) {
         let mc = K::MC.min(rows.end - ic);
         let a_panels = mc.div_ceil(mr_);
@@ -452,6 +458,64 @@ unsafe fn macro_kernel<K: MicroKernel>(
                         K::tile::<A_COLS>(&tile)
                     }
                 }
+                if last_block {
+                    // SAFETY: the same mr×nr corner of C the tile just stored.
+                    unsafe { finish_tile(p, &tile, blk.jc + jp * nr_) };
+                }
+            }
+        }
+    }
+}
+
+/// Applies the product's epilogue to the finished tile `t` of C, whose first
+/// column is `col` of C.
+///
+/// # Safety
+/// `t.c` is the corner of an `t.mr × t.nr` tile inside C, touched by this
+/// call only.
+#[inline(always)]
+unsafe fn finish_tile(p: &Problem, t: &Tile, col: usize) {
+    /// Full tile rows of `N` columns: a length known at compile time, and the
+    /// ReLU chosen at compile time, so each row is a few vector operations.
+    /// (`Epilogue::apply` for rows of N columns; without a bias, zeros are
+    /// added, which changes no value but keeps every entry a new one.)
+    #[inline(always)]
+    fn rows<const N: usize, const RELU: bool>(t: &Tile, bias: &[f32; N]) {
+        for i in 0..t.mr {
+            // SAFETY: row i < mr of the tile, its N = nr columns, inside C by the contract.
+            let row = unsafe { &mut *t.c.add(i * t.ldc).cast::<[f32; N]>() };
+            let mut out = [0.0f32; N];
+            for j in 0..N {
+                let v = row[j] + bias[j];
+                out[j] = if !RELU || v > 0.0 { v } else { 0.0 };
+            }
+            *row = out;
+        }
+    }
+    #[inline(always)]
+    fn full<const N: usize>(p: &Problem, t: &Tile, col: usize) {
+        const { assert!(N <= 32) };
+        let zeros = [0.0f32; 32];
+        let bias: &[f32; N] = match p.epilogue.bias {
+            Some(b) => b[col..][..N].try_into().expect("N values"),
+            None => zeros[..N].try_into().expect("N values"),
+        };
+        if p.epilogue.relu {
+            rows::<N, true>(t, bias)
+        } else {
+            rows::<N, false>(t, bias)
+        }
+    }
+    match t.nr {
+        8 => full::<8>(p, t, col),
+        12 => full::<12>(p, t, col),
+        16 => full::<16>(p, t, col),
+        32 => full::<32>(p, t, col),
+        nr => {
+            for i in 0..t.mr {
+                // SAFETY: row i < mr of the tile, its nr columns, inside C by the contract.
+                let row = unsafe { std::slice::from_raw_parts_mut(t.c.add(i * t.ldc), nr) };
+                p.epilogue.apply(row, col);
             }
         }
     }
@@ -471,5 +535,6 @@ unsafe fn scale_rect(p: &Problem, rows: Range<usize>, cols: Range<usize>) {
         } else if p.beta != 1.0 {
             row.iter_mut().for_each(|v| *v *= p.beta);
         }
+        p.epilogue.apply(row, cols.start);
     }
 }

@@ -160,3 +160,55 @@ pub struct Batched {
     pub stride_b: usize,
     pub stride_c: usize,
 }
+
+// ANCHOR: epilogue
+/// What a product does to each entry of C once it is complete: add a bias per
+/// column, then clamp at zero, `C[i][j] = relu(C[i][j] + bias[j])` (either step
+/// may be left out). A `Linear` layer's `ReLU(x·Wᵀ + b)` in the product's own
+/// pass: the kernels apply it to each tile of C as soon as its last K block is
+/// stored, while the tile is still in L1, instead of a second pass over C
+/// through memory ([`crate::kernels::sgemm_then`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Epilogue<'a, T> {
+    /// Added to every row of C: one value per column (`n` of them).
+    pub bias: Option<&'a [T]>,
+    /// `max(·, 0)` after the bias (a NaN becomes 0).
+    pub relu: bool,
+}
+// ANCHOR_END: epilogue
+
+impl<T: Copy + PartialOrd + std::ops::Add<Output = T> + From<f32>> Epilogue<'_, T> {
+    /// Whether there is anything to do.
+    pub fn is_some(&self) -> bool {
+        self.bias.is_some() || self.relu
+    }
+
+    /// Applies the epilogue to `row`, the part of one row of C that starts at column `col`.
+    #[inline(always)]
+    pub fn apply(&self, row: &mut [T], col: usize) {
+        let zero = T::from(0.0);
+        match (self.bias, self.relu) {
+            (Some(bias), relu) => {
+                let bias = &bias[col..][..row.len()];
+                row.iter_mut()
+                    .zip(bias)
+                    .for_each(|(v, &b)| *v = finish(*v + b, relu));
+            }
+            // x + 0 is x, but a new value: every entry is stored (see `finish`).
+            (None, true) => row.iter_mut().for_each(|v| *v = finish(*v + zero, true)),
+            (None, false) => {}
+        }
+    }
+}
+
+/// The ReLU of the epilogue, `max(v, 0)` (NaN and −0 become +0), or `v`.
+///
+/// Always applied to a value just computed, never to C's entry as stored:
+/// `c = if c > 0 { c } else { 0 }` in place lets the compiler store only the
+/// zeros, as a masked store, which is microcoded on AMD's cores and made the
+/// epilogue cost more than a second pass over C (`layer_products`, Zen 3).
+#[inline(always)]
+fn finish<T: Copy + PartialOrd + From<f32>>(v: T, relu: bool) -> T {
+    let zero = T::from(0.0);
+    if !relu || v > zero { v } else { zero }
+}

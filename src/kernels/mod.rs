@@ -58,7 +58,7 @@ use pack::View;
 use std::fmt;
 use std::sync::OnceLock;
 
-pub use gemm::{Batched, Gemm};
+pub use gemm::{Batched, Epilogue, Gemm};
 pub use peak::fma_peak_gflops;
 pub use reference::gemm_reference;
 
@@ -375,6 +375,7 @@ fn problem<'a>(p: &Gemm<f32>, a: &'a [f32], b: &'a [f32], c: *mut f32) -> Proble
         beta: p.beta,
         c,
         ldc,
+        epilogue: Epilogue::default(),
     }
 }
 
@@ -399,6 +400,53 @@ pub fn sgemm_with(kernel: Kernel, threads: usize, p: &Gemm<f32>, a: &[f32], b: &
     // SAFETY: the CPU supports `kernel` and the arguments were checked just
     // above (every extent without overflow); C is borrowed mutably for the call.
     unsafe { run(kernel, threads, &problem(p, a, b, c.as_mut_ptr())) };
+}
+
+/// [`sgemm`] followed by an [`Epilogue`]: `C = relu(α·op(A)·op(B) + β·C + bias)`,
+/// the bias added to every row and the ReLU applied if the epilogue asks for
+/// them, each tile of C finished while it is still in cache. Equal, bit for
+/// bit, to [`sgemm`] followed by a pass of [`Epilogue::apply`] over C's rows.
+///
+/// # Panics
+/// As [`sgemm`]; also if the bias does not have one value per column of C.
+pub fn sgemm_then(p: &Gemm<f32>, epilogue: Epilogue<f32>, a: &[f32], b: &[f32], c: &mut [f32]) {
+    sgemm_then_with(selected(), threads(), p, epilogue, a, b, c);
+}
+
+/// [`sgemm_then`] on a given kernel and number of threads.
+///
+/// # Panics
+/// As [`sgemm_then`]; also if this CPU cannot run `kernel` or `threads` is 0.
+pub fn sgemm_then_with(
+    kernel: Kernel,
+    threads: usize,
+    p: &Gemm<f32>,
+    epilogue: Epilogue<f32>,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+) {
+    check_gemm_args("sgemm_then", p, a.len(), b.len(), c.len());
+    check_epilogue("sgemm_then", p, &epilogue);
+    assert_available("sgemm_then", kernel, threads);
+    let problem = Problem {
+        epilogue,
+        ..problem(p, a, b, c.as_mut_ptr())
+    };
+    // SAFETY: as in `sgemm_with`; the bias, only read, has a value per column of C.
+    unsafe { run(kernel, threads, &problem) };
+}
+
+/// Panics with a clear message unless the epilogue's bias has one value per column of C.
+fn check_epilogue<T>(name: &str, p: &Gemm<T>, epilogue: &Epilogue<T>) {
+    if let Some(bias) = epilogue.bias {
+        assert!(
+            bias.len() == p.n,
+            "{name}: the bias has {} values for the {} columns of C",
+            bias.len(),
+            p.n
+        );
+    }
 }
 
 /// [`Batched`] products of one shape: for `i` in `0..batch.count`,
@@ -504,6 +552,16 @@ pub fn dgemm(p: &Gemm<f64>, a: &[f64], b: &[f64], c: &mut [f64]) {
         return;
     }
     gemm_reference(p, a, b, c);
+}
+
+/// Double-precision [`sgemm_then`]: the reference loop, then the epilogue row by row.
+pub fn dgemm_then(p: &Gemm<f64>, epilogue: Epilogue<f64>, a: &[f64], b: &[f64], c: &mut [f64]) {
+    check_epilogue("dgemm_then", p, &epilogue);
+    dgemm(p, a, b, c);
+    let ldc = p.leading_dims().2;
+    for i in 0..p.m {
+        epilogue.apply(&mut c[i * ldc..][..p.n], 0);
+    }
 }
 
 /// Double-precision batched GEMM (for `f64` gradient checks): same contract as

@@ -3,7 +3,7 @@
 //! ([`crate::kernels::sgemm`] for `f32`), forward and backward.
 
 use crate::autograd::Var;
-use crate::kernels::{Batched, Gemm};
+use crate::kernels::{Batched, Epilogue, Gemm};
 use crate::ops::lanes::add_into;
 use crate::tensor::{Float, Shape, Tensor, scratch};
 
@@ -112,6 +112,23 @@ impl Product {
             (c, sc.out()),
             beta,
         );
+    }
+
+    /// C = epilogue(op(A)·op(B)) for a product with a shared B (a layer's
+    /// weight), which the kernels run as one matrix of stacked rows.
+    fn forward_then<E: Float>(&self, a: &[E], b: &[E], c: &mut [E], epilogue: Epilogue<E>) {
+        let [sa, sb, sc] = self.stored();
+        let (count, rows) = self.runs();
+        assert_eq!(count, 1, "forward_then: a product of {count} separate entries");
+        let product = Gemm {
+            trans_a: sa.trans,
+            trans_b: sb.trans,
+            lda: Some(sa.ld),
+            ldb: Some(sb.ld),
+            ldc: Some(sc.ld),
+            ..Gemm::new(rows, self.n, self.k)
+        };
+        E::gemm_then(&product, epilogue, a, b, c);
     }
 
     /// dA = dC·op(B)ᵀ + beta·dA (stored as A is: transposed when `ta`).
@@ -250,9 +267,10 @@ impl<'g, E: Float> Var<'g, E> {
     // ANCHOR: linear_op
     /// A `Linear` layer in one op: y = x·Wᵀ + b, and ReLU(x·Wᵀ + b) when
     /// `relu` (the first half of the feed-forward). `x: [.., in]`, `w: [out,
-    /// in]`, `b: [out]`. The bias and the ReLU are applied in one pass over
-    /// the product's output, and the backward pass hands dY straight to the
-    /// product, so neither needs a node, a buffer or a gradient of its own.
+    /// in]`, `b: [out]`. The bias and the ReLU are the product's epilogue,
+    /// applied to each tile of the output as the kernels finish it, and the
+    /// backward pass hands dY straight to the product (dZ and db made in one
+    /// pass over its rows), so neither needs a node, a buffer or a gradient of its own.
     /// Equal, bit for bit, to `(x.matmul_t(w) + b).relu()` built from the
     /// separate ops (a test holds them to it).
     ///
@@ -273,18 +291,13 @@ impl<'g, E: Float> Var<'g, E> {
             );
         }
         let mut y = scratch(shape.numel());
-        p.forward(x.data(), wv.data(), &mut y, E::ZERO);
-        // The epilogue: + b, then max(·, 0), one row at a time.
+        // + b, then max(·, 0), applied by the kernels to each tile of y as it is finished.
+        let epilogue = Epilogue {
+            bias: bv.as_ref().map(|b| b.data()),
+            relu,
+        };
+        p.forward_then(x.data(), wv.data(), &mut y, epilogue);
         let n = p.n.max(1);
-        for row in y.chunks_mut(n) {
-            if let Some(bv) = &bv {
-                row.iter_mut().zip(bv.data()).for_each(|(v, &b)| *v += b);
-            }
-            if relu {
-                row.iter_mut()
-                    .for_each(|v| *v = if *v > E::ZERO { *v } else { E::ZERO });
-            }
-        }
         let y = Tensor::from_vec(shape, y);
         // The backward pass reads y only to mask dY with the ReLU.
         let yv = relu.then(|| y.clone());
@@ -296,28 +309,37 @@ impl<'g, E: Float> Var<'g, E> {
             y,
             &inputs,
             Box::new(move |dy, grads| {
-                // dZ: dY through the ReLU (the derivative 1 where y > 0, else 0).
-                let masked;
-                let dz: &[E] = match &yv {
-                    Some(yv) => {
-                        let mut d = scratch(dy.numel());
-                        for ((d, &g), &y) in d.iter_mut().zip(dy.data()).zip(yv.data()) {
-                            *d = g * if y > E::ZERO { E::ONE } else { E::ZERO };
-                        }
-                        masked = Tensor::from_vec(dy.shape(), d);
-                        masked.data()
-                    }
-                    None => dy.data(),
-                };
                 // db: the rows of dZ summed, from zeros on the first gradient.
-                if let Some(ib) = ib
-                    && let Some((db, beta)) = grads.slot_beta(ib)
-                {
+                let mut db = ib.and_then(|ib| grads.slot_beta(ib)).map(|(db, beta)| {
                     if beta == E::ZERO {
                         db.fill(E::ZERO);
                     }
-                    dz.chunks(n).for_each(|row| add_into(db, row));
-                }
+                    db
+                });
+                // dZ: dY through the ReLU (the derivative 1 where y > 0, else 0),
+                // each row added into db as soon as it is made, while it is in cache.
+                let masked = yv.as_ref().map(|yv| {
+                    let mut d = scratch(dy.numel());
+                    let rows = d.chunks_mut(n).zip(dy.data().chunks(n)).zip(yv.data().chunks(n));
+                    for ((dz, dy), y) in rows {
+                        for ((d, &g), &y) in dz.iter_mut().zip(dy).zip(y) {
+                            *d = g * if y > E::ZERO { E::ONE } else { E::ZERO };
+                        }
+                        if let Some(db) = db.as_deref_mut() {
+                            add_into(db, dz);
+                        }
+                    }
+                    Tensor::from_vec(dy.shape(), d)
+                });
+                let dz: &[E] = match &masked {
+                    Some(masked) => masked.data(),
+                    None => {
+                        if let Some(db) = db {
+                            dy.data().chunks(n).for_each(|row| add_into(db, row));
+                        }
+                        dy.data()
+                    }
+                };
                 if let Some((dx, beta)) = grads.slot_beta(ix) {
                     p.grad_a(dz, wv.data(), dx, beta);
                 }

@@ -4,7 +4,7 @@
 //! can run in `f64`, where central finite differences are precise enough to catch a
 //! wrong backward pass (in `f32` they are not).
 
-use crate::kernels::{Batched, Gemm};
+use crate::kernels::{Batched, Epilogue, Gemm};
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
@@ -54,6 +54,9 @@ pub trait Float:
     /// Many products of one shape (see [`crate::kernels::sgemm_batched`]).
     fn gemm_batched(p: &Gemm<Self>, batch: &Batched, a: &[Self], b: &[Self], c: &mut [Self]);
 
+    /// One product and its epilogue (see [`crate::kernels::sgemm_then`]).
+    fn gemm_then(p: &Gemm<Self>, epilogue: Epilogue<Self>, a: &[Self], b: &[Self], c: &mut [Self]);
+
     /// Runs `f` on the process-wide pool of free buffers of this type.
     fn with_pool<R>(f: impl FnOnce(&mut super::pool::Pool<Self>) -> R) -> R;
 
@@ -68,7 +71,7 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:literal, $exp:path, $tanh:path, $gemm:path, $gemm_batched:path) => {
+    ($t:ty, $name:literal, $exp:path, $tanh:path, $gemm:path, $gemm_batched:path, $gemm_then:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -124,6 +127,10 @@ macro_rules! impl_float {
             fn gemm_batched(p: &Gemm<Self>, batch: &Batched, a: &[Self], b: &[Self], c: &mut [Self]) {
                 $gemm_batched(p, batch, a, b, c)
             }
+            #[inline(always)]
+            fn gemm_then(p: &Gemm<Self>, epilogue: Epilogue<Self>, a: &[Self], b: &[Self], c: &mut [Self]) {
+                $gemm_then(p, epilogue, a, b, c)
+            }
         }
     };
 }
@@ -134,7 +141,8 @@ impl_float!(
     exp_f32,
     tanh_f32,
     crate::kernels::sgemm,
-    crate::kernels::sgemm_batched
+    crate::kernels::sgemm_batched,
+    crate::kernels::sgemm_then
 );
 impl_float!(
     f64,
@@ -142,7 +150,8 @@ impl_float!(
     f64::exp,
     f64::tanh,
     crate::kernels::dgemm,
-    crate::kernels::dgemm_batched
+    crate::kernels::dgemm_batched,
+    crate::kernels::dgemm_then
 );
 
 /// e^x in f32 without a library call, so that loops over a row (softmax, the
