@@ -238,6 +238,16 @@ fn randomized(kernel: Kernel, seed: u64) {
         case.a = uniform(&mut rng, 300 * lda);
         case.check(kernel, 1);
     }
+    // B stored transposed (copied into panels by a vector transpose where the
+    // kernel has one): whole and partial groups of 8 columns and steps, over
+    // two K blocks, with padded rows.
+    for (n, k, ldb) in [(40, 300, 301), (16, 8, 8), (23, 13, 17), (64, 16, 192)] {
+        let mut case = Case::random(&mut rng, 50, n, k);
+        case.tb = true;
+        case.ldb = ldb;
+        case.b = uniform(&mut rng, n * ldb);
+        case.check(kernel, 1);
+    }
     // k = 0 (C = beta·C) and empty products.
     for (m, n, k) in [
         (5, 7, 0),

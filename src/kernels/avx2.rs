@@ -41,7 +41,9 @@
 //! are masked off with `vmaskmovps`, which neither reads nor writes them.
 
 use super::driver::{MicroKernel, Tile, a_rows};
+use super::pack::{View, pack_b};
 use std::arch::x86_64::*;
+use std::ops::Range;
 
 /// The AVX2 + FMA microkernel (see the module doc).
 pub(super) struct Avx2;
@@ -62,7 +64,110 @@ impl MicroKernel for Avx2 {
         // after detecting them) and valid pointers, as `tile_6x16` requires.
         unsafe { tile_6x16::<A_LAYOUT>(t) }
     }
+
+    #[inline(always)]
+    unsafe fn pack_b(b: View, rows: Range<usize>, cols: Range<usize>, dst: &mut [f32]) {
+        if b.cs == 1 {
+            pack_b(NR, b, rows, cols, dst)
+        } else {
+            // SAFETY: the caller guarantees AVX2 (as for `tile`).
+            unsafe { pack_b_transposed(b, rows, cols, dst) }
+        }
+    }
 }
+
+// ANCHOR: avx2_transpose
+/// [`pack_b`] for a B stored transposed, where each column of op(B) is a
+/// contiguous stored row: eight columns are read as eight vectors of eight
+/// steps of k and turned into eight panel rows by an 8×8 transpose in
+/// registers, instead of one scattered store per value. The columns and steps
+/// left over at the edges are copied one value at a time, and the panel is
+/// zero-padded past its last column, as [`pack_b`] does.
+///
+/// # Safety
+/// AVX2 is available.
+#[target_feature(enable = "avx2")]
+unsafe fn pack_b_transposed(b: View, rows: Range<usize>, cols: Range<usize>, dst: &mut [f32]) {
+    let kc = rows.len();
+    let panels = cols.len().div_ceil(NR);
+    for (panel, out) in dst.chunks_exact_mut(NR * kc).take(panels).enumerate() {
+        let j0 = cols.start + panel * NR;
+        let live = NR.min(cols.end - j0);
+        // Column j of op(B) from step rows.start on: kc contiguous values.
+        let column = |j: usize| &b.data[(j0 + j) * b.cs + rows.start * b.rs..][..kc];
+        let full = live / 8 * 8;
+        for j in (0..full).step_by(8) {
+            let src: [&[f32]; 8] = std::array::from_fn(|c| column(j + c));
+            let squares = kc / 8 * 8;
+            for p in (0..squares).step_by(8) {
+                // SAFETY: each column has kc ≥ p + 8 values; the panel holds
+                // rows p..p + 8 of NR ≥ j + 8 values each.
+                unsafe {
+                    let r: [__m256; 8] = std::array::from_fn(|c| _mm256_loadu_ps(src[c][p..p + 8].as_ptr()));
+                    for (q, row) in transpose_8x8(r).into_iter().enumerate() {
+                        _mm256_storeu_ps(out[(p + q) * NR + j..][..8].as_mut_ptr(), row);
+                    }
+                }
+            }
+            for p in squares..kc {
+                for (c, col) in src.iter().enumerate() {
+                    out[p * NR + j + c] = col[p];
+                }
+            }
+        }
+        for j in full..live {
+            for (p, &v) in column(j).iter().enumerate() {
+                out[p * NR + j] = v;
+            }
+        }
+        if live < NR {
+            for out_row in out.chunks_exact_mut(NR) {
+                out_row[live..].fill(0.0);
+            }
+        }
+    }
+}
+
+/// The 8×8 transpose of the rows `r`: row `q` of the result holds element `q`
+/// of each row of `r`, in order. Pairs of rows are interleaved, then pairs of
+/// pairs, then the 128-bit halves are exchanged.
+#[target_feature(enable = "avx2")]
+fn transpose_8x8(r: [__m256; 8]) -> [__m256; 8] {
+    // t0 = r0₀ r1₀ r0₁ r1₁ | r0₄ r1₄ r0₅ r1₅, t1 = r0₂ r1₂ r0₃ r1₃ | r0₆ …, and so on.
+    let t = [
+        _mm256_unpacklo_ps(r[0], r[1]),
+        _mm256_unpackhi_ps(r[0], r[1]),
+        _mm256_unpacklo_ps(r[2], r[3]),
+        _mm256_unpackhi_ps(r[2], r[3]),
+        _mm256_unpacklo_ps(r[4], r[5]),
+        _mm256_unpackhi_ps(r[4], r[5]),
+        _mm256_unpacklo_ps(r[6], r[7]),
+        _mm256_unpackhi_ps(r[6], r[7]),
+    ];
+    // s0 = element 0 of r0..r3 | element 4 of r0..r3, s1 = elements 1 | 5, …
+    let s = [
+        _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+        _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+        _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+        _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+        _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+        _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+        _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+        _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+    ];
+    // Element q of r0..r3 beside element q of r4..r7.
+    [
+        _mm256_permute2f128_ps::<0x20>(s[0], s[4]),
+        _mm256_permute2f128_ps::<0x20>(s[1], s[5]),
+        _mm256_permute2f128_ps::<0x20>(s[2], s[6]),
+        _mm256_permute2f128_ps::<0x20>(s[3], s[7]),
+        _mm256_permute2f128_ps::<0x31>(s[0], s[4]),
+        _mm256_permute2f128_ps::<0x31>(s[1], s[5]),
+        _mm256_permute2f128_ps::<0x31>(s[2], s[6]),
+        _mm256_permute2f128_ps::<0x31>(s[3], s[7]),
+    ]
+}
+// ANCHOR_END: avx2_transpose
 
 /// Lanes `j` of the two halves of a row whose column `j` (or `8 + j`) is below
 /// `nr`: all ones for a live lane, zero for a masked one.

@@ -86,6 +86,17 @@ pub(super) trait MicroKernel {
     /// for the reads and writes described on [`Tile`], and the C tile is not
     /// accessed by anyone else during the call.
     unsafe fn tile<const A_LAYOUT: u8>(t: &Tile);
+
+    /// Packs rows `rows` (the k range) × columns `cols` of op(B) into `NR`-wide
+    /// panels, as [`pack_b`] does (the same values in the same places). A
+    /// kernel may copy a B stored transposed with its own vector transpose.
+    ///
+    /// # Safety
+    /// The CPU supports the kernel's instructions.
+    #[inline(always)]
+    unsafe fn pack_b(b: View, rows: Range<usize>, cols: Range<usize>, dst: &mut [f32]) {
+        pack_b(Self::NR, b, rows, cols, dst)
+    }
 }
 
 /// A is a packed panel: `rs_a = 1`, `cs_a = MR`.
@@ -280,7 +291,8 @@ unsafe fn rect<K: MicroKernel>(p: &Problem, rows: Range<usize>, cols: Range<usiz
                 for pc in (0..p.k).step_by(K::KC) {
                     let kc = K::KC.min(p.k - pc);
                     let bpack = bbuf.get(b_panels * nr * kc);
-                    pack_b(nr, p.b, pc..pc + kc, jc..jc + nc, bpack);
+                    // SAFETY: `K`'s instructions are supported (this function's contract).
+                    unsafe { K::pack_b(p.b, pc..pc + kc, jc..jc + nc, bpack) };
                     let beta = if pc == 0 { p.beta } else { 1.0 };
                     let block = Block {
                         jc,
