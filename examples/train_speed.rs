@@ -8,6 +8,7 @@
 //!
 //!     cargo run --release --example train_speed -- 2 small --profile   # where the time goes
 //!     cargo run --release --example train_speed -- 1 rnn      # the §4.1 RNN (tools/torch_rnn_speed.py)
+//!     cargo run --release --example train_speed -- 2 shakespeare --profile   # the README's Tiny Shakespeare model
 //!
 //! Each configuration runs 3 warm-up steps, then reports the median of the
 //! timed steps (the machine must be otherwise idle) and the model FLOPs
@@ -26,7 +27,7 @@ use shortmem::optim::AdamW;
 use shortmem::train::{TrainConfig, fit};
 
 fn main() {
-    let usage = "usage: train_speed [THREADS] [tiny|small|medium|rnn] [--profile]";
+    let usage = "usage: train_speed [THREADS] [tiny|small|medium|shakespeare|rnn] [--profile]";
     let threads: usize = match std::env::args().nth(1) {
         None => 1,
         Some(s) => match s.parse() {
@@ -42,17 +43,22 @@ fn main() {
     let only: Option<String> = words.into_iter().find(|w| w != "--profile");
     if let Some(o) = only
         .as_deref()
-        .filter(|o| !["tiny", "small", "medium", "rnn"].contains(o))
+        .filter(|o| !["tiny", "small", "medium", "shakespeare", "rnn"].contains(o))
     {
-        eprintln!("train_speed: unknown configuration {o:?} (expected tiny, small, medium or rnn)\n{usage}");
+        eprintln!(
+            "train_speed: unknown configuration {o:?} (expected tiny, small, medium, shakespeare or rnn)\n{usage}"
+        );
         std::process::exit(2);
     }
     shortmem::threads::set_threads(threads);
-    // (name, vocab, dim, heads, ff, layers, context, batch, timed steps)
+    // (name, vocab, dim, heads, ff, layers, context, batch, timed steps); the
+    // last is the README's Tiny Shakespeare run (65 characters), timed only
+    // when named.
     let configs = [
         ("tiny", 64, 64, 4, 256, 2, 64, 16, 40),
         ("small", 96, 128, 4, 512, 4, 128, 16, 15),
         ("medium", 256, 256, 8, 1024, 6, 256, 8, 6),
+        ("shakespeare", 65, 128, 4, 512, 4, 64, 12, 40),
     ];
     let kernel = shortmem::kernels::selected();
     // MFU: the model's FLOPs per second over the FMA peak of the cores in use.
@@ -70,7 +76,11 @@ fn main() {
         return;
     }
     for (name, vocab, dim, heads, ff, layers, context, batch, steps) in configs {
-        if only.as_deref().is_some_and(|o| o != name) {
+        let wanted = match only.as_deref() {
+            Some(o) => o == name,
+            None => name != "shakespeare",
+        };
+        if !wanted {
             continue;
         }
         let config = TransformerConfig {
