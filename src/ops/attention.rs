@@ -9,7 +9,7 @@
 
 use crate::autograd::Var;
 use crate::kernels::Gemm;
-use crate::ops::softmax::{softmax_row, softmax_row_backward};
+use crate::ops::softmax::{softmax_row_backward, softmax_row_prefix};
 use crate::tensor::{Float, Tensor, recycle, scratch};
 
 /// Rows of the score matrix handled together when the mask is causal.
@@ -99,8 +99,7 @@ impl HeadBlock {
             } else {
                 self.seen
             };
-            softmax_row(&mut row[..keep]);
-            row[keep..].iter_mut().for_each(|w| *w = E::ZERO);
+            softmax_row_prefix(row, keep);
         }
         // O = A·V for these rows
         let mix = Gemm::new(self.rows, self.d, self.seen)

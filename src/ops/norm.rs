@@ -58,36 +58,33 @@ impl<'g, E: Float> Var<'g, E> {
             Tensor::from_vec(x.shape(), y),
             &[self, weight, bias],
             Box::new(move |dy, grads| {
-                let (dy, xhat, rstd) = (dy.data(), xhat.data(), rstd.data());
-                if let Some(gw) = grads.slot(iw) {
-                    for (dr, hr) in dy.chunks(d).zip(xhat.chunks(d)) {
-                        for i in 0..d {
-                            gw[i] += dr[i] * hr[i];
-                        }
+                let (dy, xhat, rstd, w) = (dy.data(), xhat.data(), rstd.data(), &w.data()[..d]);
+                // dw and db are summed over the rows in the same pass as dx, so
+                // that dy and x̂ are read once (from zeros, then added to the
+                // parameters' gradients).
+                let (mut dw, mut db) = (vec![E::ZERO; d], vec![E::ZERO; d]);
+                let mut gx = grads.slot_beta(ix);
+                for (r, (dr, hr)) in dy.chunks(d).zip(xhat.chunks(d)).enumerate() {
+                    let (dr, hr) = (&dr[..d], &hr[..d]);
+                    for i in 0..d {
+                        dw[i] += dr[i] * hr[i];
                     }
-                }
-                if let Some(gb) = grads.slot(ib) {
-                    for dr in dy.chunks(d) {
-                        add_into(gb, dr);
-                    }
-                }
-                if let Some((gx, beta)) = grads.slot_beta(ix) {
-                    let w = w.data();
-                    for (r, ((dr, hr), gr)) in
-                        dy.chunks(d).zip(xhat.chunks(d)).zip(gx.chunks_mut(d)).enumerate()
-                    {
-                        let (dr, hr, w) = (&dr[..d], &hr[..d], &w[..d]);
+                    add_into(&mut db, dr);
+                    if let Some((gx, beta)) = gx.as_mut() {
+                        let gr = &mut gx[r * d..][..d];
                         let mean_g = dot_lanes(dr, w) * inv_d;
                         let mean_gh = sum_by_lanes(d, |i| dr[i] * w[i] * hr[i]) * inv_d;
                         // Written on the first gradient to reach x (β = 0), added after.
                         let dx = |i: usize| rstd[r] * (dr[i] * w[i] - mean_g - hr[i] * mean_gh);
-                        if beta == E::ZERO {
+                        if *beta == E::ZERO {
                             (0..d).for_each(|i| gr[i] = dx(i));
                         } else {
                             (0..d).for_each(|i| gr[i] += dx(i));
                         }
                     }
                 }
+                grads.add(iw, &dw);
+                grads.add(ib, &db);
             }),
         )
     }

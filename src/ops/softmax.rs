@@ -17,6 +17,28 @@ pub(crate) fn softmax_row<E: Float>(row: &mut [E]) {
     row.iter_mut().for_each(|v| *v *= inv);
 }
 
+/// softmax of the first `keep` values of a row, in place, and exact zeros
+/// after them (a row of attention weights under the causal mask): the same
+/// values as [`softmax_row`] on `row[..keep]`. The exponentials run over whole
+/// groups of eight as far as the row has room, so that the last, partial group
+/// of the kept values is computed with vector instructions too (its values past
+/// `keep` are then overwritten by the zeros): causal rows are short, and one
+/// value at a time their tails cost as much as the rest.
+pub(crate) fn softmax_row_prefix<E: Float>(row: &mut [E], keep: usize) {
+    const LANES: usize = 8;
+    let m = max_lanes(&row[..keep]);
+    if m == E::NEG_INFINITY {
+        row.iter_mut().for_each(|v| *v = E::ZERO);
+        return;
+    }
+    let covered = (keep.div_ceil(LANES) * LANES).min(row.len());
+    row[..covered].iter_mut().for_each(|v| *v = (*v - m).exp());
+    row[keep..].iter_mut().for_each(|v| *v = E::ZERO);
+    let kept = &mut row[..keep];
+    let inv = E::ONE / sum_lanes(kept);
+    kept.iter_mut().for_each(|v| *v *= inv);
+}
+
 /// The row's maximum m and log Σ exp(row − m): log-sum-exp = m + that, kept
 /// apart so callers can subtract m from xᵢ first and lose no precision.
 pub(crate) fn max_and_log_sum<E: Float>(row: &[E]) -> (E, E) {
@@ -185,5 +207,46 @@ impl<'g, E: Float> Var<'g, E> {
                 }
             }),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kept length of rows 1 to 20 long (whole and partial groups of
+    /// eight, rows ending inside a group): the kept values are e^{xᵢ} / Σ e^{xⱼ}
+    /// computed in f64 by a plain loop, bit for bit what `softmax_row` gives on
+    /// the kept part, and every value after them an exact +0.
+    #[test]
+    fn softmax_of_a_row_prefix_matches_a_plain_loop_and_zeros_the_rest() {
+        for len in 1..=20 {
+            for keep in 1..=len {
+                let row: Vec<f32> = (0..len).map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.7).collect();
+                let mut got = row.clone();
+                softmax_row_prefix(&mut got, keep);
+                let total: f64 = row[..keep].iter().map(|&x| (x as f64).exp()).sum();
+                for i in 0..keep {
+                    let want = (row[i] as f64).exp() / total;
+                    assert!(
+                        (got[i] as f64 - want).abs() <= 1e-6 * want.max(1e-30),
+                        "len {len}, keep {keep}: weight {i} = {}, expected {want}",
+                        got[i]
+                    );
+                }
+                assert!(
+                    got[keep..].iter().all(|v| v.to_bits() == 0),
+                    "len {len}, keep {keep}: {:?} after the kept values",
+                    &got[keep..]
+                );
+                let mut alone = row[..keep].to_vec();
+                softmax_row(&mut alone);
+                assert_eq!(
+                    got[..keep].iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    alone.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "len {len}, keep {keep}"
+                );
+            }
+        }
     }
 }
