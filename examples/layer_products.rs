@@ -9,7 +9,7 @@
 //! * the weight's gradient: dW = dYᵀ·X, whose A is stored transposed and
 //!   whose k runs over all the rows of the batch.
 //!
-//! A last table times a forward product of only 48 rows, where packing B is
+//! A second table times a forward product of only 48 rows, where packing B is
 //! most of the work, with W stored as a layer stores it (so that the product
 //! reads it transposed) and stored the other way round.
 //!

@@ -27,7 +27,7 @@ use shortmem::optim::AdamW;
 use shortmem::train::{TrainConfig, fit};
 
 fn main() {
-    let usage = "usage: train_speed [THREADS] [tiny|small|medium|shakespeare|rnn] [--profile]";
+    let usage = "usage: train_speed [THREADS [tiny|small|medium|shakespeare|rnn]] [--profile]";
     let threads: usize = match std::env::args().nth(1) {
         None => 1,
         Some(s) => match s.parse() {
@@ -40,7 +40,12 @@ fn main() {
     };
     let words: Vec<String> = std::env::args().skip(2).collect();
     let profiling = words.iter().any(|w| w == "--profile");
-    let only: Option<String> = words.into_iter().find(|w| w != "--profile");
+    let named: Vec<String> = words.into_iter().filter(|w| w != "--profile").collect();
+    if named.len() > 1 {
+        eprintln!("train_speed: one configuration at most, got {named:?}\n{usage}");
+        std::process::exit(2);
+    }
+    let only = named.into_iter().next();
     if let Some(o) = only
         .as_deref()
         .filter(|o| !["tiny", "small", "medium", "shakespeare", "rnn"].contains(o))
@@ -68,7 +73,7 @@ fn main() {
         peak.map_or("unknown".to_string(), |p| format!("{p:.1} GFLOP/s"))
     );
     println!(
-        "{:<8} {:>12} {:>12} {:>14} {:>8}",
+        "{:<11} {:>12} {:>12} {:>14} {:>8}",
         "config", "params", "ms/step", "tokens/s", "MFU"
     );
     if only.as_deref() == Some("rnn") {
@@ -151,7 +156,7 @@ fn time_training<M: LanguageModel + Module<f32> + Sync>(
         format!("{:.1}%", 100.0 * tokens_per_second * per_token / 1e9 / peak)
     });
     println!(
-        "{name:<8} {:>12} {:>12.2} {:>14.0} {mfu:>8}",
+        "{name:<11} {:>12} {:>12.2} {:>14.0} {mfu:>8}",
         model.num_params(),
         median * 1e3,
         tokens_per_second

@@ -358,9 +358,9 @@ fn two_threads_equal_one_thread() {
 
 /// The epilogue (`sgemm_then`: + bias per column, then ReLU) against the
 /// same kernel's plain product followed by a plain loop over C, bit for bit:
-/// on every path of the loop nest (few rows, k = 0, α = 0, ragged tiles, two K
-/// blocks, several column blocks, two threads cut by rows and by columns),
-/// and C's padding columns untouched.
+/// on every path of the loop nest (few rows, k = 0, α = 0, ragged tiles of
+/// every width the kernels special-case, two K blocks, several column blocks,
+/// two threads cut by rows and by columns), and C's padding columns untouched.
 #[test]
 fn the_epilogue_equals_a_plain_pass_after_the_product() {
     let mut rng = StdRng::seed_from_u64(11);
@@ -374,12 +374,24 @@ fn the_epilogue_equals_a_plain_pass_after_the_product() {
         (257, 129, 127),
         (33, 1000, 129),
         (7, 4200, 3),
+        // Last tiles 12 and 16 columns wide (AVX2's and AVX-512's narrower
+        // tiles), and a single panel, which two threads cut by rows.
+        (40, 28, 33),
+        (40, 48, 33),
+        (257, 12, 2000),
     ];
+    // A stored transposed with rows 256 apart is packed, so two threads
+    // cut this one by rows too (each packs only its own rows).
+    let by_rows = (257, 129, 127);
     for kernel in kernels::available() {
-        for (m, n, k) in shapes {
+        for (m, n, k) in shapes.into_iter().chain([by_rows]) {
             for (with_bias, relu) in [(true, false), (false, true), (true, true)] {
                 for threads in [1, 2] {
                     let mut case = Case::random(&mut rng, m, n, k);
+                    if (m, n, k) == by_rows {
+                        (case.ta, case.lda) = (true, 300);
+                        case.a = uniform(&mut rng, k * case.lda);
+                    }
                     if rng.random_range(0..4) == 0 {
                         case.alpha = 0.0;
                     }

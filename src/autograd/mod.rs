@@ -318,6 +318,11 @@ pub struct Grads<E: Float = f32> {
 }
 
 impl<E: Float> Grads<E> {
+    /// Whether node `id` needs a gradient (whether [`Grads::slot`] would give a buffer).
+    pub fn needs(&self, id: usize) -> bool {
+        self.needs[id]
+    }
+
     /// The gradient buffer of node `id`, created as zeros on first use, to which
     /// a backward closure adds its contribution. `None` if the node needs no
     /// gradient: the closure then skips that computation.

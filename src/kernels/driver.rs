@@ -36,7 +36,7 @@
 //! so packing B would cost as much as the product, and [`few_rows`] reads it in
 //! place, without the loop nest.
 
-use super::Epilogue;
+use super::gemm::{Epilogue, finish};
 use super::pack::{AlignedBuf, View, pack_a, pack_b};
 use crate::threads::run_shares;
 use std::cell::RefCell;
@@ -491,38 +491,47 @@ unsafe fn finish_tile(p: &Problem, t: &Tile, col: usize) {
     /// ReLU chosen at compile time, so each row is a few vector operations.
     /// (`Epilogue::apply` for rows of N columns; without a bias, zeros are
     /// added, which changes no value but keeps every entry a new one.)
+    ///
+    /// # Safety
+    /// As `finish_tile`, with `t.nr == N`.
     #[inline(always)]
-    fn rows<const N: usize, const RELU: bool>(t: &Tile, bias: &[f32; N]) {
+    unsafe fn rows<const N: usize, const RELU: bool>(t: &Tile, bias: &[f32; N]) {
+        debug_assert_eq!(t.nr, N);
         for i in 0..t.mr {
-            // SAFETY: row i < mr of the tile, its N = nr columns, inside C by the contract.
+            // SAFETY: row i < mr of the tile and its N = nr columns lie inside
+            // C and are touched by this call only (this function's contract);
+            // an `[f32; N]` has the alignment of an f32.
             let row = unsafe { &mut *t.c.add(i * t.ldc).cast::<[f32; N]>() };
-            let mut out = [0.0f32; N];
-            for j in 0..N {
-                let v = row[j] + bias[j];
-                out[j] = if !RELU || v > 0.0 { v } else { 0.0 };
-            }
-            *row = out;
+            *row = std::array::from_fn(|j| finish(row[j] + bias[j], RELU));
         }
     }
+    /// # Safety
+    /// As `rows`.
     #[inline(always)]
-    fn full<const N: usize>(p: &Problem, t: &Tile, col: usize) {
+    unsafe fn full<const N: usize>(p: &Problem, t: &Tile, col: usize) {
         const { assert!(N <= 32) };
         let zeros = [0.0f32; 32];
+        // (The bias has n values and col + N ≤ n: the tile lies inside C.)
         let bias: &[f32; N] = match p.epilogue.bias {
             Some(b) => b[col..][..N].try_into().expect("N values"),
             None => zeros[..N].try_into().expect("N values"),
         };
-        if p.epilogue.relu {
-            rows::<N, true>(t, bias)
-        } else {
-            rows::<N, false>(t, bias)
+        // SAFETY: forwarded contract.
+        unsafe {
+            if p.epilogue.relu {
+                rows::<N, true>(t, bias)
+            } else {
+                rows::<N, false>(t, bias)
+            }
         }
     }
+    // SAFETY (each arm): `N` is the tile's nr, and the tile is as this
+    // function's contract says.
     match t.nr {
-        8 => full::<8>(p, t, col),
-        12 => full::<12>(p, t, col),
-        16 => full::<16>(p, t, col),
-        32 => full::<32>(p, t, col),
+        8 => unsafe { full::<8>(p, t, col) },
+        12 => unsafe { full::<12>(p, t, col) },
+        16 => unsafe { full::<16>(p, t, col) },
+        32 => unsafe { full::<32>(p, t, col) },
         nr => {
             for i in 0..t.mr {
                 // SAFETY: row i < mr of the tile, its nr columns, inside C by the contract.

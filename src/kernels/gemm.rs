@@ -184,6 +184,9 @@ impl<T: Copy + PartialOrd + std::ops::Add<Output = T> + From<f32>> Epilogue<'_, 
     }
 
     /// Applies the epilogue to `row`, the part of one row of C that starts at column `col`.
+    ///
+    /// # Panics
+    /// If the bias has fewer than `col + row.len()` values.
     #[inline(always)]
     pub fn apply(&self, row: &mut [T], col: usize) {
         let zero = T::from(0.0);
@@ -208,7 +211,7 @@ impl<T: Copy + PartialOrd + std::ops::Add<Output = T> + From<f32>> Epilogue<'_, 
 /// zeros, as a masked store, which is microcoded on AMD's cores and made the
 /// epilogue cost more than a second pass over C (`layer_products`, Zen 3).
 #[inline(always)]
-fn finish<T: Copy + PartialOrd + From<f32>>(v: T, relu: bool) -> T {
+pub(super) fn finish<T: Copy + PartialOrd + From<f32>>(v: T, relu: bool) -> T {
     let zero = T::from(0.0);
     if !relu || v > zero { v } else { zero }
 }

@@ -558,6 +558,10 @@ pub fn dgemm(p: &Gemm<f64>, a: &[f64], b: &[f64], c: &mut [f64]) {
 pub fn dgemm_then(p: &Gemm<f64>, epilogue: Epilogue<f64>, a: &[f64], b: &[f64], c: &mut [f64]) {
     check_epilogue("dgemm_then", p, &epilogue);
     dgemm(p, a, b, c);
+    if p.m == 0 || p.n == 0 {
+        // (C may then be shorter than m rows of ldc: nothing to touch.)
+        return;
+    }
     let ldc = p.leading_dims().2;
     for i in 0..p.m {
         epilogue.apply(&mut c[i * ldc..][..p.n], 0);

@@ -310,36 +310,24 @@ impl<'g, E: Float> Var<'g, E> {
             &inputs,
             Box::new(move |dy, grads| {
                 // db: the rows of dZ summed, from zeros on the first gradient.
-                let mut db = ib.and_then(|ib| grads.slot_beta(ib)).map(|(db, beta)| {
+                let db = ib.and_then(|ib| grads.slot_beta(ib)).map(|(db, beta)| {
                     if beta == E::ZERO {
                         db.fill(E::ZERO);
                     }
                     db
                 });
-                // dZ: dY through the ReLU (the derivative 1 where y > 0, else 0),
-                // each row added into db as soon as it is made, while it is in cache.
-                let masked = yv.as_ref().map(|yv| {
-                    let mut d = scratch(dy.numel());
-                    let rows = d.chunks_mut(n).zip(dy.data().chunks(n)).zip(yv.data().chunks(n));
-                    for ((dz, dy), y) in rows {
-                        for ((d, &g), &y) in dz.iter_mut().zip(dy).zip(y) {
-                            *d = g * if y > E::ZERO { E::ONE } else { E::ZERO };
-                        }
-                        if let Some(db) = db.as_deref_mut() {
-                            add_into(db, dz);
-                        }
-                    }
-                    Tensor::from_vec(dy.shape(), d)
-                });
-                let dz: &[E] = match &masked {
-                    Some(masked) => masked.data(),
+                // dZ: dY through the ReLU, or dY itself; either way each row
+                // goes into db in the same pass.
+                let masked = match &yv {
+                    Some(yv) => Some(relu_grad_rows(dy, yv, n, db)),
                     None => {
                         if let Some(db) = db {
                             dy.data().chunks(n).for_each(|row| add_into(db, row));
                         }
-                        dy.data()
+                        None
                     }
                 };
+                let dz: &[E] = masked.as_ref().map_or(dy.data(), |m| m.data());
                 if let Some((dx, beta)) = grads.slot_beta(ix) {
                     p.grad_a(dz, wv.data(), dx, beta);
                 }
@@ -350,4 +338,22 @@ impl<'g, E: Float> Var<'g, E> {
         )
     }
     // ANCHOR_END: linear_op
+}
+
+/// dZ = dY ⊙ [y > 0], the gradient through a ReLU whose outputs are `y`
+/// (its derivative is 1 where y > 0, else 0), made one row of `n` at a time,
+/// each row added into `db` (when given) as soon as it is made, while it is
+/// still in cache.
+fn relu_grad_rows<E: Float>(dy: &Tensor<E>, y: &Tensor<E>, n: usize, mut db: Option<&mut [E]>) -> Tensor<E> {
+    let mut dz = scratch(dy.numel());
+    let rows = dz.chunks_mut(n).zip(dy.data().chunks(n)).zip(y.data().chunks(n));
+    for ((dz, dy), y) in rows {
+        for ((d, &g), &y) in dz.iter_mut().zip(dy).zip(y) {
+            *d = g * if y > E::ZERO { E::ONE } else { E::ZERO };
+        }
+        if let Some(db) = db.as_deref_mut() {
+            add_into(db, dz);
+        }
+    }
+    Tensor::from_vec(dy.shape(), dz)
 }

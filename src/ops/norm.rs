@@ -60,16 +60,24 @@ impl<'g, E: Float> Var<'g, E> {
             Box::new(move |dy, grads| {
                 let (dy, xhat, rstd, w) = (dy.data(), xhat.data(), rstd.data(), &w.data()[..d]);
                 // dw and db are summed over the rows in the same pass as dx, so
-                // that dy and x̂ are read once (from zeros, then added to the
-                // parameters' gradients).
+                // that dy and x̂ are read once. They are summed from zeros and
+                // then added to the parameters' gradients: for a layer norm
+                // whose weights serve once in the graph (every model here) the
+                // same bits as adding each row into the gradient; weights
+                // shared by several get the same sum up to rounding.
+                let (need_w, need_b) = (grads.needs(iw), grads.needs(ib));
                 let (mut dw, mut db) = (vec![E::ZERO; d], vec![E::ZERO; d]);
                 let mut gx = grads.slot_beta(ix);
                 for (r, (dr, hr)) in dy.chunks(d).zip(xhat.chunks(d)).enumerate() {
                     let (dr, hr) = (&dr[..d], &hr[..d]);
-                    for i in 0..d {
-                        dw[i] += dr[i] * hr[i];
+                    if need_w {
+                        for i in 0..d {
+                            dw[i] += dr[i] * hr[i];
+                        }
                     }
-                    add_into(&mut db, dr);
+                    if need_b {
+                        add_into(&mut db, dr);
+                    }
                     if let Some((gx, beta)) = gx.as_mut() {
                         let gr = &mut gx[r * d..][..d];
                         let mean_g = dot_lanes(dr, w) * inv_d;
@@ -83,8 +91,12 @@ impl<'g, E: Float> Var<'g, E> {
                         }
                     }
                 }
-                grads.add(iw, &dw);
-                grads.add(ib, &db);
+                if need_w {
+                    grads.add(iw, &dw);
+                }
+                if need_b {
+                    grads.add(ib, &db);
+                }
             }),
         )
     }
