@@ -28,9 +28,11 @@ done
 [ -n "$text" ] || { echo "usage: tools/shakespeare_compare.sh TEXT [--rounds N] [--write]" >&2; exit 2; }
 [ -f "$text" ] || { echo "shakespeare_compare.sh: no such file: $text" >&2; exit 2; }
 case "$rounds" in ''|*[!0-9]*|0) echo "shakespeare_compare.sh: --rounds must be a whole number ≥ 1, got '$rounds'" >&2; exit 2 ;; esac
-# The text as the caller named it, and as the programs find it from the repository.
+# The text from anywhere (for the PyTorch script, which runs in tools/), and
+# from the repository (as ch05's summary records its command).
 absolute=$(realpath "$text")
 cd "$(dirname "$0")/.."
+relative=$(realpath --relative-to=. "$absolute")
 "$python" -c "import torch" 2>/dev/null || { echo "shakespeare_compare.sh: $python has no torch (set PYTHON=/path/to/python)" >&2; exit 2; }
 cargo build --release --bin ch05 >/dev/null 2>&1 || { echo "shakespeare_compare.sh: cargo build --release --bin ch05 failed" >&2; exit 1; }
 work=$(mktemp -d)
@@ -39,7 +41,7 @@ value() { "$python" -c "import json,sys; print(json.load(open(sys.argv[1]))['val
 seconds() { value "$1/measured.json" "training seconds"; }
 for round in $(seq "$rounds"); do
     log="$work/shortmem-$round.log"
-    ./target/release/ch05 --corpus "$absolute" --train-only --threads 2 --timings --out "$work/shortmem-$round" >"$log" 2>&1 ||
+    ./target/release/ch05 --corpus "$relative" --train-only --threads 2 --timings --out "$work/shortmem-$round" >"$log" 2>&1 ||
         { echo "shakespeare_compare.sh: ch05 failed in round $round:" >&2; tail -20 "$log" >&2; exit 1; }
     (cd tools && "$python" torch_shakespeare.py "$absolute" 2 --out "$work/pytorch-$round" >/dev/null) ||
         { echo "shakespeare_compare.sh: torch_shakespeare.py failed in round $round" >&2; exit 1; }
