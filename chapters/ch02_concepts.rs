@@ -159,7 +159,7 @@ fn train_corpus_models(
 }
 
 /// The corpus Transformer of this chapter, for a vocabulary of `vocab_size`:
-/// 2 blocks of 4 heads, width 64, a window of [`CONTEXT`] characters.
+/// 2 blocks of 4 heads, width 64, a window of `CONTEXT` characters.
 pub fn corpus_transformer(vocab_size: usize) -> TransformerConfig {
     TransformerConfig {
         vocab_size,

@@ -93,7 +93,7 @@ pub fn probabilities(logits: &[f32]) -> Vec<f64> {
     e.into_iter().map(|x| x / total).collect()
 }
 
-/// −log softmax(logits)[target] in nats, computed in f64: the loss of one
+/// −log softmax(logits)\[target\] in nats, computed in f64: the loss of one
 /// prediction, log Σⱼ e^{zⱼ − m} − (z_target − m) with m the largest logit.
 pub fn nll(logits: &[f32], target: usize) -> f64 {
     let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);

@@ -10,6 +10,7 @@
 //!       for jr in 0..nc step NR     one B panel, kc×NR, stays in L1 …
 //!         for ir in 0..mc step MR   … while every A panel of the block streams past it
 //!           microkernel: C[ir.., jr..] (MR×NR) = alpha·Apanel·Bpanel + beta·C
+//!           on the last K block: the epilogue on that tile (+ bias, ReLU)
 //! ```
 //!
 //! The microkernel keeps its `MR×NR` tile of C in registers for the whole `kc`
@@ -19,7 +20,8 @@
 //! (see the constants there).
 //!
 //! Only the first K block applies the caller's `beta`; later blocks add to what the
-//! earlier ones stored (`beta = 1`). When `beta == 0` the microkernel never reads
+//! earlier ones stored (`beta = 1`), and only the last applies the product's
+//! [`Epilogue`] (see `finish_tile`), while the tile it just stored is in L1. When `beta == 0` the microkernel never reads
 //! C, so whatever was there before (NaN included) cannot leak into the result.
 //!
 //! For small products, and for thin ones (few B panels per A block), the copy into

@@ -274,7 +274,7 @@ impl<'g, E: Float> Var<'g, E> {
     /// Equal, bit for bit, to `(x.matmul_t(w) + b).relu()` built from the
     /// separate ops (a test holds them to it).
     ///
-    /// Backward: dZ = dY ⊙ [y > 0] (dY itself without the ReLU),
+    /// Backward: dZ = dY ⊙ \[y > 0\] (dY itself without the ReLU),
     /// dX = dZ·W, dW = dZᵀ·X, db = Σ_rows dZ.
     pub fn linear(self, w: Var<'g, E>, b: Option<Var<'g, E>>, relu: bool) -> Var<'g, E> {
         let (x, wv) = (self.value(), w.value());
@@ -340,7 +340,7 @@ impl<'g, E: Float> Var<'g, E> {
     // ANCHOR_END: linear_op
 }
 
-/// dZ = dY ⊙ [y > 0], the gradient through a ReLU whose outputs are `y`
+/// dZ = dY ⊙ \[y > 0\], the gradient through a ReLU whose outputs are `y`
 /// (its derivative is 1 where y > 0, else 0), made one row of `n` at a time,
 /// each row added into `db` (when given) as soon as it is made, while it is
 /// still in cache.
