@@ -120,14 +120,7 @@ impl Product {
         let [sa, sb, sc] = self.stored();
         let (count, rows) = self.runs();
         assert_eq!(count, 1, "forward_then: a product of {count} separate entries");
-        let product = Gemm {
-            trans_a: sa.trans,
-            trans_b: sb.trans,
-            lda: Some(sa.ld),
-            ldb: Some(sb.ld),
-            ldc: Some(sc.ld),
-            ..Gemm::new(rows, self.n, self.k)
-        };
+        let product = descriptor([rows, self.n, self.k], sa, sb, sc.ld, E::ZERO);
         E::gemm_then(&product, epilogue, a, b, c);
     }
 
@@ -187,6 +180,20 @@ impl Stored {
     }
 }
 
+/// The kernels' descriptor of `out = op(x)·op(y) + beta·out`, op(x) `m×k` and
+/// op(y) `k×n`, each matrix read as its [`Stored`] says and `out` rows `ld_out` long.
+fn descriptor<E: Float>([m, n, k]: [usize; 3], sx: Stored, sy: Stored, ld_out: usize, beta: E) -> Gemm<E> {
+    Gemm {
+        trans_a: sx.trans,
+        trans_b: sy.trans,
+        lda: Some(sx.ld),
+        ldb: Some(sy.ld),
+        ldc: Some(ld_out),
+        beta,
+        ..Gemm::new(m, n, k)
+    }
+}
+
 /// `out = op(x)·op(y) + beta·out` for `count` entries, op(x) `m×k` and op(y)
 /// `k×n`, each matrix read as its [`Stored`] says: one call of the kernels.
 fn gemm<E: Float>(
@@ -197,15 +204,7 @@ fn gemm<E: Float>(
     (out, (ld_out, stride_out)): (&mut [E], (usize, usize)),
     beta: E,
 ) {
-    let product = Gemm {
-        trans_a: sx.trans,
-        trans_b: sy.trans,
-        lda: Some(sx.ld),
-        ldb: Some(sy.ld),
-        ldc: Some(ld_out),
-        beta,
-        ..Gemm::new(m, n, k)
-    };
+    let product = descriptor([m, n, k], sx, sy, ld_out, beta);
     let entries = Batched {
         count,
         stride_a: sx.stride,

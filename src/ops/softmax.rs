@@ -7,19 +7,14 @@ use crate::tensor::{Float, Tensor, copied, scratch};
 /// softmax of one row, in place: subtract the max so `exp` cannot overflow.
 /// A row that is entirely −∞ (nothing to attend to) becomes all zeros, not NaN.
 pub(crate) fn softmax_row<E: Float>(row: &mut [E]) {
-    let m = max_lanes(row);
-    if m == E::NEG_INFINITY {
-        row.iter_mut().for_each(|v| *v = E::ZERO);
-        return;
-    }
-    row.iter_mut().for_each(|v| *v = (*v - m).exp());
-    let inv = E::ONE / sum_lanes(row);
-    row.iter_mut().for_each(|v| *v *= inv);
+    let n = row.len();
+    softmax_row_prefix(row, n);
 }
 
 /// softmax of the first `keep` values of a row, in place, and exact zeros
-/// after them (a row of attention weights under the causal mask): the same
-/// values as [`softmax_row`] on `row[..keep]`. The exponentials run over whole
+/// after them (a row of attention weights under the causal mask), the max
+/// subtracted first so that `exp` cannot overflow; kept values that are all
+/// −∞ (nothing to attend to) become zeros, not NaN. The exponentials run over whole
 /// groups of eight as far as the row has room, so that the last, partial group
 /// of the kept values is computed with vector instructions too (its values past
 /// `keep` are then overwritten by the zeros): causal rows are short, and one
